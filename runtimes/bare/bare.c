@@ -1,0 +1,209 @@
+/* The bare runtime's instance lifecycle:
+ *   start    resolve everything, create the cgroup, fork/exec (synchronous:
+ *            a failure is returned), then report `started` from a 0 timer
+ *   exit     from the reaper; held back until `started` has been reported
+ *   signal   the process group and, to reach processes that left it, every
+ *            process in the cgroup
+ *   release  SIGKILL whatever is left of the service, wait until the cgroup
+ *            is empty, remove it, free. A new start of the same service
+ *            while that is still going on takes the cgroup over: the old
+ *            release kills its leftovers once more, then leaves the
+ *            cgroup alone (otherwise it would kill the new instance). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bare/bare.h"
+#include "bare/launch.h"
+#include "daemon/cgroup.h"
+#include "xalloc.h"
+
+#define RELEASE_RETRY_MS 20
+#define RELEASE_MAX_TRIES 250 /* 5 s for leftovers to die and be reaped */
+
+struct orch_instance {
+    char *name;
+    pid_t pid; /* also the process group and session id */
+    orch_cgroup cg;
+    orch_instance_cbs cbs;
+    void *owner;
+    uv_timer_t timer; /* the `started` report, then release retries */
+
+    bool started_reported;
+    bool exited; /* reaped; status is valid */
+    int status;
+
+    bool releasing;
+    bool superseded; /* a new instance owns the cgroup now */
+    int release_tries;
+    orch_instance *next_releasing;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+/* Instances whose release is still in progress. */
+static orch_instance *releasing_list;
+
+static void releasing_remove(orch_instance *inst)
+{
+    for (orch_instance **p = &releasing_list; *p; p = &(*p)->next_releasing) {
+        if (*p == inst) {
+            *p = inst->next_releasing;
+            return;
+        }
+    }
+}
+
+/* Called before a new instance joins cg: finish off a previous instance's
+ * leftovers in the same cgroup and make its release keep out. */
+static void supersede_releases(const orch_cgroup *cg)
+{
+    if (cg->n == 0)
+        return;
+    for (orch_instance *r = releasing_list; r; r = r->next_releasing) {
+        if (r->superseded || r->cg.n == 0 || strcmp(r->cg.dir[0], cg->dir[0]) != 0)
+            continue;
+        orch_cgroup_kill_all(&r->cg, SIGKILL);
+        r->superseded = true;
+    }
+}
+
+char *orch_default_log_path(const orch_env_ctx *ctx, const char *service)
+{
+    return xasprintf("%s/logs/%s.%s.log", ctx->state_dir,
+                     ctx->namespace_ ? ctx->namespace_ : "orch", service);
+}
+
+static const char *namespace_of(const orch_env_ctx *ctx)
+{
+    return ctx->namespace_ ? ctx->namespace_ : "orch";
+}
+
+static void on_reaped(void *owner, pid_t pid, int status)
+{
+    orch_instance *inst = owner;
+    inst->exited = true;
+    inst->status = status;
+    if (inst->started_reported && !inst->releasing)
+        inst->cbs.exited(inst->owner, status);
+    /* else on_started delivers it right after `started` */
+}
+
+static void on_started(uv_timer_t *t)
+{
+    orch_instance *inst = t->data;
+    inst->started_reported = true;
+    inst->cbs.started(inst->owner, inst->pid, NULL);
+    /* The owner may have released us in its callback; memory stays valid
+     * until the timer's close callback. */
+    if (inst->exited && !inst->releasing)
+        inst->cbs.exited(inst->owner, inst->status);
+}
+
+static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
+                                 const orch_env_ctx *ctx, orch_instance_cbs cbs, void *owner,
+                                 char **err)
+{
+    *err = NULL;
+    if (!svc->run_command) {
+        *err = xasprintf("service %s: not a host service (no RUN)", svc->name);
+        return NULL;
+    }
+    orch_bare_launch l;
+    if (orch_bare_launch_prepare(svc, ctx, svc->run_command, true, &l, err) < 0)
+        return NULL;
+
+    orch_instance *inst = xcalloc(1, sizeof *inst);
+    char *warning = NULL;
+    orch_cgroup_prepare(namespace_of(ctx), svc->name, svc, &inst->cg, &warning);
+    if (warning) {
+        fprintf(stderr, "orchd: service %s: %s\n", svc->name, warning);
+        free(warning);
+    }
+    l.opts.cgroup_procs = inst->cg.n ? (const char *const *)inst->cg.procs : NULL;
+    supersede_releases(&inst->cg);
+
+    const char *stage;
+    inst->pid = orch_spawn(&l.opts, &stage);
+    if (inst->pid < 0) {
+        *err = orch_bare_spawn_error(svc, &l, stage, errno);
+        orch_bare_launch_free(&l);
+        orch_cgroup_remove(&inst->cg);
+        orch_cgroup_free(&inst->cg);
+        free(inst);
+        return NULL;
+    }
+    orch_bare_launch_free(&l);
+
+    inst->name = xstrdup(svc->name);
+    inst->cbs = cbs;
+    inst->owner = owner;
+    orch_reaper_watch(inst->pid, on_reaped, inst);
+    uv_timer_init(loop, &inst->timer);
+    inst->timer.data = inst;
+    uv_timer_start(&inst->timer, on_started, 0, 0);
+    return inst;
+}
+
+static int bare_signal(orch_instance *inst, int sig)
+{
+    int r = kill(-inst->pid, sig) == 0 ? 0 : -errno;
+    if (orch_cgroup_kill_all(&inst->cg, sig) > 0)
+        return 0;
+    return r;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    orch_instance *inst = h->data;
+    releasing_remove(inst);
+    if (inst->done)
+        inst->done(inst->done_arg);
+    orch_cgroup_free(&inst->cg);
+    free(inst->name);
+    free(inst);
+}
+
+/* Kills leftovers and removes the cgroup; retried until it is empty. */
+static void on_release_tick(uv_timer_t *t)
+{
+    orch_instance *inst = t->data;
+    if (!inst->exited)
+        kill(-inst->pid, SIGKILL);
+    if (inst->superseded) {
+        uv_close((uv_handle_t *)t, on_closed);
+        return;
+    }
+    orch_cgroup_kill_all(&inst->cg, SIGKILL);
+    int r = orch_cgroup_remove(&inst->cg);
+    if (r == -EBUSY && ++inst->release_tries < RELEASE_MAX_TRIES) {
+        uv_timer_start(t, on_release_tick, RELEASE_RETRY_MS, 0);
+        return;
+    }
+    if (r < 0)
+        fprintf(stderr, "orchd: service %s: cannot remove cgroup %s: %s\n", inst->name,
+                inst->cg.dir[0], strerror(-r));
+    uv_close((uv_handle_t *)t, on_closed);
+}
+
+static void bare_release(orch_instance *inst, void (*done)(void *arg), void *arg)
+{
+    inst->releasing = true;
+    inst->next_releasing = releasing_list;
+    releasing_list = inst;
+    inst->done = done;
+    inst->done_arg = arg;
+    if (!inst->exited)
+        orch_reaper_unwatch(inst->pid); /* still reaped, just not reported */
+    uv_timer_stop(&inst->timer);
+    uv_timer_start(&inst->timer, on_release_tick, 0, 0);
+}
+
+const orch_runtime_ops orch_runtime_bare = {
+    .name = "bare",
+    .start = bare_start,
+    .signal = bare_signal,
+    .release = bare_release,
+};

@@ -1,0 +1,202 @@
+/* Resolving a service's process definition before fork. The environment is
+ * clean and predictable, never the daemon's own (docs/RUNTIME-BARE.md):
+ *   PATH, HOME, USER, LOGNAME, SHELL  (PATH default; the others from USER)
+ *   ENV_FILE files in order, then ENV (later wins)
+ *   ORCH_SERVICE=<name> */
+#include "bare/launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "daemon/envfile.h"
+#include "daemon/fileutil.h"
+#include "xalloc.h"
+
+/* path itself when absolute, else joined to the project directory. */
+static char *project_path(const orch_env_ctx *ctx, const char *path)
+{
+    if (path[0] == '/' || !ctx->project_dir)
+        return xstrdup(path);
+    return xasprintf("%s/%s", ctx->project_dir, path);
+}
+
+static int build_env(const orch_service *svc, const orch_env_ctx *ctx,
+                     const orch_bare_user *u, char ***envp, char **err)
+{
+    orch_kvlist env = {0};
+    orch_kvlist_set(&env, "PATH", ORCH_BARE_DEFAULT_PATH);
+    orch_kvlist_set(&env, "HOME", u->home);
+    if (u->name) {
+        orch_kvlist_set(&env, "USER", u->name);
+        orch_kvlist_set(&env, "LOGNAME", u->name);
+    }
+    if (u->shell)
+        orch_kvlist_set(&env, "SHELL", u->shell);
+    for (size_t i = 0; i < svc->env_files.n; i++) {
+        char *path = project_path(ctx, svc->env_files.v[i].s);
+        char *why = NULL;
+        int r = orch_envfile_read(path, &env, &why);
+        free(path);
+        if (r < 0) {
+            *err = xasprintf("service %s: ENV_FILE %s", svc->name, why);
+            free(why);
+            orch_kvlist_free(&env);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < svc->n_env; i++)
+        orch_kvlist_set(&env, svc->env[i].key, svc->env[i].value);
+    orch_kvlist_set(&env, "ORCH_SERVICE", svc->name);
+    *envp = orch_kvlist_envp(&env);
+    orch_kvlist_free(&env);
+    return 0;
+}
+
+static int open_log(const char *path)
+{
+    int r = orch_mkdir_parents(path, 0755);
+    if (r < 0)
+        return r;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    return fd < 0 ? -errno : fd;
+}
+
+/* STDOUT and STDERR, each defaulting to the service's log file; one file
+ * named twice is opened once. */
+static int open_logs(const orch_service *svc, const orch_env_ctx *ctx, bool strict,
+                     orch_bare_launch *l, char **err)
+{
+    char *fallback = orch_default_log_path(ctx, svc->name);
+    char *out = svc->stdout_path ? project_path(ctx, svc->stdout_path) : xstrdup(fallback);
+    char *errp = svc->stderr_path ? project_path(ctx, svc->stderr_path) : xstrdup(fallback);
+    const char *what[2] = {svc->stdout_path ? "STDOUT" : "log file",
+                           svc->stderr_path ? "STDERR" : "log file"};
+    const char *paths[2] = {out, errp};
+    int *fds[2] = {&l->out_fd, &l->err_fd};
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && strcmp(out, errp) == 0) {
+            l->err_fd = l->out_fd;
+            break;
+        }
+        int fd = open_log(paths[i]);
+        if (fd < 0 && strict) {
+            *err = xasprintf("service %s: cannot open %s '%s': %s", svc->name, what[i],
+                             paths[i], strerror(-fd));
+            rc = -1;
+            break;
+        }
+        *fds[i] = fd < 0 ? -1 : fd;
+    }
+    free(fallback);
+    free(out);
+    free(errp);
+    return rc;
+}
+
+int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
+                             const char *command, bool strict_logs, orch_bare_launch *l,
+                             char **err)
+{
+    memset(l, 0, sizeof *l);
+    l->out_fd = l->err_fd = -1;
+    *err = NULL;
+
+    char *why = NULL;
+    if (orch_bare_user_resolve(svc->user, &l->user, &why) < 0) {
+        *err = xasprintf("service %s: %s", svc->name, why);
+        free(why);
+        return -1;
+    }
+    if (build_env(svc, ctx, &l->user, &l->envp, err) < 0 ||
+        open_logs(svc, ctx, strict_logs, l, err) < 0) {
+        orch_bare_launch_free(l);
+        return -1;
+    }
+    if (svc->workdir)
+        l->workdir = project_path(ctx, svc->workdir);
+    else if (ctx->project_dir)
+        l->workdir = xstrdup(ctx->project_dir);
+
+    l->argv[0] = "/bin/sh";
+    l->argv[1] = "-c";
+    l->argv[2] = command;
+    l->argv[3] = NULL;
+
+    orch_spawn_opts *o = &l->opts;
+    o->argv = l->argv;
+    o->envp = (const char *const *)l->envp;
+    o->workdir = l->workdir;
+    /* Switching ids needs privilege; when USER is already who we are there
+     * is nothing to switch (and setgroups would fail unprivileged). */
+    o->set_ids = svc->user && (geteuid() == 0 || l->user.uid != geteuid() ||
+                               l->user.gid != getegid());
+    o->uid = l->user.uid;
+    o->gid = l->user.gid;
+    o->groups = l->user.groups;
+    o->n_groups = l->user.n_groups;
+    o->limit_nofile = svc->set & ORCH_BIT(ORCH_F_LIMIT_NOFILE) ? svc->limit_nofile : 0;
+    o->limit_nproc = svc->set & ORCH_BIT(ORCH_F_LIMIT_NPROC) ? svc->limit_nproc : 0;
+    o->stdin_fd = -1;
+    o->stdout_fd = l->out_fd;
+    o->stderr_fd = l->err_fd;
+    o->new_session = true;
+    return 0;
+}
+
+void orch_bare_launch_free(orch_bare_launch *l)
+{
+    if (l->err_fd >= 0 && l->err_fd != l->out_fd)
+        close(l->err_fd);
+    if (l->out_fd >= 0)
+        close(l->out_fd);
+    orch_strv_free(l->envp);
+    free(l->workdir);
+    orch_bare_user_free(&l->user);
+    memset(l, 0, sizeof *l);
+    l->out_fd = l->err_fd = -1;
+}
+
+/* Which LIMIT_* asked for more than the hard limit, for an EPERM. */
+static char *rlimit_error(const orch_service *svc, const orch_spawn_opts *o, int err)
+{
+    static const struct {
+        int resource;
+        const char *name;
+    } limits[] = {{RLIMIT_NOFILE, "LIMIT_NOFILE"}, {RLIMIT_NPROC, "LIMIT_NPROC"}};
+    uint64_t values[] = {o->limit_nofile, o->limit_nproc};
+    for (size_t i = 0; i < 2; i++) {
+        struct rlimit rl;
+        if (values[i] && getrlimit(limits[i].resource, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+            values[i] > rl.rlim_max)
+            return xasprintf("service %s: %s %llu is above the hard limit %llu, which orchd "
+                             "cannot raise here (%s; raising needs CAP_SYS_RESOURCE)",
+                             svc->name, limits[i].name, (unsigned long long)values[i],
+                             (unsigned long long)rl.rlim_max, strerror(err));
+    }
+    return xasprintf("service %s: cannot set LIMIT_NOFILE/LIMIT_NPROC: %s", svc->name,
+                     strerror(err));
+}
+
+char *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
+                            const char *stage, int err)
+{
+    if (strcmp(stage, "chdir") == 0)
+        return xasprintf("service %s: WORKDIR '%s': %s", svc->name, l->workdir, strerror(err));
+    if (strcmp(stage, "rlimit") == 0)
+        return rlimit_error(svc, &l->opts, err);
+    if (strcmp(stage, "setgroups") == 0 || strcmp(stage, "setgid") == 0 ||
+        strcmp(stage, "setuid") == 0)
+        return xasprintf("service %s: cannot switch to USER '%s' (%s): %s", svc->name,
+                         svc->user, stage, strerror(err));
+    if (strcmp(stage, "exec") == 0)
+        return xasprintf("service %s: cannot execute %s: %s", svc->name, l->argv[0],
+                         strerror(err));
+    if (strcmp(stage, "cgroup") == 0)
+        return xasprintf("service %s: cannot join its cgroup: %s", svc->name, strerror(err));
+    return xasprintf("service %s: cannot start (%s): %s", svc->name, stage, strerror(err));
+}

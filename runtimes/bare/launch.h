@@ -1,0 +1,39 @@
+/* Everything a host process of a service needs, decided before fork: the
+ * environment, argv, user, working directory, log files and rlimits, ready
+ * to hand to orch_spawn. Shared by the service itself and by its
+ * HEALTHCHECK/STOP/RELOAD commands. */
+#ifndef ORCH_BARE_LAUNCH_H
+#define ORCH_BARE_LAUNCH_H
+
+#include <stdbool.h>
+
+#include "bare/user.h"
+#include "daemon/runtime.h"
+#include "daemon/spawn.h"
+
+#define ORCH_BARE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct orch_bare_launch {
+    orch_spawn_opts opts; /* points into the fields below */
+    const char *argv[4];  /* /bin/sh -c COMMAND */
+    char **envp;
+    char *workdir;
+    orch_bare_user user;
+    int out_fd, err_fd; /* -1: /dev/null; equal when one file takes both */
+} orch_bare_launch;
+
+/* Prepares `/bin/sh -c command` for svc. With strict_logs an unopenable
+ * STDOUT/STDERR is an error; without, that stream goes to /dev/null (for
+ * helper commands, which must not fail because of a log). On error returns
+ * -1 with *err = "service NAME: ..." (malloc'ed). */
+int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
+                             const char *command, bool strict_logs, orch_bare_launch *l,
+                             char **err);
+void orch_bare_launch_free(orch_bare_launch *l);
+
+/* Turns an orch_spawn failure into a message naming the service and what in
+ * its definition caused it (WORKDIR, USER, LIMIT_*). */
+char *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
+                            const char *stage, int err);
+
+#endif

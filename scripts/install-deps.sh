@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs everything orchd needs to build and test, on Debian 12, as root.
+# Safe to run again: apt-get skips what is already there.
+set -eu
+
+BUILD="build-essential cmake pkg-config libuv1-dev libyaml-dev libyajl-dev
+       libprotobuf-c-dev protobuf-c-compiler libgrpc-dev"
+# clang and its runtime for the libFuzzer targets and LeakSanitizer.
+FUZZ="clang libclang-rt-14-dev"
+# Real parts the tests drive: a private containerd + runc, busybox for the
+# test image, iproute2 and procps for inspection, python3 for small servers.
+TEST="containerd runc busybox-static procps iproute2 util-linux python3 curl"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/install-deps.sh: run as root (it uses apt-get)" >&2
+    exit 1
+fi
+missing=""
+for p in $BUILD $FUZZ $TEST; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+fi

@@ -1,0 +1,121 @@
+/* orchd parse / orchd validate: the Orchfile pipeline from the shell. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/xalloc.h"
+#include "cli.h"
+#include "orchfile/orchfile.h"
+
+void cli_print_diags(const orch_diags *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        char *line = orch_diag_format(&d->items[i]);
+        fprintf(stderr, "%s\n", line);
+        free(line);
+    }
+}
+
+static void usage(FILE *f, const char *verb)
+{
+    fprintf(f,
+            "usage: orchd %s FILE... [--arg NAME=VALUE]...%s\n"
+            "  FILE...   the base Orchfile, then overlays, merged left to right\n"
+            "            (a name ending in .yaml or .yml is read as YAML)\n"
+            "  --arg     override an ARG (wins over ORCH_ARG_<NAME> and the file)\n",
+            verb, strcmp(verb, "parse") == 0 ? " [--compact]" : "");
+}
+
+static int run(int argc, char **argv, const char *verb, int print_json)
+{
+    const char **files = xcalloc((size_t)argc + 1, sizeof *files);
+    orch_arg_override *args = xcalloc((size_t)argc + 1, sizeof *args);
+    char **arg_copies = xcalloc((size_t)argc + 1, sizeof *arg_copies);
+    size_t n_files = 0, n_args = 0;
+    int pretty = 1, rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *kv = NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout, verb);
+            rc = 0;
+            goto out;
+        } else if (strcmp(a, "--compact") == 0 && print_json) {
+            pretty = 0;
+        } else if (strcmp(a, "--arg") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "orchd %s: --arg needs NAME=VALUE\n", verb);
+                goto out;
+            }
+            kv = argv[++i];
+        } else if (strncmp(a, "--arg=", 6) == 0) {
+            kv = a + 6;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "orchd %s: unknown option '%s'\n", verb, a);
+            usage(stderr, verb);
+            goto out;
+        } else {
+            files[n_files++] = a;
+        }
+        if (kv) {
+            const char *eq = strchr(kv, '=');
+            if (!eq || eq == kv) {
+                fprintf(stderr, "orchd %s: --arg '%s': expected NAME=VALUE\n", verb, kv);
+                goto out;
+            }
+            arg_copies[n_args] = xstrndup(kv, (size_t)(eq - kv));
+            args[n_args].name = arg_copies[n_args];
+            args[n_args].value = eq + 1;
+            n_args++;
+        }
+    }
+    if (n_files == 0) {
+        fprintf(stderr, "orchd %s: no Orchfile given\n", verb);
+        usage(stderr, verb);
+        goto out;
+    }
+    orch_load_opts opts = {.files = files, .n_files = n_files, .cli_args = args,
+                           .n_cli_args = n_args};
+    orch_diags d;
+    orch_diags_init(&d);
+    orch_model m;
+    int r = orch_load(&opts, &m, &d);
+    cli_print_diags(&d);
+    if (r == 0) {
+        rc = 0;
+        if (print_json) {
+            /* NULL when a value is not valid UTF-8 or memory ran out. */
+            char *json = orch_model_to_json(&m, pretty);
+            if (json) {
+                fputs(json, stdout);
+                if (!pretty)
+                    fputc('\n', stdout);
+            } else {
+                fprintf(stderr, "orchd %s: cannot write the model as JSON\n", verb);
+                rc = 1;
+            }
+            free(json);
+        }
+        orch_model_free(&m);
+    } else {
+        rc = 1;
+    }
+    orch_diags_free(&d);
+out:
+    for (size_t i = 0; i < n_args; i++)
+        free(arg_copies[i]);
+    free(arg_copies);
+    free(args);
+    free(files);
+    return rc;
+}
+
+int cmd_parse(int argc, char **argv)
+{
+    return run(argc, argv, "parse", 1);
+}
+
+int cmd_validate(int argc, char **argv)
+{
+    return run(argc, argv, "validate", 0);
+}

@@ -1,0 +1,124 @@
+/* orchd survey [--json]: one row per service. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+
+#include "../util/json_emit.h"
+#include "cli.h"
+#include "client.h"
+#include "request.h"
+
+static const char *str_of(yajl_val obj, const char *key, char *buf, size_t len)
+{
+    yajl_val v = orch_reply_member(obj, key);
+    if (!v || YAJL_IS_NULL(v))
+        return "-";
+    if (YAJL_IS_STRING(v))
+        return YAJL_GET_STRING(v);
+    if (YAJL_IS_NUMBER(v)) {
+        snprintf(buf, len, "%s", YAJL_GET_NUMBER(v));
+        return buf;
+    }
+    return "-";
+}
+
+static void format_uptime(long long secs, char *buf, size_t len)
+{
+    if (secs < 120)
+        snprintf(buf, len, "%llds", secs);
+    else if (secs < 7200)
+        snprintf(buf, len, "%lldm", secs / 60);
+    else if (secs < 172800)
+        snprintf(buf, len, "%lldh", secs / 3600);
+    else
+        snprintf(buf, len, "%lldd", secs / 86400);
+}
+
+static void print_table(yajl_val services)
+{
+    printf("%-24s %-10s %-9s %8s %8s  %s\n", "SERVICE", "RUNTIME", "STATE", "PID", "RESTARTS",
+           "UPTIME/EXIT");
+    for (size_t i = 0; i < YAJL_GET_ARRAY(services)->len; i++) {
+        yajl_val s = YAJL_GET_ARRAY(services)->values[i];
+        char b1[32], b2[32], b3[32], b4[32], tail[96];
+        yajl_val up = orch_reply_member(s, "uptime");
+        yajl_val code = orch_reply_member(s, "exit_code");
+        if (up && YAJL_IS_INTEGER(up)) {
+            format_uptime(YAJL_GET_INTEGER(up), b4, sizeof b4);
+            snprintf(tail, sizeof tail, "up %s", b4);
+        } else if (code && YAJL_IS_INTEGER(code)) {
+            snprintf(tail, sizeof tail, "exit %lld", YAJL_GET_INTEGER(code));
+        } else {
+            snprintf(tail, sizeof tail, "-");
+        }
+        const char *err = str_of(s, "error", b4, sizeof b4);
+        printf("%-24s %-10s %-9s %8s %8s  %s%s%s\n", str_of(s, "service", b1, sizeof b1),
+               str_of(s, "runtime", b2, sizeof b2), str_of(s, "state", b3, sizeof b3),
+               str_of(s, "pid", b1, sizeof b1), str_of(s, "restarts", b2, sizeof b2), tail,
+               strcmp(err, "-") ? "  " : "", strcmp(err, "-") ? err : "");
+    }
+}
+
+static void print_json(yajl_val services)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_config(g, yajl_gen_beautify, 1);
+    yajl_gen_config(g, yajl_gen_indent_string, "  ");
+    /* Re-emit the array exactly as the daemon sent it. */
+    orch_json_emit(g, services);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    fwrite(buf, 1, len, stdout);
+    if (len && buf[len - 1] != '\n')
+        putchar('\n');
+    yajl_gen_free(g);
+}
+
+int cmd_survey(int argc, char **argv)
+{
+    orch_settings s;
+    int r = orch_settings_parse(&s, "survey", "json", argc, argv);
+    if (r != 0) {
+        orch_settings_free(&s);
+        return r > 0 ? 0 : 2;
+    }
+    int rc = 1;
+    int fd = orch_client_connect(&s);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ECONNREFUSED) {
+            if (s.json)
+                puts("[]");
+            else
+                fprintf(stderr, "orchd survey: no daemon runs on %s\n", s.state_dir);
+            rc = 0;
+        } else {
+            fprintf(stderr, "orchd survey: cannot reach the daemon on %s: %s\n", s.state_dir,
+                    strerror(errno));
+        }
+        goto out;
+    }
+    orch_request req;
+    orch_request_from_settings(&req, ORCH_REQ_SURVEY, &s);
+    yajl_val reply = orch_client_call(fd, &req, "survey");
+    orch_request_free(&req);
+    close(fd);
+    if (!reply)
+        goto out;
+    yajl_val services = orch_reply_member(reply, "services");
+    if (!orch_reply_ok(reply) || !services || !YAJL_IS_ARRAY(services)) {
+        orch_reply_print_problems(reply, "survey");
+    } else {
+        if (s.json)
+            print_json(services);
+        else
+            print_table(services);
+        rc = 0;
+    }
+    yajl_tree_free(reply);
+out:
+    orch_settings_free(&s);
+    return rc;
+}

@@ -1,0 +1,353 @@
+#include "settings.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/xalloc.h"
+
+enum { RC_MAX = 32 };
+
+typedef struct rcfile {
+    char *keys[RC_MAX];
+    char *values[RC_MAX];
+    size_t n;
+} rcfile;
+
+/* .orchrc: KEY=value lines, '#' comments. Unknown keys are ignored so one
+ * file can serve several orchd versions. */
+static void rc_read(rcfile *rc, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    char line[4096];
+    while (fgets(line, sizeof line, f) && rc->n < RC_MAX) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *eq = strchr(p, '=');
+        if (*p == '#' || !eq)
+            continue;
+        *eq = '\0';
+        rc->keys[rc->n] = xstrdup(p);
+        rc->values[rc->n++] = xstrdup(eq + 1);
+    }
+    fclose(f);
+}
+
+static const char *rc_get(const rcfile *rc, const char *key)
+{
+    for (size_t i = 0; i < rc->n; i++)
+        if (strcmp(rc->keys[i], key) == 0)
+            return rc->values[i];
+    return NULL;
+}
+
+static void rc_free(rcfile *rc)
+{
+    for (size_t i = 0; i < rc->n; i++) {
+        free(rc->keys[i]);
+        free(rc->values[i]);
+    }
+}
+
+static char *absolute(const char *p)
+{
+    if (p[0] == '/')
+        return xstrdup(p);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return xstrdup(p);
+    return xasprintf("%s/%s", cwd, p);
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return xstrdup(".");
+    if (slash == path)
+        return xstrdup("/");
+    return xstrndup(path, (size_t)(slash - path));
+}
+
+typedef struct flags {
+    const char *orchfile, *state, *data, *project, *ns, *runtime, *socket;
+} flags;
+
+/* flag > env > project .orchrc > $HOME/.orchrc */
+static const char *pick(const char *flag, const char *env, const rcfile *rc1,
+                        const rcfile *rc2)
+{
+    const char *v;
+    if (flag)
+        return flag;
+    if ((v = getenv(env)) && *v)
+        return v;
+    if ((v = rc_get(rc1, env)))
+        return v;
+    if ((v = rc_get(rc2, env)))
+        return v;
+    return NULL;
+}
+
+static int file_exists(const char *p)
+{
+    return access(p, F_OK) == 0;
+}
+
+static void usage(FILE *f, const char *verb, const char *accepted)
+{
+    fprintf(f, "usage: orchd %s [options] [SERVICE...]\n"
+               "  -f, --orchfile FILE   the Orchfile (default ./Orchfile or ./Orchfile.yaml)\n"
+               "  --overlay FILE        an overlay merged over it (repeatable)\n"
+               "  --state-dir DIR       runtime state, socket and logs (ORCH_STATE_DIR)\n"
+               "  --data-dir DIR        persistent data and volumes (ORCH_DATA)\n"
+               "  --project-dir DIR     base of relative paths (ORCH_PROJECT)\n"
+               "  --namespace NAME      names of cgroups and containers (ORCH_NAMESPACE)\n"
+               "  --runtime NAME        runtime for container services (ORCH_RUNTIME)\n"
+               "  --containerd-socket P containerd's socket (ORCH_CONTAINERD_SOCKET)\n"
+               "  --arg NAME=VALUE      override an ARG (repeatable)\n", verb);
+    if (strstr(accepted, "json"))
+        fputs("  --json                machine-readable output\n", f);
+    if (strstr(accepted, "follow"))
+        fputs("  -f, --follow          keep printing new output\n", f);
+    if (strstr(accepted, "lines"))
+        fputs("  -n, --lines N         the last N lines (default 100)\n", f);
+    if (strstr(accepted, "keep-data"))
+        fputs("  --keep-data           keep named volumes and data\n", f);
+    if (strstr(accepted, "poweroff"))
+        fputs("  --poweroff            (PID 1) power the machine off afterwards\n", f);
+    if (strstr(accepted, "pull"))
+        fputs("  --pull POLICY         always|missing|never\n", f);
+}
+
+static int flag_is(const char *a, const char *longname, const char *shortname)
+{
+    return strcmp(a, longname) == 0 || (shortname && strcmp(a, shortname) == 0);
+}
+
+static int accepts(const char *accepted, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *p = accepted; (p = strstr(p, flag)); p += n)
+        if ((p == accepted || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted, int argc,
+                        char **argv)
+{
+    memset(s, 0, sizeof *s);
+    s->lines = 100;
+    flags fl = {0};
+    const char **overlays = xcalloc((size_t)argc + 1, sizeof *overlays);
+    size_t n_overlays = 0;
+    s->args = xcalloc((size_t)argc + 1, sizeof *s->args);
+    s->names = xcalloc((size_t)argc + 1, sizeof *s->names);
+    int rc = -1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define VALUE_FLAG(longname, shortname, dst)                                                   \
+    if (flag_is(a, longname, shortname)) {                                                     \
+        if (!next) {                                                                           \
+            fprintf(stderr, "orchd %s: %s needs a value\n", verb, a);                          \
+            goto out;                                                                          \
+        }                                                                                      \
+        dst = next;                                                                            \
+        i++;                                                                                   \
+        continue;                                                                              \
+    }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout, verb, accepted);
+            rc = 1;
+            goto out;
+        }
+        if (accepts(accepted, "follow") && (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0)) {
+            s->follow = 1;
+            continue;
+        }
+        VALUE_FLAG("--orchfile", "-f", fl.orchfile)
+        VALUE_FLAG("--state-dir", NULL, fl.state)
+        VALUE_FLAG("--data-dir", NULL, fl.data)
+        VALUE_FLAG("--project-dir", NULL, fl.project)
+        VALUE_FLAG("--namespace", NULL, fl.ns)
+        VALUE_FLAG("--runtime", NULL, fl.runtime)
+        VALUE_FLAG("--containerd-socket", NULL, fl.socket)
+        if (strcmp(a, "--overlay") == 0 && next) {
+            overlays[n_overlays++] = next;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--arg") == 0 && next) {
+            const char *eq = strchr(next, '=');
+            if (!eq || eq == next) {
+                fprintf(stderr, "orchd %s: --arg '%s': expected NAME=VALUE\n", verb, next);
+                goto out;
+            }
+            s->args[s->n_args].name = xstrndup(next, (size_t)(eq - next));
+            s->args[s->n_args++].value = xstrdup(eq + 1);
+            i++;
+            continue;
+        }
+        if (accepts(accepted, "json") && strcmp(a, "--json") == 0) {
+            s->json = 1;
+            continue;
+        }
+        if (accepts(accepted, "keep-data") && strcmp(a, "--keep-data") == 0) {
+            s->keep_data = 1;
+            continue;
+        }
+        if (accepts(accepted, "poweroff") && strcmp(a, "--poweroff") == 0) {
+            s->poweroff = 1;
+            continue;
+        }
+        if (accepts(accepted, "pull") && strcmp(a, "--pull") == 0 && next) {
+            if (strcmp(next, "always") && strcmp(next, "missing") && strcmp(next, "never")) {
+                fprintf(stderr, "orchd %s: --pull takes always, missing or never\n", verb);
+                goto out;
+            }
+            s->pull = xstrdup(next);
+            i++;
+            continue;
+        }
+        if (accepts(accepted, "lines") && (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) &&
+            next) {
+            char *end;
+            errno = 0;
+            s->lines = strtol(next, &end, 10);
+            if (errno || *end || s->lines < 0) {
+                fprintf(stderr, "orchd %s: %s '%s': expected a number\n", verb, a, next);
+                goto out;
+            }
+            i++;
+            continue;
+        }
+        if (a[0] == '-') {
+            fprintf(stderr, "orchd %s: unknown option '%s'\n", verb, a);
+            usage(stderr, verb, accepted);
+            goto out;
+        }
+        s->names[s->n_names++] = xstrdup(a);
+#undef VALUE_FLAG
+    }
+
+    /* The project dir candidate decides which .orchrc is read. */
+    const char *proj_hint = fl.project ? fl.project : getenv("ORCH_PROJECT");
+    const char *file_hint = fl.orchfile ? fl.orchfile : getenv("ORCH_ORCHFILE");
+    char *hint_dir = proj_hint && *proj_hint ? absolute(proj_hint)
+                     : file_hint && *file_hint ? dir_of(file_hint)
+                                               : absolute(".");
+    rcfile rc_proj = {0}, rc_home = {0};
+    char *rc_path = xasprintf("%s/.orchrc", hint_dir);
+    rc_read(&rc_proj, rc_path);
+    free(rc_path);
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        rc_path = xasprintf("%s/.orchrc", home);
+        rc_read(&rc_home, rc_path);
+        free(rc_path);
+    }
+
+    const char *v = pick(fl.orchfile, "ORCH_ORCHFILE", &rc_proj, &rc_home);
+    if (v) {
+        s->orchfile = absolute(v);
+    } else {
+        char *plain = xasprintf("%s/Orchfile", hint_dir);
+        char *yaml = xasprintf("%s/Orchfile.yaml", hint_dir);
+        s->orchfile = !file_exists(plain) && file_exists(yaml) ? xstrdup(yaml) : xstrdup(plain);
+        free(plain);
+        free(yaml);
+    }
+    s->overlays = xcalloc(n_overlays + 1, sizeof *s->overlays);
+    for (size_t i = 0; i < n_overlays; i++)
+        s->overlays[s->n_overlays++] = absolute(overlays[i]);
+    if (n_overlays == 0 && (v = pick(NULL, "ORCH_OVERLAYS", &rc_proj, &rc_home))) {
+        /* ORCH_OVERLAYS: a colon-separated list, like PATH. */
+        char *copy = xstrdup(v), *save = NULL;
+        size_t cap = 1;
+        for (const char *p = v; *p; p++)
+            cap += *p == ':';
+        s->overlays = xrealloc(s->overlays, (cap + 1) * sizeof *s->overlays);
+        for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+            s->overlays[s->n_overlays++] = absolute(t);
+        free(copy);
+    }
+
+    if ((v = pick(fl.state, "ORCH_STATE_DIR", &rc_proj, &rc_home)))
+        s->state_dir = absolute(v);
+    else if (geteuid() == 0)
+        s->state_dir = xstrdup("/run/orchd");
+    else if ((v = getenv("XDG_RUNTIME_DIR")) && *v)
+        s->state_dir = xasprintf("%s/orchd", v);
+    else
+        s->state_dir = xasprintf("/tmp/orchd-%u", (unsigned)geteuid());
+    v = pick(fl.data, "ORCH_DATA", &rc_proj, &rc_home);
+    s->data_dir = v ? absolute(v) : xasprintf("%s/data", s->state_dir);
+    v = pick(fl.project, "ORCH_PROJECT", &rc_proj, &rc_home);
+    s->project_dir = v ? absolute(v) : dir_of(s->orchfile);
+    v = pick(fl.ns, "ORCH_NAMESPACE", &rc_proj, &rc_home);
+    s->namespace_ = xstrdup(v ? v : "orch");
+    v = pick(fl.runtime, "ORCH_RUNTIME", &rc_proj, &rc_home);
+    s->runtime = xstrdup(v ? v : "containerd");
+    v = pick(fl.socket, "ORCH_CONTAINERD_SOCKET", &rc_proj, &rc_home);
+    s->containerd_socket = xstrdup(v ? v : "/run/containerd/containerd.sock");
+    rc_free(&rc_proj);
+    rc_free(&rc_home);
+    free(hint_dir);
+
+    rc = 0;
+    for (const char *p = s->namespace_; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            rc = -1;
+    if (rc < 0 || !*s->namespace_ || strlen(s->namespace_) > 32)
+        fprintf(stderr, "orchd %s: namespace '%s': use 1-32 of a-z, 0-9, '-' and '_'\n", verb,
+                s->namespace_);
+    if (strcmp(s->runtime, "containerd") != 0 && strcmp(s->runtime, "bare") != 0) {
+        fprintf(stderr, "orchd %s: runtime '%s': expected containerd or bare\n", verb, s->runtime);
+        rc = -1;
+    }
+out:
+    free(overlays);
+    return rc;
+}
+
+void orch_settings_free(orch_settings *s)
+{
+    free(s->orchfile);
+    for (size_t i = 0; i < s->n_overlays; i++)
+        free(s->overlays[i]);
+    free(s->overlays);
+    free(s->state_dir);
+    free(s->data_dir);
+    free(s->project_dir);
+    free(s->namespace_);
+    free(s->runtime);
+    free(s->containerd_socket);
+    for (size_t i = 0; i < s->n_args; i++) {
+        free(s->args[i].name);
+        free(s->args[i].value);
+    }
+    free(s->args);
+    for (size_t i = 0; i < s->n_names; i++)
+        free(s->names[i]);
+    free(s->names);
+    free(s->pull);
+    memset(s, 0, sizeof *s);
+}
+
+size_t orch_settings_files(const orch_settings *s, const char ***files)
+{
+    *files = xcalloc(s->n_overlays + 2, sizeof **files);
+    (*files)[0] = s->orchfile;
+    for (size_t i = 0; i < s->n_overlays; i++)
+        (*files)[i + 1] = s->overlays[i];
+    return s->n_overlays + 1;
+}

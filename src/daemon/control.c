@@ -1,0 +1,390 @@
+/* The control socket: accept, check the peer (SO_PEERCRED: root or our own
+ * uid), read one JSON request line, act, write one JSON reply line, close. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+
+#include "../util/xalloc.h"
+#include "daemon.h"
+#include "orchfile/orchfile.h"
+#include "protocol.h"
+#include "runtime_loader.h"
+
+typedef struct conn {
+    uv_pipe_t pipe;
+    orch_daemon *d;
+    char *buf;
+    size_t len, cap;
+    int closed;  /* the handle is closing or closed */
+    int pending; /* an operation will reply later; keep the struct alive */
+    orch_request req;
+    int fell_all;
+} conn;
+
+static void on_close(uv_handle_t *h)
+{
+    conn *c = h->data;
+    c->closed = 2;
+    if (!c->pending) {
+        orch_request_free(&c->req);
+        free(c->buf);
+        free(c);
+    }
+}
+
+static void conn_close(conn *c)
+{
+    if (c->closed)
+        return;
+    c->closed = 1;
+    uv_close((uv_handle_t *)&c->pipe, on_close);
+}
+
+/* The reply is done with; free the conn if its handle already closed. */
+static void conn_done(conn *c)
+{
+    c->pending = 0;
+    if (c->closed == 2) {
+        orch_request_free(&c->req);
+        free(c->buf);
+        free(c);
+    } else {
+        conn_close(c);
+    }
+}
+
+typedef struct write_req {
+    uv_write_t w;
+    char *data;
+    conn *c;
+} write_req;
+
+static void after_write(uv_write_t *w, int status)
+{
+    write_req *wr = (write_req *)w;
+    conn *c = wr->c;
+    free(wr->data);
+    free(wr);
+    int shutdown = c->fell_all;
+    orch_daemon *d = c->d;
+    conn_done(c);
+    if (shutdown)
+        orch_daemon_shutdown(d);
+}
+
+/* Sends the generated JSON object as the reply and then closes. */
+static void reply(conn *c, yajl_gen g)
+{
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    if (c->closed) {
+        yajl_gen_free(g);
+        int shutdown = c->fell_all;
+        orch_daemon *d = c->d;
+        conn_done(c);
+        if (shutdown)
+            orch_daemon_shutdown(d);
+        return;
+    }
+    write_req *wr = xcalloc(1, sizeof *wr);
+    wr->data = xmalloc(len + 1);
+    memcpy(wr->data, buf, len);
+    wr->data[len] = '\n';
+    wr->c = c;
+    yajl_gen_free(g);
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)(len + 1));
+    c->pending = 1;
+    if (uv_write(&wr->w, (uv_stream_t *)&c->pipe, &b, 1, after_write) != 0) {
+        free(wr->data);
+        free(wr);
+        conn_done(c);
+    }
+}
+
+static void gen_str(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static yajl_gen reply_begin(int ok)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    gen_str(g, "ok");
+    yajl_gen_bool(g, ok);
+    return g;
+}
+
+static void reply_simple(conn *c, int ok, const char *key, const char *msg)
+{
+    yajl_gen g = reply_begin(ok);
+    if (key && msg) {
+        gen_str(g, key);
+        gen_str(g, msg);
+    }
+    yajl_gen_map_close(g);
+    reply(c, g);
+}
+
+static void reply_error(conn *c, const char *msg)
+{
+    reply_simple(c, 0, "error", msg);
+}
+
+static void gen_diags(yajl_gen g, const char *key, const orch_diags *dg, orch_diag_level level)
+{
+    gen_str(g, key);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < dg->n; i++) {
+        if (dg->items[i].level != level)
+            continue;
+        char *line = orch_diag_format(&dg->items[i]);
+        gen_str(g, line);
+        free(line);
+    }
+    yajl_gen_array_close(g);
+}
+
+static void on_settled(void *arg, bool ok, char *report)
+{
+    conn *c = arg;
+    yajl_gen g = reply_begin(ok);
+    if (report) {
+        gen_str(g, "report");
+        gen_str(g, report);
+    }
+    yajl_gen_map_close(g);
+    free(report);
+    reply(c, g);
+}
+
+static int same_setting(const char *asked, const char *ours)
+{
+    return !asked || strcmp(asked, ours) == 0;
+}
+
+static int needs_container_runtime(const orch_model *m)
+{
+    for (size_t i = 0; i < m->n_services; i++)
+        if (orch_service_mode(&m->services[i]) == ORCH_MODE_CONTAINER)
+            return 1;
+    return 0;
+}
+
+static void do_grow(conn *c)
+{
+    orch_daemon *d = c->d;
+    orch_request *r = &c->req;
+    if (!same_setting(r->namespace_, d->ctx.namespace_) ||
+        !same_setting(r->project_dir, d->ctx.project_dir) ||
+        !same_setting(r->data_dir, d->ctx.data_dir)) {
+        char *msg = xasprintf("the daemon on %s serves namespace %s, project %s, data %s; "
+                              "run 'orchd fell' first to change them, or use another --state-dir",
+                              d->opts.state_dir, d->ctx.namespace_, d->ctx.project_dir,
+                              d->ctx.data_dir);
+        reply_error(c, msg);
+        free(msg);
+        return;
+    }
+    orch_arg_override *args = xcalloc(r->n_args + 1, sizeof *args);
+    for (size_t i = 0; i < r->n_args; i++)
+        args[i] = (orch_arg_override){r->arg_names[i], r->arg_values[i]};
+    orch_load_opts lo = {.files = (const char *const *)r->files, .n_files = r->n_files,
+                         .cli_args = args, .n_cli_args = r->n_args, .environ = r->env};
+    orch_diags dg;
+    orch_diags_init(&dg);
+    orch_model m;
+    int rc = orch_load(&lo, &m, &dg);
+    free(args);
+    if (rc != 0) {
+        yajl_gen g = reply_begin(0);
+        gen_diags(g, "errors", &dg, ORCH_DIAG_ERROR);
+        gen_diags(g, "warnings", &dg, ORCH_DIAG_WARNING);
+        yajl_gen_map_close(g);
+        orch_diags_free(&dg);
+        reply(c, g);
+        return;
+    }
+    orch_diags_free(&dg);
+    char *err = NULL;
+    if (needs_container_runtime(&m) && !d->container_runtime) {
+        d->container_runtime = orch_container_runtime_load(d->loop, d->opts.containerd_socket,
+                                                           d->ctx.namespace_, &err);
+        if (!d->container_runtime) {
+            orch_model_free(&m);
+            reply_error(c, err);
+            free(err);
+            return;
+        }
+        orch_supervisor_set_container_runtime(d->sv, d->container_runtime);
+    }
+    if (orch_supervisor_apply(d->sv, &m, (const char *const *)r->names, r->n_names, &err) != 0) {
+        orch_model_free(&m);
+        reply_error(c, err);
+        free(err);
+        return;
+    }
+    c->pending = 1;
+    orch_supervisor_when_settled(d->sv, (const char *const *)r->names, r->n_names, on_settled, c);
+}
+
+static void on_stopped(void *arg)
+{
+    conn *c = arg;
+    reply_simple(c, 1, NULL, NULL);
+}
+
+static void do_fell(conn *c)
+{
+    char *err = NULL;
+    c->fell_all = c->req.n_names == 0;
+    c->pending = 1;
+    if (orch_supervisor_stop(c->d->sv, (const char *const *)c->req.names, c->req.n_names,
+                             on_stopped, c, &err) != 0) {
+        c->fell_all = 0;
+        c->pending = 0;
+        reply_error(c, err);
+        free(err);
+    }
+}
+
+static void do_survey(conn *c)
+{
+    yajl_gen g = reply_begin(1);
+    gen_str(g, "services");
+    orch_supervisor_survey(c->d->sv, g);
+    yajl_gen_map_close(g);
+    reply(c, g);
+}
+
+static void do_reload(conn *c)
+{
+    char *err = NULL;
+    if (orch_supervisor_reload(c->d->sv, c->req.names[0], &err) != 0) {
+        reply_error(c, err);
+        free(err);
+        return;
+    }
+    reply_simple(c, 1, NULL, NULL);
+}
+
+static void do_log_path(conn *c)
+{
+    const char *p = orch_supervisor_log_path(c->d->sv, c->req.names[0]);
+    if (!p) {
+        char *msg = xasprintf("no service named %s", c->req.names[0]);
+        reply_error(c, msg);
+        free(msg);
+        return;
+    }
+    reply_simple(c, 1, "path", p);
+}
+
+static void handle_request(conn *c)
+{
+    char *err = NULL;
+    if (orch_request_decode(c->buf, c->len, &c->req, &err) != 0) {
+        reply_error(c, err);
+        free(err);
+        return;
+    }
+    if (c->d->shutting_down && c->req.kind != ORCH_REQ_SURVEY && c->req.kind != ORCH_REQ_PING) {
+        reply_error(c, "the daemon is shutting down");
+        return;
+    }
+    switch (c->req.kind) {
+    case ORCH_REQ_PING: {
+        char pid[32];
+        snprintf(pid, sizeof pid, "%ld", (long)getpid());
+        reply_simple(c, 1, "pid", pid);
+        break;
+    }
+    case ORCH_REQ_GROW: do_grow(c); break;
+    case ORCH_REQ_FELL: do_fell(c); break;
+    case ORCH_REQ_SURVEY: do_survey(c); break;
+    case ORCH_REQ_RELOAD: do_reload(c); break;
+    case ORCH_REQ_LOG_PATH: do_log_path(c); break;
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    conn *c = h->data;
+    xgrow((void **)&c->buf, &c->cap, c->len + 4096, 1);
+    *b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    conn *c = s->data;
+    if (n < 0) {
+        conn_close(c);
+        return;
+    }
+    c->len += (size_t)n;
+    char *nl = memchr(c->buf, '\n', c->len);
+    if (!nl) {
+        if (c->len > ORCH_REQUEST_MAX) {
+            uv_read_stop(s);
+            reply_error(c, "request too large");
+        }
+        return;
+    }
+    uv_read_stop(s);
+    c->len = (size_t)(nl - c->buf);
+    handle_request(c);
+}
+
+static int peer_allowed(uv_pipe_t *p)
+{
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (uv_fileno((uv_handle_t *)p, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return 0;
+    return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    orch_daemon *d = server->data;
+    if (status < 0)
+        return;
+    conn *c = xcalloc(1, sizeof *c);
+    c->d = d;
+    uv_pipe_init(d->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (!peer_allowed(&c->pipe)) {
+        conn_close(c);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+int orch_control_listen(orch_daemon *d, char **err)
+{
+    uv_pipe_init(d->loop, &d->server, 0);
+    d->server.data = d;
+    unlink(d->socket_path); /* stale: we hold the lock, so no daemon owns it */
+    mode_t old = umask(0077);
+    int r = uv_pipe_bind(&d->server, d->socket_path);
+    umask(old);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&d->server, 64, on_connection);
+    if (r != 0) {
+        *err = xasprintf("cannot listen on %s: %s", d->socket_path, uv_strerror(r));
+        return -1;
+    }
+    chmod(d->socket_path, 0600);
+    return 0;
+}

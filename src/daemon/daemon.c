@@ -1,0 +1,141 @@
+/* The daemon's life: lock the state dir, listen, supervise, and on fell (or
+ * SIGTERM) stop every service and leave. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/fsutil.h"
+#include "fileutil.h"
+#include "../util/xalloc.h"
+#include "reaper.h"
+
+char *orch_socket_path(const char *state_dir)
+{
+    return xasprintf("%s/orchd.sock", state_dir);
+}
+
+char *orch_lock_path(const char *state_dir)
+{
+    return xasprintf("%s/orchd.lock", state_dir);
+}
+
+/* flock on <state>/orchd.lock: two daemons can never share a state dir. The
+ * lock dies with the process, so a crashed daemon leaves nothing stale. */
+static int take_lock(const char *state_dir)
+{
+    char *path = orch_lock_path(state_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "orchd daemon: cannot open %s: %s\n", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "orchd daemon: another orchd daemon already runs on %s\n", state_dir);
+        close(fd);
+        free(path);
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) < 0) {
+        /* the pid in the lock file is informational only */
+    }
+    free(path);
+    return fd;
+}
+
+static void on_all_stopped(void *arg)
+{
+    orch_daemon *d = arg;
+    orch_reaper_close();
+    uv_close((uv_handle_t *)&d->server, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+void orch_daemon_shutdown(orch_daemon *d)
+{
+    if (d->shutting_down)
+        return;
+    d->shutting_down = 1;
+    char *err = NULL;
+    if (orch_supervisor_stop(d->sv, NULL, 0, on_all_stopped, d, &err) != 0) {
+        fprintf(stderr, "orchd daemon: %s\n", err);
+        free(err);
+        on_all_stopped(d);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    orch_daemon *d = h->data;
+    fprintf(stderr, "orchd daemon: %s: stopping every service\n", strsignal(signum));
+    orch_daemon_shutdown(d);
+}
+
+static void watch_signal(orch_daemon *d, uv_signal_t *h, int signum)
+{
+    uv_signal_init(d->loop, h);
+    h->data = d;
+    uv_signal_start(h, on_signal, signum);
+}
+
+static void ignore_sighup(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+}
+
+int orch_daemon_run(const orch_daemon_opts *o)
+{
+    orch_daemon d = {.opts = *o, .lock_fd = -1};
+    d.ctx = (orch_env_ctx){.state_dir = o->state_dir, .data_dir = o->data_dir,
+                           .project_dir = o->project_dir, .namespace_ = o->namespace_};
+    signal(SIGPIPE, SIG_IGN);
+    int mk = orch_mkdir_p(o->state_dir, 0755);
+    if (mk != 0) {
+        fprintf(stderr, "orchd daemon: cannot create state dir %s: %s\n", o->state_dir, strerror(-mk));
+        return 1;
+    }
+    d.lock_fd = take_lock(o->state_dir);
+    if (d.lock_fd < 0)
+        return 1;
+    d.loop = uv_default_loop();
+    d.socket_path = orch_socket_path(o->state_dir);
+    char *err = NULL;
+    if (orch_reaper_init(d.loop) != 0 || orch_control_listen(&d, &err) != 0) {
+        fprintf(stderr, "orchd daemon: %s\n", err ? err : "cannot watch SIGCHLD");
+        free(err);
+        free(d.socket_path);
+        close(d.lock_fd);
+        return 1;
+    }
+    d.sv = orch_supervisor_new(d.loop, &d.ctx);
+    watch_signal(&d, &d.sigterm, SIGTERM);
+    watch_signal(&d, &d.sigint, SIGINT);
+    uv_signal_init(d.loop, &d.sighup);
+    uv_signal_start(&d.sighup, ignore_sighup, SIGHUP);
+    if (o->ready_fd >= 0) {
+        if (write(o->ready_fd, "1", 1) < 0) {
+            /* the starter went away; carry on */
+        }
+        close(o->ready_fd);
+    }
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    unlink(d.socket_path);
+    orch_supervisor_free(d.sv);
+    free(d.socket_path);
+    uv_loop_close(d.loop);
+    close(d.lock_fd);
+    return d.exit_code;
+}

@@ -1,0 +1,46 @@
+/* orchd daemon: one libuv loop that owns every service of one state dir. */
+#ifndef ORCH_DAEMON_H
+#define ORCH_DAEMON_H
+
+#include <uv.h>
+
+#include "runtime.h"
+#include "supervisor.h"
+
+typedef struct orch_daemon_opts {
+    const char *state_dir;
+    const char *data_dir;
+    const char *project_dir;
+    const char *namespace_;
+    const char *containerd_socket;
+    int ready_fd; /* >= 0: write one byte when the socket listens, then close */
+} orch_daemon_opts;
+
+typedef struct orch_daemon {
+    uv_loop_t *loop;
+    orch_daemon_opts opts;
+    orch_env_ctx ctx;
+    orch_supervisor *sv;
+    const orch_runtime_ops *container_runtime; /* loaded on first FROM service */
+    uv_pipe_t server;
+    uv_signal_t sigterm, sigint, sighup;
+    int lock_fd;
+    char *socket_path;
+    int shutting_down;
+    int exit_code;
+} orch_daemon;
+
+/* Runs until fell (or SIGTERM/SIGINT) stops everything. Returns the exit code. */
+int orch_daemon_run(const orch_daemon_opts *o);
+
+/* Starts stopping every service; the loop ends when all are stopped. */
+void orch_daemon_shutdown(orch_daemon *d);
+
+/* control.c: accepts CLI connections on d->server. */
+int orch_control_listen(orch_daemon *d, char **err);
+
+/* Paths inside the state dir. */
+char *orch_socket_path(const char *state_dir);
+char *orch_lock_path(const char *state_dir);
+
+#endif

@@ -1,0 +1,53 @@
+/* The runtime ops table: how the supervisor starts, signals and cleans up
+ * one service instance, whatever runs it (a host process: runtimes/bare; a
+ * container: runtimes/containerd). All callbacks run on the loop thread and
+ * never from inside the call that caused them. */
+#ifndef ORCH_RUNTIME_H
+#define ORCH_RUNTIME_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "orchfile/model.h"
+
+/* Where the engine keeps things, and the built-ins filled in for services. */
+typedef struct orch_env_ctx {
+    const char *state_dir;   /* ${ORCH_STATE_DIR} */
+    const char *data_dir;    /* ${ORCH_DATA} */
+    const char *project_dir; /* ${ORCH_PROJECT}; relative WORKDIR resolves here */
+    const char *namespace_;  /* ORCH_NAMESPACE, default "orch" */
+} orch_env_ctx;
+
+typedef struct orch_instance orch_instance; /* one start of one service */
+
+typedef struct orch_instance_cbs {
+    /* The process is running (pid > 0) or could not be started (err set,
+     * pid 0). err is owned by the runtime, valid during the call. */
+    void (*started)(void *owner, pid_t pid, const char *err);
+    /* The process exited; status is a raw wait status. Called once, only
+     * after started reported success. */
+    void (*exited)(void *owner, int status);
+} orch_instance_cbs;
+
+typedef struct orch_runtime_ops {
+    const char *name; /* "bare", "containerd" */
+    /* Begins starting svc (already fully resolved: builtins expanded). On a
+     * synchronous failure returns NULL and sets *err (malloc'ed, names the
+     * service and cause); otherwise cbs.started follows. */
+    orch_instance *(*start)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                            orch_instance_cbs cbs, void *owner, char **err);
+    /* Delivers sig to every process of the instance (the process group for
+     * bare). Returns 0 or -errno. */
+    int (*signal)(orch_instance *inst, int sig);
+    /* Releases the instance after its exit was reported (or after a failed
+     * start): removes cgroups, containers, snapshots. done may be NULL. */
+    void (*release)(orch_instance *inst, void (*done)(void *arg), void *arg);
+} orch_runtime_ops;
+
+extern const orch_runtime_ops orch_runtime_bare;
+
+/* The log file a service writes to by default: <state>/logs/<ns>.<service>.log */
+char *orch_default_log_path(const orch_env_ctx *ctx, const char *service);
+
+#endif

@@ -1,0 +1,347 @@
+/* fork + exec with everything decided before fork. Between fork and exec the
+ * child runs only async-signal-safe code: syscalls, plus arithmetic on memory
+ * prepared by the parent. Any failure goes back through a close-on-exec pipe
+ * as {stage, errno}; EOF on the pipe means execve succeeded. */
+#include "daemon/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "xalloc.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+typedef enum stage {
+    STAGE_SETSID,
+    STAGE_CGROUP,
+    STAGE_RLIMIT,
+    STAGE_OPEN,
+    STAGE_DUP2,
+    STAGE_SETGROUPS,
+    STAGE_SETGID,
+    STAGE_SETUID,
+    STAGE_CHDIR,
+    STAGE_EXEC,
+} stage;
+
+static const char *const stage_names[] = {
+    [STAGE_SETSID] = "setsid",       [STAGE_CGROUP] = "cgroup", [STAGE_RLIMIT] = "rlimit",
+    [STAGE_OPEN] = "open",           [STAGE_DUP2] = "dup2",     [STAGE_SETGROUPS] = "setgroups",
+    [STAGE_SETGID] = "setgid",       [STAGE_SETUID] = "setuid", [STAGE_CHDIR] = "chdir",
+    [STAGE_EXEC] = "exec",
+};
+
+typedef struct child_error {
+    int stage;
+    int err;
+} child_error;
+
+/* What the child needs beyond the options, all prepared before fork. */
+typedef struct prepared {
+    char **candidates; /* paths to try for argv[0], NULL-terminated */
+    int errfd;         /* write end of the error pipe */
+    long max_fd;       /* bound for the close loop when close_range is missing */
+} prepared;
+
+/* ---- before fork ---- */
+
+static const char *env_lookup(const char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; envp && *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+/* Like execvpe: a name without '/' is tried in every PATH entry of the
+ * child's environment (an empty entry is the current directory). */
+static char **exec_candidates(const char *file, const char *const *envp)
+{
+    size_t n = 0, cap = 0;
+    char **v = NULL;
+    if (strchr(file, '/')) {
+        xgrow((void **)&v, &cap, 2, sizeof *v);
+        v[n++] = xstrdup(file);
+    } else if (*file) {
+        const char *path = env_lookup(envp, "PATH");
+        if (!path)
+            path = DEFAULT_PATH;
+        for (const char *p = path;; p++) {
+            const char *end = strchrnul(p, ':');
+            int len = (int)(end - p);
+            xgrow((void **)&v, &cap, n + 2, sizeof *v);
+            v[n++] = len ? xasprintf("%.*s/%s", len, p, file) : xasprintf("./%s", file);
+            if (!*end)
+                break;
+            p = end;
+        }
+    }
+    xgrow((void **)&v, &cap, n + 1, sizeof *v);
+    v[n] = NULL;
+    return v;
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* A pipe whose ends are both >= 3, so the child's dup2 onto 0-2 never hits
+ * them (possible when orchd itself was started with stdio closed). */
+static int error_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] > 2)
+            continue;
+        int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        int saved = errno;
+        close(fds[i]);
+        if (moved < 0) {
+            close(fds[1 - i]);
+            errno = saved;
+            return -1;
+        }
+        fds[i] = moved;
+    }
+    return 0;
+}
+
+/* ---- in the child: async-signal-safe only ---- */
+
+static _Noreturn void child_fail(const prepared *p, stage s, int err)
+{
+    child_error ce = {s, err};
+    ssize_t r;
+    do
+        r = write(p->errfd, &ce, sizeof ce);
+    while (r < 0 && errno == EINTR);
+    _exit(127);
+}
+
+static void reset_signals(void)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &dfl, NULL); /* fails harmlessly for KILL, STOP, libc-internal */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static size_t format_pid(char *buf, pid_t pid)
+{
+    char tmp[16];
+    size_t n = 0;
+    unsigned long v = (unsigned long)pid;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < sizeof tmp);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\n';
+    return n + 1;
+}
+
+static int join_cgroups(const char *const *procs)
+{
+    char buf[24];
+    size_t len = format_pid(buf, getpid());
+    for (; procs && *procs; procs++) {
+        int fd = open(*procs, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        ssize_t w = write(fd, buf, len);
+        int saved = errno;
+        close(fd);
+        if (w < 0) {
+            errno = saved;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* soft = hard = value. Only the kernel decides whether the hard limit may
+ * rise (CAP_SYS_RESOURCE); without it setrlimit fails with EPERM. */
+static int set_limit(int resource, uint64_t value)
+{
+    if (value == 0)
+        return 0;
+    struct rlimit rl = {(rlim_t)value, (rlim_t)value};
+    return setrlimit(resource, &rl);
+}
+
+/* Points 0, 1, 2 at the requested fds. Every source is first copied above 2
+ * so that one dup2 cannot clobber another's source (e.g. stdout_fd == 2). */
+static void setup_stdio(const orch_spawn_opts *o, const prepared *p)
+{
+    int src[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
+    int tmp[3];
+    for (int i = 0; i < 3; i++) {
+        int fd = src[i];
+        if (fd < 0) {
+            fd = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+            if (fd < 0)
+                child_fail(p, STAGE_OPEN, errno);
+        }
+        tmp[i] = fcntl(fd, F_DUPFD, 3);
+        if (tmp[i] < 0)
+            child_fail(p, STAGE_DUP2, errno);
+        if (src[i] < 0)
+            close(fd);
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup2(tmp[i], i) < 0)
+            child_fail(p, STAGE_DUP2, errno);
+}
+
+/* Raw syscalls: they change only this (single) thread's credentials, without
+ * glibc's all-threads broadcast machinery, which has no place after fork. */
+static void switch_ids(const orch_spawn_opts *o, const prepared *p)
+{
+    if (syscall(SYS_setgroups, o->n_groups, o->n_groups ? o->groups : NULL) < 0)
+        child_fail(p, STAGE_SETGROUPS, errno);
+    if (syscall(SYS_setresgid, o->gid, o->gid, o->gid) < 0)
+        child_fail(p, STAGE_SETGID, errno);
+    if (syscall(SYS_setresuid, o->uid, o->uid, o->uid) < 0)
+        child_fail(p, STAGE_SETUID, errno);
+}
+
+/* Nothing but 0-2 may reach the service: mark every other fd close-on-exec
+ * (the error pipe must stay usable until execve). */
+static void close_other_fds(const prepared *p)
+{
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+    if (errno == EINVAL && syscall(SYS_close_range, 3U, (unsigned)p->errfd - 1, 0U) == 0 &&
+        syscall(SYS_close_range, (unsigned)p->errfd + 1, ~0U, 0U) == 0)
+        return;
+    for (long fd = 3; fd < p->max_fd; fd++)
+        if (fd != p->errfd)
+            close((int)fd);
+}
+
+static void exec_candidates_in_child(const orch_spawn_opts *o, const prepared *p)
+{
+    int err = ENOENT;
+    int saw_eacces = 0;
+    for (char **c = p->candidates; *c; c++) {
+        execve(*c, (char *const *)o->argv, (char *const *)o->envp);
+        err = errno;
+        if (err == EACCES)
+            saw_eacces = 1;
+        else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
+                 err != ETIMEDOUT)
+            break;
+    }
+    child_fail(p, STAGE_EXEC, saw_eacces ? EACCES : err);
+}
+
+static _Noreturn void child(const orch_spawn_opts *o, const prepared *p)
+{
+    reset_signals();
+    if (o->new_session && setsid() < 0)
+        child_fail(p, STAGE_SETSID, errno);
+    if (join_cgroups(o->cgroup_procs) < 0)
+        child_fail(p, STAGE_CGROUP, errno);
+    if (set_limit(RLIMIT_NOFILE, o->limit_nofile) < 0 ||
+        set_limit(RLIMIT_NPROC, o->limit_nproc) < 0)
+        child_fail(p, STAGE_RLIMIT, errno);
+    setup_stdio(o, p);
+    if (o->set_ids)
+        switch_ids(o, p);
+    if (o->workdir && chdir(o->workdir) < 0)
+        child_fail(p, STAGE_CHDIR, errno);
+    close_other_fds(p);
+    exec_candidates_in_child(o, p);
+    _exit(127); /* not reached */
+}
+
+/* ---- the parent ---- */
+
+/* Reads the child's report: 0 when execve succeeded (EOF), else fills *ce. */
+static int read_report(int fd, child_error *ce)
+{
+    size_t got = 0;
+    while (got < sizeof *ce) {
+        ssize_t r = read(fd, (char *)ce + got, sizeof *ce - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return got == sizeof *ce ? -1 : 0;
+}
+
+pid_t orch_spawn(const orch_spawn_opts *o, const char **stage_out)
+{
+    const char *unused;
+    if (!stage_out)
+        stage_out = &unused;
+    *stage_out = NULL;
+
+    int fds[2];
+    if (error_pipe(fds) < 0) {
+        *stage_out = "pipe";
+        return -1;
+    }
+    prepared p = {
+        .candidates = exec_candidates(o->argv[0], o->envp),
+        .errfd = fds[1],
+        .max_fd = sysconf(_SC_OPEN_MAX) > 0 ? sysconf(_SC_OPEN_MAX) : 1024,
+    };
+
+    /* Block every signal across fork so that no handler of ours (libuv's
+     * writes to the loop's signal pipe) runs in the child before the child
+     * has reset the dispositions. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0)
+        child(o, &p);
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    close(fds[1]);
+    free_strv(p.candidates);
+    if (pid < 0) {
+        close(fds[0]);
+        *stage_out = "fork";
+        errno = fork_errno;
+        return -1;
+    }
+
+    child_error ce;
+    int failed = read_report(fds[0], &ce);
+    close(fds[0]);
+    if (!failed)
+        return pid;
+
+    /* The child has _exit'ed or is about to: reap it here, since nobody else
+     * knows this pid. ECHILD means someone reaped it already; fine. */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    *stage_out = ce.stage >= 0 && ce.stage <= STAGE_EXEC ? stage_names[ce.stage] : "exec";
+    errno = ce.err;
+    return -1;
+}

@@ -1,0 +1,39 @@
+/* Starting a host process safely from a (possibly threaded) process: every
+ * decision is made before fork (users, groups, env, paths, cgroup dir), the
+ * child only makes async-signal-safe calls, and exec failure comes back
+ * through a close-on-exec pipe as an errno (DESIGN.md, "fork in a threaded
+ * process"). */
+#ifndef ORCH_SPAWN_H
+#define ORCH_SPAWN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct orch_spawn_opts {
+    const char *const *argv; /* argv[0] is looked up in PATH of envp if not absolute */
+    const char *const *envp; /* complete environment, NULL-terminated */
+    const char *workdir;     /* NULL: inherit */
+    bool set_ids;            /* switch to uid/gid/groups */
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t n_groups;
+    uint64_t limit_nofile; /* 0: inherit */
+    uint64_t limit_nproc;  /* 0: inherit */
+    int stdin_fd;          /* -1: /dev/null */
+    int stdout_fd;         /* -1: /dev/null */
+    int stderr_fd;         /* -1: /dev/null */
+    /* cgroup.procs files to join, NULL-terminated (v2: one; v1: one per
+     * hierarchy); NULL: none. The child writes its own pid into each. */
+    const char *const *cgroup_procs;
+    bool new_session;         /* setsid(): own session and process group */
+} orch_spawn_opts;
+
+/* Forks and execs. Returns the child's pid, or -1 with errno set and *stage
+ * naming what failed ("exec", "chdir", "setuid", "rlimit", "cgroup", "fork",
+ * "open"...). The child is not registered with the reaper: the caller calls
+ * orch_reaper_watch right after. */
+pid_t orch_spawn(const orch_spawn_opts *o, const char **stage);
+
+#endif

@@ -1,0 +1,740 @@
+/* The per-service state machine (docs/SUPERVISION.md):
+ *
+ *   waiting --deps ok--> starting --started--> running --health ok--> ready
+ *      |                    |                     |  \__ no health: settled
+ *      | REQUIRES failed    | start error         | exit / not ready in time
+ *      v                    v                     v
+ *    failed  <-----------  failed        backoff | exited | failed | stopped
+ *                                          |
+ *                                          +--RESTART_DELAY--> (starts again)
+ *
+ *   any live state --stop--> stopping --exit, release--> stopped
+ *
+ * A start that needs other units (dependencies, stop order) is decided in
+ * the pass (on_pass), which runs on the loop iteration after any change. */
+#include "daemon/supervisor_impl.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "bare/bare.h"
+#include "daemon/depgraph.h"
+#include "daemon/reaper.h"
+#include "xalloc.h"
+
+const char *orch_state_name(orch_state st)
+{
+    static const char *const names[] = {
+        [ORCH_ST_WAITING] = "waiting", [ORCH_ST_STARTING] = "starting",
+        [ORCH_ST_RUNNING] = "running", [ORCH_ST_READY] = "ready",
+        [ORCH_ST_BACKOFF] = "backoff", [ORCH_ST_EXITED] = "exited",
+        [ORCH_ST_FAILED] = "failed",   [ORCH_ST_STOPPING] = "stopping",
+        [ORCH_ST_STOPPED] = "stopped",
+    };
+    if ((unsigned)st >= sizeof names / sizeof names[0])
+        return "unknown";
+    return names[st];
+}
+
+/* ---- wait statuses -------------------------------------------------------- */
+
+char *describe_wait_status(int status)
+{
+    if (WIFEXITED(status))
+        return xasprintf("exited with code %d", WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) {
+        const char *abbrev = sigabbrev_np(WTERMSIG(status));
+        if (abbrev)
+            return xasprintf("killed by signal SIG%s", abbrev);
+        return xasprintf("killed by signal %d", WTERMSIG(status));
+    }
+    return xasprintf("ended with wait status %#x", (unsigned)status);
+}
+
+/* The shell's convention: a signal shows as 128 + its number. */
+int wait_status_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+static bool exited_zero(const unit *u)
+{
+    return u->has_exit && WIFEXITED(u->exit_status) && WEXITSTATUS(u->exit_status) == 0;
+}
+
+/* ---- predicates ----------------------------------------------------------- */
+
+bool unit_has_health(const unit *u)
+{
+    return u->spec.healthcheck && u->spec.healthcheck[0] && !u->spec.oneshot;
+}
+
+bool unit_has_process(const unit *u)
+{
+    switch (u->state) {
+    case ORCH_ST_STARTING:
+    case ORCH_ST_RUNNING:
+    case ORCH_ST_READY:
+    case ORCH_ST_STOPPING:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool unit_is_quiet(const unit *u)
+{
+    return !unit_has_process(u) && !u->inst;
+}
+
+static bool running_counts_as_up(const unit *u)
+{
+    return u->state == ORCH_ST_RUNNING && !unit_has_health(u) && !u->spec.oneshot;
+}
+
+bool unit_is_settled(const unit *u)
+{
+    switch (u->state) {
+    case ORCH_ST_READY:
+    case ORCH_ST_EXITED:
+    case ORCH_ST_FAILED:
+    case ORCH_ST_STOPPED:
+        return true;
+    default:
+        return running_counts_as_up(u);
+    }
+}
+
+bool unit_is_satisfied(const unit *u)
+{
+    if (u->state == ORCH_ST_EXITED)
+        return u->spec.oneshot && exited_zero(u);
+    return u->state == ORCH_ST_READY || running_counts_as_up(u);
+}
+
+bool unit_has_given_up(const unit *u)
+{
+    return u->state == ORCH_ST_FAILED || u->state == ORCH_ST_STOPPED ||
+           (u->state == ORCH_ST_EXITED && !exited_zero(u));
+}
+
+/* ---- state, errors, timers ------------------------------------------------ */
+
+static void on_pass(uv_timer_t *t);
+
+void sv_schedule_pass(orch_supervisor *sv)
+{
+    if (!sv || sv->pass_scheduled)
+        return;
+    sv->pass_scheduled = true;
+    uv_timer_start(sv->pass_timer, on_pass, 0, 0);
+}
+
+void unit_set_state(unit *u, orch_state st, const char *detail)
+{
+    orch_supervisor *sv = u->sv;
+    bool changed = u->state != st;
+    u->state = st;
+    if (changed) {
+        u->since_ms = uv_now(sv->loop);
+        u->since_wall = time(NULL);
+    }
+    if (sv->observer && (changed || detail))
+        sv->observer(sv->observer_arg, u->spec.name, st, detail);
+    sv_schedule_pass(sv);
+}
+
+void unit_set_error(unit *u, const char *reason)
+{
+    char *copy = reason ? xstrdup(reason) : NULL;
+    free(u->error);
+    u->error = copy;
+}
+
+void unit_fail(unit *u, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = NULL;
+    if (vasprintf(&why, fmt, ap) < 0)
+        why = NULL;
+    va_end(ap);
+    unit_timer_stop(u);
+    unit_health_stop(u);
+    unit_set_error(u, why ? why : "failed");
+    unit_set_state(u, ORCH_ST_FAILED, u->error);
+    free(why);
+}
+
+static void on_unit_timer(uv_timer_t *t)
+{
+    unit *u = t->data;
+    unit_timer_fn fn = u->timer_fn;
+    u->timer_fn = NULL;
+    if (fn)
+        fn(u);
+}
+
+void unit_timer_start(unit *u, uint64_t ms, unit_timer_fn fn)
+{
+    if (!u->timer) {
+        u->timer = xmalloc(sizeof *u->timer);
+        uv_timer_init(u->sv->loop, u->timer);
+        u->timer->data = u;
+    }
+    u->timer_fn = fn;
+    uv_timer_start(u->timer, on_unit_timer, ms, 0);
+}
+
+void unit_timer_stop(unit *u)
+{
+    if (u->timer)
+        uv_timer_stop(u->timer);
+    u->timer_fn = NULL;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void unit_timer_close(unit *u)
+{
+    if (!u->timer)
+        return;
+    uv_close((uv_handle_t *)u->timer, free_handle);
+    u->timer = NULL;
+    u->timer_fn = NULL;
+}
+
+void unit_health_stop(unit *u)
+{
+    orch_health_stop(u->health);
+    u->health = NULL;
+    u->health_failures = 0;
+    free(u->health_detail);
+    u->health_detail = NULL;
+}
+
+void unit_reset_history(unit *u)
+{
+    u->n_starts = 0;
+    u->restart_pending = false;
+    unit_set_error(u, NULL);
+}
+
+/* Runtime errors name the service already ("service web: exec ..."); the
+ * supervisor's own reports add it again, so drop it here. */
+static const char *without_service_prefix(const unit *u, const char *err)
+{
+    size_t n = strlen(u->spec.name);
+    if (strncmp(err, "service ", 8) == 0 && strncmp(err + 8, u->spec.name, n) == 0 &&
+        strncmp(err + 8 + n, ": ", 2) == 0)
+        return err + 8 + n + 2;
+    return err;
+}
+
+/* ---- release -------------------------------------------------------------- */
+
+static void on_backoff_done(unit *u);
+
+static void on_released(void *arg)
+{
+    unit *u = arg;
+    u->inst = NULL;
+    u->ops = NULL;
+    u->releasing = false;
+    if (!u->sv) { /* orphaned by orch_supervisor_free */
+        unit_destroy(u);
+        return;
+    }
+    bool was_stopping = u->state == ORCH_ST_STOPPING;
+    if (was_stopping)
+        unit_set_state(u, ORCH_ST_STOPPED, NULL);
+    if (u->next_spec) {
+        unit_swap_in_next_spec(u);
+        dg_relink(u->sv);
+    }
+    if (was_stopping && u->wanted)
+        unit_enter_waiting(u); /* restarted for a new spec, or wanted again */
+    else if (u->state == ORCH_ST_BACKOFF && u->restart_pending)
+        unit_timer_start(u, (uint64_t)u->spec.restart_delay * 1000, on_backoff_done);
+    sv_schedule_pass(u->sv);
+}
+
+static void unit_release(unit *u)
+{
+    if (!u->inst || u->releasing)
+        return;
+    u->releasing = true;
+    u->pid = 0;
+    u->ops->release(u->inst, on_released, u);
+}
+
+/* ---- stopping ------------------------------------------------------------- */
+
+static void on_stop_timeout(unit *u)
+{
+    if (u->stop_cmd_pid > 0)
+        kill(-u->stop_cmd_pid, SIGKILL);
+    if (u->pid <= 0)
+        return;
+    u->ops->signal(u->inst, SIGKILL);
+    char *detail = xasprintf("sent SIGKILL after TIMEOUT_STOP (%us)", u->spec.timeout_stop);
+    unit_set_state(u, ORCH_ST_STOPPING, detail);
+    free(detail);
+}
+
+static void on_stop_command_exit(void *owner, pid_t pid, int status)
+{
+    unit *u = owner;
+    u->stop_cmd_pid = 0;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok && u->pid > 0 && u->state == ORCH_ST_STOPPING)
+        u->ops->signal(u->inst, SIGTERM); /* the STOP command failed: fall back */
+}
+
+static bool run_stop_command(unit *u)
+{
+    if (!u->spec.stop_command || orch_service_mode(&u->spec) != ORCH_MODE_HOST)
+        return false;
+    char *err = NULL;
+    pid_t pid = orch_bare_run_command(&u->spec, &u->sv->ctx, u->spec.stop_command,
+                                      on_stop_command_exit, u, &err);
+    if (pid <= 0) {
+        fprintf(stderr, "orchd: service %s: STOP command: %s; sending SIGTERM\n", u->spec.name,
+                err ? without_service_prefix(u, err) : "cannot run it");
+        free(err);
+        return false;
+    }
+    u->stop_cmd_pid = pid;
+    return true;
+}
+
+/* The process is up and the state is `stopping`: ask it to go. */
+static void unit_send_stop(unit *u)
+{
+    unit_timer_start(u, (uint64_t)u->spec.timeout_stop * 1000, on_stop_timeout);
+    if (!run_stop_command(u))
+        u->ops->signal(u->inst, SIGTERM);
+}
+
+void unit_begin_stop(unit *u)
+{
+    unit_timer_stop(u);
+    unit_health_stop(u);
+    switch (u->state) {
+    case ORCH_ST_STARTING:
+        u->stop_on_start = true; /* the pid comes with `started` */
+        unit_set_state(u, ORCH_ST_STOPPING, NULL);
+        break;
+    case ORCH_ST_RUNNING:
+    case ORCH_ST_READY:
+        unit_set_state(u, ORCH_ST_STOPPING, NULL);
+        unit_send_stop(u);
+        break;
+    case ORCH_ST_WAITING:
+    case ORCH_ST_BACKOFF:
+        unit_set_state(u, ORCH_ST_STOPPED, NULL);
+        break;
+    default:
+        break; /* already stopping, or no process */
+    }
+}
+
+/* ---- exits and restarts --------------------------------------------------- */
+
+static bool restart_wanted(const unit *u, bool success)
+{
+    switch (u->spec.restart) {
+    case ORCH_RESTART_ALWAYS:
+        return true;
+    case ORCH_RESTART_ON_FAILURE:
+        return !success;
+    default:
+        return false;
+    }
+}
+
+static void on_backoff_done(unit *u)
+{
+    u->wait_since_ms = uv_now(u->sv->loop);
+    u->ignore_after = false;
+    unit_evaluate_wait(u);
+}
+
+/* The process ended on its own (or was killed for not becoming ready). */
+static void unit_after_exit(unit *u, int status)
+{
+    bool success = !u->start_failure && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    char *why = u->start_failure ? u->start_failure : describe_wait_status(status);
+    u->start_failure = NULL;
+    if (u->spec.oneshot && success) {
+        unit_set_state(u, ORCH_ST_EXITED, why);
+    } else {
+        if (!success)
+            unit_set_error(u, why);
+        if (u->wanted && restart_wanted(u, success)) {
+            /* RESTART_DELAY counts from the release (on_released). */
+            u->restart_pending = true;
+            unit_set_state(u, ORCH_ST_BACKOFF, why);
+        } else if (u->spec.oneshot) {
+            unit_set_state(u, ORCH_ST_EXITED, why);
+        } else {
+            unit_set_state(u, success ? ORCH_ST_STOPPED : ORCH_ST_FAILED, why);
+        }
+    }
+    free(why);
+}
+
+static void on_exited(void *owner, int status)
+{
+    unit *u = owner;
+    u->pid = 0;
+    u->has_exit = true;
+    u->exit_status = status;
+    if (u->sv) {
+        unit_timer_stop(u);
+        unit_health_stop(u);
+        /* A requested stop stays `stopping` until the instance is released. */
+        if (u->state != ORCH_ST_STOPPING || u->start_failure)
+            unit_after_exit(u, status);
+    }
+    unit_release(u);
+}
+
+/* ---- health --------------------------------------------------------------- */
+
+static uint32_t readiness_deadline_s(const unit *u)
+{
+    uint32_t a = u->spec.timeout_start, b = u->spec.readiness_timeout;
+    return a < b ? a : b;
+}
+
+static void on_ready_deadline(unit *u)
+{
+    const char *last = u->health_detail;
+    u->start_failure = xasprintf("did not become ready within %us%s%s", readiness_deadline_s(u),
+                                 last ? ": " : "", last ? last : "");
+    unit_health_stop(u);
+    unit_set_state(u, ORCH_ST_STOPPING, u->start_failure);
+    unit_send_stop(u);
+}
+
+static void on_health(void *owner, bool ok, const char *detail)
+{
+    unit *u = owner;
+    if (ok) {
+        u->health_failures = 0;
+        if (u->state == ORCH_ST_RUNNING) {
+            if (!u->was_ready)
+                unit_timer_stop(u); /* the readiness deadline */
+            u->was_ready = true;
+            orch_health_set_interval(u->health, SV_HEALTH_READY_MS);
+            unit_set_state(u, ORCH_ST_READY, NULL);
+        }
+        return;
+    }
+    free(u->health_detail);
+    u->health_detail = xstrdup(detail);
+    if (u->state == ORCH_ST_READY && ++u->health_failures >= SV_HEALTH_UNREADY_AFTER) {
+        char *why = xasprintf("healthcheck failing: %s", detail);
+        unit_set_state(u, ORCH_ST_RUNNING, why);
+        free(why);
+    }
+}
+
+/* ---- starting ------------------------------------------------------------- */
+
+static void on_started(void *owner, pid_t pid, const char *err)
+{
+    unit *u = owner;
+    if (!u->sv) { /* orphaned: keep nothing we did not finish starting */
+        if (pid <= 0 || err)
+            unit_release(u);
+        return;
+    }
+    if (pid <= 0 || err) {
+        char *why = xstrdup(err ? without_service_prefix(u, err) : "could not start");
+        bool stop_asked = u->state == ORCH_ST_STOPPING;
+        unit_release(u);
+        if (!stop_asked)
+            unit_fail(u, "%s", why);
+        free(why);
+        return;
+    }
+    u->pid = pid;
+    u->up_since_ms = uv_now(u->sv->loop);
+    if (u->stop_on_start) {
+        u->stop_on_start = false;
+        unit_send_stop(u);
+        return;
+    }
+    char detail[32];
+    snprintf(detail, sizeof detail, "pid %d", (int)pid);
+    unit_set_state(u, ORCH_ST_RUNNING, detail);
+    if (!unit_has_health(u))
+        return;
+    u->health = orch_health_start(u->sv->loop, &u->spec, &u->sv->ctx, SV_HEALTH_STARTING_MS,
+                                  on_health, u);
+    unit_timer_start(u, (uint64_t)readiness_deadline_s(u) * 1000, on_ready_deadline);
+}
+
+/* Forgets starts older than the window; true when one more would exceed
+ * START_LIMIT_BURST (0: no limit). */
+static bool start_limit_hit(unit *u, uint64_t now)
+{
+    uint64_t window = (uint64_t)u->spec.start_limit_interval * 1000;
+    size_t kept = 0;
+    for (size_t i = 0; i < u->n_starts; i++)
+        if (now - u->starts[i] < window)
+            u->starts[kept++] = u->starts[i];
+    u->n_starts = kept;
+    return u->spec.start_limit_burst > 0 && kept >= u->spec.start_limit_burst;
+}
+
+static const orch_runtime_ops *runtime_for(const unit *u, char **err)
+{
+    if (orch_service_mode(&u->spec) != ORCH_MODE_CONTAINER)
+        return u->sv->host_ops;
+    if (!u->sv->container_ops)
+        *err = xstrdup("no container runtime");
+    return u->sv->container_ops;
+}
+
+static void unit_start(unit *u)
+{
+    orch_supervisor *sv = u->sv;
+    uint64_t now = uv_now(sv->loop);
+    unit_timer_stop(u);
+    u->ignore_after = false;
+    if (start_limit_hit(u, now)) {
+        unit_fail(u, "start limit hit: %zu starts in %us", u->n_starts,
+                  u->spec.start_limit_interval);
+        return;
+    }
+    char *err = NULL;
+    const orch_runtime_ops *ops = runtime_for(u, &err);
+    if (ops && unit_has_health(u) && orch_health_check_spec(u->spec.healthcheck, &err) != 0)
+        ops = NULL;
+    if (!ops) {
+        unit_fail(u, "%s", err);
+        free(err);
+        return;
+    }
+    xgrow((void **)&u->starts, &u->cap_starts, u->n_starts + 1, sizeof *u->starts);
+    u->starts[u->n_starts++] = now;
+    if (u->restart_pending) {
+        u->restarts++;
+        u->restart_pending = false;
+    }
+    u->was_ready = false;
+    u->stop_on_start = false;
+    unit_set_state(u, ORCH_ST_STARTING, NULL);
+    orch_instance_cbs cbs = {.started = on_started, .exited = on_exited};
+    orch_instance *inst = ops->start(sv->loop, &u->spec, &sv->ctx, cbs, u, &err);
+    if (!inst) {
+        unit_fail(u, "%s", err ? without_service_prefix(u, err) : "could not start");
+        free(err);
+        return;
+    }
+    u->inst = inst;
+    u->ops = ops;
+}
+
+/* ---- waiting for dependencies --------------------------------------------- */
+
+static void on_wait_timeout(unit *u)
+{
+    char *why = NULL;
+    const unit *blocker = NULL;
+    switch (dg_check_deps(u, &why, &blocker)) {
+    case DG_FAILED:
+        unit_fail(u, "%s", why);
+        free(why);
+        return;
+    case DG_WAIT:
+        if (blocker) {
+            unit_fail(u, "REQUIRES %s, which was not ready within %us (it is %s)",
+                      blocker->spec.name, u->spec.readiness_timeout,
+                      orch_state_name(blocker->state));
+            return;
+        }
+        u->ignore_after = true; /* AFTER only orders: stop waiting for it */
+        break;
+    case DG_START:
+        break;
+    }
+    unit_evaluate_wait(u);
+}
+
+void unit_enter_waiting(unit *u)
+{
+    unit_timer_stop(u);
+    u->wait_since_ms = uv_now(u->sv->loop);
+    u->ignore_after = false;
+    unit_set_state(u, ORCH_ST_WAITING, NULL);
+}
+
+void unit_evaluate_wait(unit *u)
+{
+    char *why = NULL;
+    const unit *blocker = NULL;
+    switch (dg_check_deps(u, &why, &blocker)) {
+    case DG_FAILED:
+        unit_fail(u, "%s", why);
+        free(why);
+        return;
+    case DG_START:
+        if (!u->inst) {
+            unit_start(u);
+            return;
+        }
+        break; /* the last instance is still being released: on_released comes back */
+    case DG_WAIT:
+        break;
+    }
+    if (u->state != ORCH_ST_WAITING)
+        unit_set_state(u, ORCH_ST_WAITING, NULL);
+    if (u->timer_fn == on_wait_timeout || u->inst)
+        return;
+    uint64_t limit = (uint64_t)u->spec.readiness_timeout * 1000;
+    uint64_t waited = uv_now(u->sv->loop) - u->wait_since_ms;
+    unit_timer_start(u, waited < limit ? limit - waited : 0, on_wait_timeout);
+}
+
+/* ---- the pass ------------------------------------------------------------- */
+
+static void on_pass(uv_timer_t *t)
+{
+    orch_supervisor *sv = t->data;
+    sv->pass_scheduled = false;
+    for (size_t i = 0; i < sv->n_units; i++) {
+        unit *u = sv->units[i];
+        if (u->state == ORCH_ST_WAITING && u->wanted)
+            unit_evaluate_wait(u);
+    }
+    sv_pass_stops(sv);
+    sv_fire_completed(sv);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+orch_supervisor *orch_supervisor_new(uv_loop_t *loop, const orch_env_ctx *ctx)
+{
+    orch_supervisor *sv = xcalloc(1, sizeof *sv);
+    sv->loop = loop;
+    sv->state_dir = dup_or_null(ctx->state_dir);
+    sv->data_dir = dup_or_null(ctx->data_dir);
+    sv->project_dir = dup_or_null(ctx->project_dir);
+    sv->namespace_ = xstrdup(ctx->namespace_ ? ctx->namespace_ : "orch");
+    sv->ctx = (orch_env_ctx){.state_dir = sv->state_dir, .data_dir = sv->data_dir,
+                             .project_dir = sv->project_dir, .namespace_ = sv->namespace_};
+    sv->host_ops = &orch_runtime_bare;
+    sv->pass_timer = xmalloc(sizeof *sv->pass_timer);
+    uv_timer_init(loop, sv->pass_timer);
+    sv->pass_timer->data = sv;
+    return sv;
+}
+
+void orch_supervisor_set_container_runtime(orch_supervisor *sv, const orch_runtime_ops *ops)
+{
+    sv->container_ops = ops;
+}
+
+void orch_supervisor_set_host_runtime(orch_supervisor *sv, const orch_runtime_ops *ops)
+{
+    sv->host_ops = ops ? ops : &orch_runtime_bare;
+}
+
+void orch_supervisor_observe(orch_supervisor *sv, orch_state_observer fn, void *arg)
+{
+    sv->observer = fn;
+    sv->observer_arg = arg;
+}
+
+static void forget_commands(unit *u)
+{
+    if (u->stop_cmd_pid > 0)
+        orch_reaper_unwatch(u->stop_cmd_pid); /* still reaped, just not reported */
+    if (u->reload_cmd_pid > 0)
+        orch_reaper_unwatch(u->reload_cmd_pid);
+    u->stop_cmd_pid = u->reload_cmd_pid = 0;
+}
+
+void unit_destroy(unit *u)
+{
+    unit_timer_close(u);
+    unit_health_stop(u);
+    forget_commands(u);
+    orch_service_free(&u->spec);
+    if (u->next_spec) {
+        orch_service_free(u->next_spec);
+        free(u->next_spec);
+    }
+    free(u->next_json);
+    free(u->spec_json);
+    free(u->log_path);
+    free(u->start_failure);
+    free(u->starts);
+    free(u->error);
+    free(u->req);
+    free(u->aft);
+    free(u->rdeps);
+    free(u->adeps);
+    free(u);
+}
+
+/* An instance still exists: the runtime will call back with u as owner, so
+ * u stays allocated (detached from sv) until its release is done. */
+static void unit_orphan(unit *u)
+{
+    unit_timer_close(u);
+    unit_health_stop(u);
+    forget_commands(u);
+    u->sv = NULL;
+}
+
+static void supervisor_destroy(orch_supervisor *sv)
+{
+    for (size_t i = 0; i < sv->n_units; i++) {
+        unit *u = sv->units[i];
+        if (u->inst)
+            unit_orphan(u);
+        else
+            unit_destroy(u);
+    }
+    sv_free_requests(sv);
+    uv_close((uv_handle_t *)sv->pass_timer, free_handle);
+    free(sv->units);
+    free(sv->by_name);
+    free(sv->state_dir);
+    free(sv->data_dir);
+    free(sv->project_dir);
+    free(sv->namespace_);
+    free(sv);
+}
+
+void orch_supervisor_free(orch_supervisor *sv)
+{
+    if (!sv)
+        return;
+    if (sv->depth > 0) { /* inside one of our callbacks: finish it first */
+        sv->dying = true;
+        return;
+    }
+    supervisor_destroy(sv);
+}

@@ -1,0 +1,407 @@
+/* Requests from outside that are not apply: stop, when_settled, reload,
+ * survey, log path; and the pass's bookkeeping for them (stops in reverse
+ * dependency order, dropping removed units, completing requests). */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "bare/bare.h"
+#include "daemon/depgraph.h"
+#include "daemon/supervisor_impl.h"
+#include "xalloc.h"
+
+/* ---- looking names up ----------------------------------------------------- */
+
+/* Units for names (all units when n == 0). Returns NULL and sets *err when
+ * a name is unknown. */
+static unit **units_for_names(orch_supervisor *sv, const char *const *names, size_t n,
+                              size_t *n_out, char **err)
+{
+    size_t count = n ? n : sv->n_units;
+    unit **v = xcalloc(count, sizeof *v);
+    for (size_t i = 0; i < count; i++) {
+        v[i] = n ? dg_find(sv, names[i]) : sv->units[i];
+        if (!v[i]) {
+            *err = xasprintf("no service named %s", names[i]);
+            free(v);
+            return NULL;
+        }
+    }
+    *n_out = count;
+    return v;
+}
+
+/* ---- stop ----------------------------------------------------------------- */
+
+static void request_stop(unit *u)
+{
+    u->wanted = false;
+    u->stop_requested = true;
+    u->restart_pending = false;
+    /* Nothing runs yet (waiting) or now (backoff): stopped at once. */
+    if (u->state == ORCH_ST_WAITING || u->state == ORCH_ST_BACKOFF)
+        unit_begin_stop(u);
+}
+
+int orch_supervisor_stop(orch_supervisor *sv, const char *const *names, size_t n_names,
+                         void (*done)(void *arg), void *arg, char **err)
+{
+    size_t n_seeds = 0;
+    unit **seeds = units_for_names(sv, names, n_names, &n_seeds, err);
+    if (!seeds)
+        return -1;
+    unsigned mark = dg_new_mark(sv);
+    dg_mark_requirers(sv, seeds, n_seeds, mark);
+    free(seeds);
+
+    sv_stop_op *op = xcalloc(1, sizeof *op);
+    op->units = xcalloc(sv->n_units, sizeof *op->units);
+    for (size_t i = 0; i < sv->n_units; i++) {
+        unit *u = sv->units[i];
+        if (u->mark != mark)
+            continue;
+        request_stop(u);
+        op->units[op->n_units++] = u;
+    }
+    op->done = done;
+    op->arg = arg;
+    op->next = sv->stops;
+    sv->stops = op;
+    sv_schedule_pass(sv);
+    return 0;
+}
+
+static void drop_unit(orch_supervisor *sv, size_t index)
+{
+    unit *u = sv->units[index];
+    memmove(&sv->units[index], &sv->units[index + 1],
+            (sv->n_units - index - 1) * sizeof *sv->units);
+    sv->n_units--;
+    sv_forget_unit(sv, u);
+    unit_destroy(u);
+}
+
+void sv_pass_stops(orch_supervisor *sv)
+{
+    for (size_t i = 0; i < sv->n_units; i++) {
+        unit *u = sv->units[i];
+        if (!u->stop_requested)
+            continue;
+        if (unit_is_quiet(u))
+            u->stop_requested = false;
+        else if (unit_has_process(u) && u->state != ORCH_ST_STOPPING &&
+                 !dg_dependents_still_stopping(u))
+            unit_begin_stop(u);
+    }
+    bool dropped = false;
+    for (size_t i = sv->n_units; i-- > 0;) {
+        unit *u = sv->units[i];
+        if (u->removed && unit_is_quiet(u)) {
+            drop_unit(sv, i);
+            dropped = true;
+        }
+    }
+    if (dropped)
+        dg_relink(sv);
+}
+
+/* A stop is complete for u once nothing of it runs, or once a later apply
+ * wanted it again. */
+static bool stop_done_for(const unit *u)
+{
+    return !u || unit_is_quiet(u) || u->wanted;
+}
+
+static bool stop_op_done(const sv_stop_op *op)
+{
+    for (size_t i = 0; i < op->n_units; i++)
+        if (!stop_done_for(op->units[i]))
+            return false;
+    return true;
+}
+
+/* ---- when_settled --------------------------------------------------------- */
+
+void orch_supervisor_when_settled(orch_supervisor *sv, const char *const *names,
+                                  size_t n_names, orch_settled_cb cb, void *arg)
+{
+    sv_waiter *w = xcalloc(1, sizeof *w);
+    w->cb = cb;
+    w->arg = arg;
+    w->units = xcalloc(n_names ? n_names : sv->n_units, sizeof *w->units);
+    for (size_t i = 0; i < (n_names ? n_names : sv->n_units); i++) {
+        unit *u = n_names ? dg_find(sv, names[i]) : sv->units[i];
+        if (!u && n_names) {
+            char *line = xasprintf("%sno service named %s\n", w->unknown ? w->unknown : "",
+                                   names[i]);
+            free(w->unknown);
+            w->unknown = line;
+        } else if (n_names || u->wanted) {
+            w->units[w->n_units++] = u;
+        }
+    }
+    w->next = sv->waiters;
+    sv->waiters = w;
+    sv_schedule_pass(sv); /* reports on the next iteration if already settled */
+}
+
+static bool waiter_done(const sv_waiter *w)
+{
+    for (size_t i = 0; i < w->n_units; i++)
+        if (w->units[i] && !unit_is_settled(w->units[i]))
+            return false;
+    return true;
+}
+
+static bool unit_settled_badly(const unit *u)
+{
+    return u->state == ORCH_ST_FAILED || (u->state == ORCH_ST_EXITED && !unit_is_satisfied(u));
+}
+
+/* NULL when every unit settled well; else one line per failure. */
+static char *settle_report(const sv_waiter *w)
+{
+    char *report = w->unknown ? xstrdup(w->unknown) : NULL;
+    for (size_t i = 0; i < w->n_units; i++) {
+        const unit *u = w->units[i];
+        if (!u || !unit_settled_badly(u))
+            continue;
+        const char *why = u->error ? u->error : "unknown reason";
+        char *line = u->state == ORCH_ST_FAILED
+                         ? xasprintf("%sservice %s: failed: %s\n", report ? report : "",
+                                     u->spec.name, why)
+                         : xasprintf("%sservice %s: %s\n", report ? report : "", u->spec.name,
+                                     why);
+        free(report);
+        report = line;
+    }
+    return report;
+}
+
+/* ---- completing requests -------------------------------------------------- */
+
+void sv_forget_unit(orch_supervisor *sv, unit *u)
+{
+    for (sv_stop_op *op = sv->stops; op; op = op->next)
+        for (size_t i = 0; i < op->n_units; i++)
+            if (op->units[i] == u)
+                op->units[i] = NULL;
+    for (sv_waiter *w = sv->waiters; w; w = w->next)
+        for (size_t i = 0; i < w->n_units; i++)
+            if (w->units[i] == u)
+                w->units[i] = NULL;
+}
+
+static void free_stop_op(sv_stop_op *op)
+{
+    free(op->units);
+    free(op);
+}
+
+static void free_waiter(sv_waiter *w)
+{
+    free(w->units);
+    free(w->unknown);
+    free(w);
+}
+
+void sv_free_requests(orch_supervisor *sv)
+{
+    while (sv->stops) {
+        sv_stop_op *op = sv->stops;
+        sv->stops = op->next;
+        free_stop_op(op);
+    }
+    while (sv->waiters) {
+        sv_waiter *w = sv->waiters;
+        sv->waiters = w->next;
+        free_waiter(w);
+    }
+}
+
+/* Unlinks the completed requests (oldest first) so that callbacks may call
+ * back into the supervisor, even free it. */
+static sv_stop_op *take_done_stops(orch_supervisor *sv)
+{
+    sv_stop_op *done = NULL;
+    for (sv_stop_op **pp = &sv->stops; *pp;) {
+        sv_stop_op *op = *pp;
+        if (stop_op_done(op)) {
+            *pp = op->next;
+            op->next = done;
+            done = op;
+        } else {
+            pp = &op->next;
+        }
+    }
+    return done;
+}
+
+static sv_waiter *take_done_waiters(orch_supervisor *sv)
+{
+    sv_waiter *done = NULL;
+    for (sv_waiter **pp = &sv->waiters; *pp;) {
+        sv_waiter *w = *pp;
+        if (waiter_done(w)) {
+            *pp = w->next;
+            w->next = done;
+            done = w;
+        } else {
+            pp = &w->next;
+        }
+    }
+    return done;
+}
+
+void sv_fire_completed(orch_supervisor *sv)
+{
+    sv_stop_op *stops = take_done_stops(sv);
+    sv_waiter *waiters = take_done_waiters(sv);
+    if (!stops && !waiters)
+        return;
+    /* Reports are written now, while every unit still exists. */
+    char **reports = NULL;
+    size_t n_waiters = 0;
+    for (sv_waiter *w = waiters; w; w = w->next)
+        n_waiters++;
+    reports = xcalloc(n_waiters, sizeof *reports);
+    size_t k = 0;
+    for (sv_waiter *w = waiters; w; w = w->next)
+        reports[k++] = settle_report(w);
+
+    sv->depth++;
+    k = 0;
+    while (waiters) {
+        sv_waiter *w = waiters;
+        waiters = w->next;
+        char *report = reports[k++];
+        w->cb(w->arg, report == NULL, report);
+        free_waiter(w);
+    }
+    while (stops) {
+        sv_stop_op *op = stops;
+        stops = op->next;
+        if (op->done)
+            op->done(op->arg);
+        free_stop_op(op);
+    }
+    free(reports);
+    if (--sv->depth == 0 && sv->dying)
+        orch_supervisor_free(sv);
+}
+
+/* ---- reload --------------------------------------------------------------- */
+
+static void on_reload_exit(void *owner, pid_t pid, int status)
+{
+    unit *u = owner;
+    u->reload_cmd_pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return;
+    char *how = describe_wait_status(status);
+    char *why = xasprintf("RELOAD command %s", how);
+    unit_set_error(u, why);
+    if (u->sv)
+        unit_set_state(u, u->state, why); /* tells the observer */
+    free(why);
+    free(how);
+}
+
+int orch_supervisor_reload(orch_supervisor *sv, const char *name, char **err)
+{
+    unit *u = dg_find(sv, name);
+    if (!u) {
+        *err = xasprintf("no service named %s", name);
+        return -1;
+    }
+    if (u->pid <= 0 || (u->state != ORCH_ST_RUNNING && u->state != ORCH_ST_READY)) {
+        *err = xasprintf("service %s is not running (it is %s)", name, orch_state_name(u->state));
+        return -1;
+    }
+    bool host = orch_service_mode(&u->spec) == ORCH_MODE_HOST;
+    if (!u->spec.reload_command || !host) {
+        int r = u->ops->signal(u->inst, SIGHUP);
+        if (r < 0) {
+            *err = xasprintf("service %s: SIGHUP: %s", name, strerror(-r));
+            return -1;
+        }
+        return 0;
+    }
+    if (u->reload_cmd_pid > 0) {
+        *err = xasprintf("service %s: a RELOAD command is still running", name);
+        return -1;
+    }
+    pid_t pid = orch_bare_run_command(&u->spec, &sv->ctx, u->spec.reload_command, on_reload_exit,
+                                      u, err);
+    if (pid <= 0)
+        return -1;
+    u->reload_cmd_pid = pid;
+    return 0;
+}
+
+/* ---- survey --------------------------------------------------------------- */
+
+static void gen_string(yajl_gen g, const char *s)
+{
+    if (s)
+        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+    else
+        yajl_gen_null(g);
+}
+
+static void gen_key(yajl_gen g, const char *key)
+{
+    yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+}
+
+static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
+{
+    bool container = orch_service_mode(&u->spec) == ORCH_MODE_CONTAINER;
+    bool up = u->state == ORCH_ST_RUNNING || u->state == ORCH_ST_READY;
+    yajl_gen_map_open(g);
+    gen_key(g, "service");
+    gen_string(g, u->spec.name);
+    gen_key(g, "runtime");
+    gen_string(g, container ? "containerd" : "bare");
+    gen_key(g, "state");
+    gen_string(g, orch_state_name(u->state));
+    gen_key(g, "pid");
+    if (u->pid > 0)
+        yajl_gen_integer(g, u->pid);
+    else
+        yajl_gen_null(g);
+    gen_key(g, "restarts");
+    yajl_gen_integer(g, u->restarts);
+    gen_key(g, "exit_code");
+    if (u->has_exit)
+        yajl_gen_integer(g, wait_status_code(u->exit_status));
+    else
+        yajl_gen_null(g);
+    gen_key(g, "uptime");
+    if (up && u->pid > 0)
+        yajl_gen_integer(g, (long long)((uv_now(sv->loop) - u->up_since_ms) / 1000));
+    else
+        yajl_gen_null(g);
+    gen_key(g, "since");
+    yajl_gen_integer(g, (long long)u->since_wall);
+    gen_key(g, "error");
+    gen_string(g, u->error);
+    gen_key(g, "log");
+    gen_string(g, u->log_path);
+    yajl_gen_map_close(g);
+}
+
+void orch_supervisor_survey(orch_supervisor *sv, yajl_gen g)
+{
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < sv->n_units; i++)
+        gen_unit(sv, g, sv->units[i]);
+    yajl_gen_array_close(g);
+}
+
+const char *orch_supervisor_log_path(orch_supervisor *sv, const char *name)
+{
+    unit *u = dg_find(sv, name);
+    return u ? u->log_path : NULL;
+}

@@ -1,0 +1,50 @@
+/* Diagnostics: every error or warning the Orchfile pipeline finds, with the
+ * place it came from. Nothing in the parser prints directly; callers decide
+ * how (orchd parse prints "FILE:LINE: message", the daemon replies in JSON). */
+#ifndef ORCH_DIAG_H
+#define ORCH_DIAG_H
+
+#include <stddef.h>
+
+typedef struct orch_origin {
+    const char *file; /* borrowed: lives as long as the orch_diags/orch_model */
+    int line;         /* 1-based; 0 when not tied to a line */
+    int col;          /* 1-based; 0 when unknown (text form) */
+} orch_origin;
+
+typedef enum { ORCH_DIAG_ERROR, ORCH_DIAG_WARNING } orch_diag_level;
+
+typedef struct orch_diag {
+    orch_diag_level level;
+    orch_origin at;
+    char *message;
+} orch_diag;
+
+typedef struct orch_diags {
+    orch_diag *items;
+    size_t n, cap;
+    size_t n_errors;
+    /* File names are interned here so origins can point at them. */
+    char **files;
+    size_t n_files;
+} orch_diags;
+
+void orch_diags_init(orch_diags *d);
+void orch_diags_free(orch_diags *d);
+/* Returns a stable copy of name, owned by d. */
+const char *orch_diags_intern_file(orch_diags *d, const char *name);
+
+void orch_error(orch_diags *d, orch_origin at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void orch_warn(orch_diags *d, orch_origin at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Orders diagnostics by file (in the order files were interned) and line,
+ * keeping the order of equal ones, so a file's errors read top to bottom. */
+void orch_diags_sort(orch_diags *d);
+
+/* Formats one diagnostic as "FILE:LINE[:COL]: [warning: ]message" into a
+ * freshly allocated string. */
+char *orch_diag_format(const orch_diag *g);
+
+#endif

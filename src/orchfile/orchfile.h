@@ -1,0 +1,42 @@
+/* The Orchfile pipeline: read files (text or YAML) -> layers -> resolve ARGs
+ * -> expand ${var} -> type every value -> merge overlays left to right ->
+ * check C1-C4. This is the only header the rest of orchd needs. */
+#ifndef ORCH_ORCHFILE_H
+#define ORCH_ORCHFILE_H
+
+#include <stddef.h>
+
+#include "diag.h"
+#include "model.h"
+
+typedef struct orch_arg_override {
+    const char *name;
+    const char *value;
+} orch_arg_override;
+
+typedef struct orch_load_opts {
+    const char *const *files; /* base first, then overlays */
+    size_t n_files;
+    const orch_arg_override *cli_args; /* --arg name=value, in order */
+    size_t n_cli_args;
+    /* Environment to read ORCH_ARG_<name> from; NULL means the process's. */
+    char *const *environ;
+} orch_load_opts;
+
+/* Returns 0 and fills *out on success; on failure returns -1, leaves *out
+ * empty, and d holds at least one error. Warnings may be present either way. */
+int orch_load(const orch_load_opts *opts, orch_model *out, orch_diags *d);
+
+/* Parses one buffer into a layer (front-end chosen by file name: .yaml/.yml
+ * is YAML, anything else text). Exposed for the fuzzers and tests. */
+struct orch_layer;
+void orch_parse_buffer(struct orch_layer *l, const char *data, size_t len);
+void orch_parse_text(struct orch_layer *l, const char *data, size_t len);
+void orch_parse_yaml(struct orch_layer *l, const char *data, size_t len);
+int orch_is_yaml_name(const char *file);
+
+/* JSON (yajl), the interchange form of ORCHFILE.md. Returns a malloc'ed,
+ * NUL-terminated string; pretty when pretty != 0. */
+char *orch_model_to_json(const orch_model *m, int pretty);
+
+#endif

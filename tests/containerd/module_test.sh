@@ -1,0 +1,74 @@
+#!/bin/bash
+# The module boundary (DESIGN.md, "What gRPC costs"):
+#  - orchd-containerd.so loads with dlopen, exports only its entry points,
+#    and is what carries libgrpc;
+#  - the orchd binary does not link libgrpc (ldd);
+#  - a running daemon that supervises only host services never maps it
+#    (/proc/PID/maps).
+# Environment: MODULE_TEST, MODULE, ORCHD (set by ctest).
+set -u
+SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+MODULE_TEST=${MODULE_TEST:?} MODULE=${MODULE:?} ORCHD=${ORCHD:-}
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+echo "== dlopen $MODULE"
+"$MODULE_TEST" "$MODULE" || bad "module test"
+
+exported=$(nm -D --defined-only "$MODULE" | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' | sort | tr '\n' ' ')
+echo "exported: $exported"
+[ "$exported" = "orch_containerd_init orch_containerd_shutdown " ] ||
+    bad "the module should export only orch_containerd_init and orch_containerd_shutdown"
+ldd "$MODULE" | grep -q 'libgrpc\.so' || bad "the module does not link libgrpc (?)"
+ldd "$MODULE" | grep -q 'not found' && bad "the module has unresolved libraries: $(ldd "$MODULE" | grep 'not found')"
+
+if [ -z "$ORCHD" ] || [ ! -x "$ORCHD" ]; then
+    echo "orchd binary not built ($ORCHD): the daemon checks need it"
+    [ $fail = 0 ] && { echo "SKIP: orchd not built"; exit 77; }
+    exit 1
+fi
+
+echo "== ldd $ORCHD"
+if ldd "$ORCHD" | grep -E 'libgrpc|libgpr|libprotobuf-c|libabsl'; then
+    bad "orchd links gRPC/protobuf-c; it must load them only through $(basename "$MODULE")"
+else
+    echo "orchd links $(ldd "$ORCHD" | wc -l) libraries, none of gRPC"
+fi
+
+echo "== a daemon with host services only does not map libgrpc"
+TMP=$(mktemp -d /tmp/orchd-modtest.XXXXXX)
+DPID=""
+cleanup() {
+    [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && {
+        "$ORCHD" fell --state-dir "$TMP/state" >/dev/null 2>&1
+        kill "$DPID" 2>/dev/null
+        sleep 0.3
+        kill -9 "$DPID" 2>/dev/null
+    }
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+mkdir -p "$TMP/state" "$TMP/data" "$TMP/proj"
+cat >"$TMP/proj/Orchfile" <<'ORCH'
+SERVICE sleeper
+RUN sleep 300
+ORCH
+export ORCH_MODULE_DIR=$(dirname "$MODULE")
+"$ORCHD" daemon --state-dir "$TMP/state" --data-dir "$TMP/data" --project-dir "$TMP/proj" \
+    --namespace "modtest$$" --containerd-socket /nonexistent/containerd.sock \
+    >"$TMP/daemon.log" 2>&1 &
+DPID=$!
+(cd "$TMP/proj" && timeout 20 "$ORCHD" grow --state-dir "$TMP/state" --data-dir "$TMP/data" \
+    --project-dir "$TMP/proj" --namespace "modtest$$" -f "$TMP/proj/Orchfile") ||
+    bad "orchd grow failed: $(cat "$TMP/daemon.log")"
+if kill -0 "$DPID" 2>/dev/null; then
+    if grep -E 'libgrpc|orchd-containerd' "/proc/$DPID/maps"; then
+        bad "the daemon maps gRPC or the containerd module with host services only"
+    else
+        echo "daemon $DPID: $(awk '{print $6}' /proc/$DPID/maps | grep -c '\.so') shared-object mappings, none of gRPC"
+    fi
+else
+    bad "the daemon exited: $(cat "$TMP/daemon.log")"
+fi
+[ $fail = 0 ] && echo PASS || echo FAILED
+exit $fail

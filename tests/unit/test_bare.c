@@ -1,0 +1,577 @@
+/* Unit tests for the bare runtime (runtimes/bare): a service's environment,
+ * WORKDIR, USER, logs, limits, failures, signals and release, with real
+ * processes. Cgroups are made in a namespace of our own (orchtest-PID). */
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bare/bare.h"
+#include "check.h"
+#include "daemon/reaper.h"
+#include "proc_helpers.h"
+#include "xalloc.h"
+
+static uv_loop_t loop;
+static char *tmp, *project, *state;
+static char ns[64];
+static orch_env_ctx ctx;
+
+/* ---- a service and its callbacks ---- */
+
+typedef struct run {
+    bool started, exited, released;
+    bool started_inside_start; /* must stay false */
+    bool in_start;
+    int order; /* 1 when started came before exited */
+    pid_t pid;
+    int status;
+    char *err;
+} run;
+
+static void on_started(void *owner, pid_t pid, const char *err)
+{
+    run *r = owner;
+    r->started_inside_start = r->in_start;
+    r->started = true;
+    r->pid = pid;
+    if (err)
+        r->err = xstrdup(err);
+    test_track_pid(pid);
+}
+
+static void on_exited(void *owner, int status)
+{
+    run *r = owner;
+    r->order = r->started ? 1 : -1;
+    r->exited = true;
+    r->status = status;
+}
+
+static void on_released(void *arg)
+{
+    ((run *)arg)->released = true;
+}
+
+static void service(orch_service *s, const char *name, const char *command)
+{
+    orch_service_defaults(s);
+    s->name = xstrdup(name);
+    s->run_command = xstrdup(command);
+}
+
+static void add_env(orch_service *s, const char *key, const char *value)
+{
+    s->env = xrealloc(s->env, (s->n_env + 1) * sizeof *s->env);
+    s->env[s->n_env++] = (orch_env){xstrdup(key), xstrdup(value), {0}};
+}
+
+static void add_env_file(orch_service *s, const char *path)
+{
+    xgrow((void **)&s->env_files.v, &s->env_files.cap, s->env_files.n + 1,
+          sizeof *s->env_files.v);
+    s->env_files.v[s->env_files.n++] = (orch_str){xstrdup(path), {0}};
+}
+
+static orch_instance *start(const orch_service *s, run *r)
+{
+    char *err = NULL;
+    orch_instance_cbs cbs = {on_started, on_exited};
+    r->in_start = true;
+    orch_instance *inst = orch_runtime_bare.start(&loop, s, &ctx, cbs, r, &err);
+    r->in_start = false;
+    CHECK(inst != NULL);
+    if (!inst) {
+        fprintf(stderr, "  start failed: %s\n", err);
+        free(err);
+    }
+    return inst;
+}
+
+/* Starts s, waits for its exit, releases it. */
+static void run_service(const orch_service *s, run *r)
+{
+    orch_instance *inst = start(s, r);
+    if (!inst)
+        return;
+    CHECK(!r->started);
+    CHECK(test_run_until(&loop, &r->exited, 10000));
+    CHECK(r->started && !r->started_inside_start && r->pid > 0 && r->err == NULL);
+    CHECK(r->order == 1);
+    orch_runtime_bare.release(inst, on_released, r);
+    CHECK(test_run_until(&loop, &r->released, 10000));
+}
+
+static char *start_error(const orch_service *s)
+{
+    char *err = NULL;
+    run r = {0};
+    orch_instance_cbs cbs = {on_started, on_exited};
+    orch_instance *inst = orch_runtime_bare.start(&loop, s, &ctx, cbs, &r, &err);
+    CHECK(inst == NULL);
+    if (inst) { /* should not happen; do not leak it */
+        orch_runtime_bare.release(inst, on_released, &r);
+        test_run_until(&loop, &r.released, 10000);
+    }
+    return err;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    return xasprintf("%s/%s", dir, name);
+}
+
+/* ---- tests ---- */
+
+static void test_environment_and_workdir(void)
+{
+    char *env_file = path_in(project, "app.env");
+    test_write(env_file, "# app settings\nFROM_FILE=1\nFOO=file\nexport QUOTED=\"a b\"\n");
+    char *sub = path_in(project, "sub");
+    mkdir(sub, 0755);
+    setenv("ORCH_TEST_LEAK", "1", 1);
+
+    orch_service s;
+    service(&s, "envsvc",
+            "env > \"$OUT/env.txt\"; /bin/pwd > \"$OUT/pwd.txt\"; "
+            "cat /proc/self/limits > \"$OUT/limits.txt\"");
+    add_env(&s, "OUT", tmp);
+    add_env(&s, "FOO", "env");
+    add_env_file(&s, "app.env");
+    s.workdir = xstrdup("sub");
+    s.set |= ORCH_BIT(ORCH_F_LIMIT_NOFILE);
+    s.limit_nofile = 1000;
+    run r = {0};
+    run_service(&s, &r);
+    CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+
+    char *p = path_in(tmp, "env.txt");
+    char *text = test_read(p);
+    CHECK_CONTAINS(text, "\nFOO=env\n");
+    CHECK_CONTAINS(text, "FROM_FILE=1\n");
+    CHECK_CONTAINS(text, "QUOTED=a b\n");
+    CHECK_CONTAINS(text, "ORCH_SERVICE=envsvc\n");
+    CHECK_CONTAINS(text, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw) {
+        char *home = xasprintf("HOME=%s\n", pw->pw_dir);
+        char *user = xasprintf("USER=%s\n", pw->pw_name);
+        CHECK_CONTAINS(text, home);
+        CHECK_CONTAINS(text, user);
+        free(home);
+        free(user);
+    }
+    CHECK(text && !strstr(text, "ORCH_TEST_LEAK"));
+    free(text);
+    free(p);
+
+    p = path_in(tmp, "pwd.txt");
+    text = test_read(p);
+    char *want = xasprintf("%s\n", sub);
+    CHECK_STR(text, want);
+    free(want);
+    free(text);
+    free(p);
+
+    p = path_in(tmp, "limits.txt");
+    text = test_read(p);
+    CHECK_CONTAINS(text, "Max open files            1000                 1000");
+    free(text);
+    free(p);
+
+    orch_service_free(&s);
+    free(env_file);
+    free(sub);
+}
+
+static void test_logs(void)
+{
+    /* default: one log file per service, both streams, parent dirs made */
+    orch_service s;
+    service(&s, "logsvc", "echo to-out; echo to-err >&2");
+    run r = {0};
+    run_service(&s, &r);
+    char *log = orch_default_log_path(&ctx, "logsvc");
+    char *want = xasprintf("%s/logs/%s.logsvc.log", state, ns);
+    CHECK_STR(log, want);
+    char *text = test_read(log);
+    CHECK_STR(text, "to-out\nto-err\n");
+    free(text);
+
+    /* appended on the next start */
+    run r2 = {0};
+    run_service(&s, &r2);
+    text = test_read(log);
+    CHECK_STR(text, "to-out\nto-err\nto-out\nto-err\n");
+    free(text);
+    free(want);
+    free(log);
+
+    /* STDOUT and STDERR apart; relative paths are in the project */
+    s.stdout_path = xstrdup("logs/out.log");
+    s.stderr_path = path_in(tmp, "deep/er/err.log");
+    run r3 = {0};
+    run_service(&s, &r3);
+    char *out = path_in(project, "logs/out.log");
+    text = test_read(out);
+    CHECK_STR(text, "to-out\n");
+    free(text);
+    text = test_read(s.stderr_path);
+    CHECK_STR(text, "to-err\n");
+    free(text);
+    free(out);
+    orch_service_free(&s);
+}
+
+static void test_user(void)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "note: not root; USER not tested\n");
+        return;
+    }
+    struct passwd *pw = getpwnam("nobody");
+    if (!pw) {
+        fprintf(stderr, "note: no user 'nobody'; USER not tested\n");
+        return;
+    }
+    const char *specs[] = {"nobody", "65534:65534"};
+    for (int i = 0; i < 2; i++) {
+        orch_service s;
+        service(&s, "usersvc",
+                "grep -E '^(Uid|Gid):' /proc/self/status; echo \"HOME=$HOME USER=$USER\"");
+        s.user = xstrdup(specs[i]);
+        s.stdout_path = path_in(tmp, "user.log");
+        unlink(s.stdout_path);
+        run r = {0};
+        run_service(&s, &r);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        char *text = test_read(s.stdout_path);
+        CHECK_CONTAINS(text, "Uid:\t65534\t65534\t65534\t65534\n");
+        CHECK_CONTAINS(text, "Gid:\t65534\t65534\t65534\t65534\n");
+        char *want = xasprintf("HOME=%s USER=nobody\n", pw->pw_dir);
+        CHECK_CONTAINS(text, want);
+        free(want);
+        free(text);
+        orch_service_free(&s);
+    }
+}
+
+static void test_start_errors(void)
+{
+    orch_service s;
+    service(&s, "badsvc", "true");
+    s.user = xstrdup("orchd-no-such-user");
+    char *err = start_error(&s);
+    CHECK_STR(err, "service badsvc: USER 'orchd-no-such-user' does not exist");
+    free(err);
+    free(s.user);
+    s.user = xstrdup("nobody:orchd-no-such-group");
+    err = start_error(&s);
+    CHECK_STR(err, "service badsvc: USER 'nobody:orchd-no-such-group': group "
+                   "'orchd-no-such-group' does not exist");
+    free(err);
+    free(s.user);
+    s.user = NULL;
+
+    s.workdir = xstrdup("/nonexistent-orchd-dir");
+    err = start_error(&s);
+    CHECK_STR(err, "service badsvc: WORKDIR '/nonexistent-orchd-dir': No such file or directory");
+    free(err);
+    free(s.workdir);
+    s.workdir = NULL;
+
+    s.stdout_path = xstrdup("/proc/orchd-nope/out.log");
+    err = start_error(&s);
+    CHECK_CONTAINS(err, "service badsvc: cannot open STDOUT '/proc/orchd-nope/out.log'");
+    free(err);
+    free(s.stdout_path);
+    s.stdout_path = NULL;
+
+    add_env_file(&s, "missing.env");
+    err = start_error(&s);
+    char *want = xasprintf("service badsvc: ENV_FILE %s/missing.env: No such file or directory",
+                           project);
+    CHECK_STR(err, want);
+    free(want);
+    free(err);
+    char *bad = path_in(project, "bad.env");
+    test_write(bad, "OK=1\nnot valid\n");
+    free(s.env_files.v[0].s);
+    s.env_files.v[0].s = bad;
+    err = start_error(&s);
+    want = xasprintf("service badsvc: ENV_FILE %s:2: ", bad);
+    CHECK_CONTAINS(err, want);
+    free(want);
+    free(err);
+    orch_service_free(&s);
+
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    char *status = test_read("/proc/self/status");
+    const char *cap = status ? strstr(status, "CapEff:") : NULL;
+    bool can_raise = cap && (strtoull(cap + 7, NULL, 16) & (1ULL << 24));
+    free(status);
+    if (rl.rlim_max != RLIM_INFINITY && !can_raise) {
+        service(&s, "limitsvc", "true");
+        s.set |= ORCH_BIT(ORCH_F_LIMIT_NOFILE);
+        s.limit_nofile = (uint64_t)rl.rlim_max + 1;
+        err = start_error(&s);
+        want = xasprintf("service limitsvc: LIMIT_NOFILE %llu is above the hard limit %llu",
+                         (unsigned long long)rl.rlim_max + 1, (unsigned long long)rl.rlim_max);
+        CHECK_CONTAINS(err, want);
+        free(want);
+        free(err);
+        orch_service_free(&s);
+    }
+
+    orch_service c;
+    orch_service_defaults(&c);
+    c.name = xstrdup("image");
+    c.image = xstrdup("busybox");
+    err = start_error(&c);
+    CHECK_STR(err, "service image: not a host service (no RUN)");
+    free(err);
+    orch_service_free(&c);
+}
+
+static pid_t read_pid(const char *name)
+{
+    char *p = path_in(tmp, name);
+    pid_t pid = 0;
+    for (int i = 0; i < 200 && pid <= 0; i++) {
+        char *text = test_read(p);
+        if (text && strchr(text, '\n'))
+            pid = (pid_t)atoi(text);
+        free(text);
+        if (pid <= 0)
+            usleep(10000);
+    }
+    free(p);
+    test_track_pid(pid);
+    return pid;
+}
+
+/* The directory of pid's cgroup in the first hierarchy where it is under
+ * orchd/<ns>/, or NULL. */
+static char *our_cgroup_dir(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    char *text = test_read(path);
+    char *want = xasprintf("/orchd/%s/", ns);
+    char *dir = NULL;
+    for (char *line = text, *next; line && *line && !dir; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || !strstr(c2, want))
+            continue;
+        size_t ctrl_len = strcspn(c1 + 1, ",:");
+        dir = ctrl_len ? xasprintf("/sys/fs/cgroup/%.*s%s", (int)ctrl_len, c1 + 1, c2 + 1)
+                       : xasprintf("/sys/fs/cgroup%s", c2 + 1);
+    }
+    free(want);
+    free(text);
+    return dir;
+}
+
+static bool in_our_cgroup(pid_t pid)
+{
+    char *dir = our_cgroup_dir(pid);
+    free(dir);
+    return dir != NULL;
+}
+
+static bool pid_gone(void *arg)
+{
+    return test_proc_gone(*(pid_t *)arg);
+}
+
+/* signal reaches the process group and, through the cgroup, a process that
+ * left it with setsid. */
+static void test_signal(void)
+{
+    orch_service s;
+    service(&s, "sigsvc",
+            "sleep 100 & echo $! > \"$OUT/bg.pid\"; "
+            "setsid sleep 100 & echo $! > \"$OUT/escaped.pid\"; wait");
+    add_env(&s, "OUT", tmp);
+    run r = {0};
+    orch_instance *inst = start(&s, &r);
+    if (!inst) {
+        orch_service_free(&s);
+        return;
+    }
+    CHECK(test_run_until(&loop, &r.started, 10000));
+    pid_t bg = read_pid("bg.pid"), escaped = read_pid("escaped.pid");
+    CHECK(bg > 0 && escaped > 0);
+    bool has_cgroup = escaped > 0 && in_our_cgroup(escaped);
+    for (int i = 0; i < 100 && escaped > 0 && getsid(escaped) != escaped; i++)
+        usleep(10000); /* setsid(1) may not have run yet */
+    CHECK(orch_runtime_bare.signal(inst, SIGTERM) == 0);
+    CHECK(test_run_until(&loop, &r.exited, 10000));
+    CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGTERM);
+    CHECK(test_run_until_cond(&loop, pid_gone, &bg, 5000));
+    if (has_cgroup)
+        CHECK(test_run_until_cond(&loop, pid_gone, &escaped, 5000));
+    else
+        fprintf(stderr, "note: no cgroup; escaped process not tested\n");
+    orch_runtime_bare.release(inst, on_released, &r);
+    CHECK(test_run_until(&loop, &r.released, 10000));
+    orch_service_free(&s);
+}
+
+/* release kills what the service left behind and removes its cgroup. */
+static void test_release_leftovers(void)
+{
+    orch_service s;
+    service(&s, "leftsvc", "setsid sleep 100 & echo $! > \"$OUT/left.pid\"; exit 0");
+    add_env(&s, "OUT", tmp);
+    s.set |= ORCH_BIT(ORCH_F_TASKS_MAX);
+    s.tasks_max = 50;
+    run r = {0};
+    orch_instance *inst = start(&s, &r);
+    if (!inst) {
+        orch_service_free(&s);
+        return;
+    }
+    CHECK(test_run_until(&loop, &r.exited, 10000));
+    CHECK(r.order == 1 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    pid_t left = read_pid("left.pid");
+    char *dir = left > 0 ? our_cgroup_dir(left) : NULL;
+    CHECK(!dir || access(dir, F_OK) == 0);
+    orch_runtime_bare.release(inst, on_released, &r);
+    CHECK(test_run_until(&loop, &r.released, 10000));
+    if (dir) {
+        CHECK(test_run_until_cond(&loop, pid_gone, &left, 5000));
+        CHECK(access(dir, F_OK) < 0 && errno == ENOENT);
+    } else {
+        fprintf(stderr, "note: no cgroup; release of leftovers not tested\n");
+    }
+    free(dir);
+    orch_service_free(&s);
+}
+
+/* A restart right after release: the old release must not kill the new
+ * instance that now shares the cgroup. */
+static void test_restart_during_release(void)
+{
+    orch_service s;
+    service(&s, "restartsvc", "setsid sleep 100 & echo $! > \"$OUT/old.pid\"; exit 0");
+    add_env(&s, "OUT", tmp);
+    run old = {0};
+    orch_instance *inst = start(&s, &old);
+    if (!inst) {
+        orch_service_free(&s);
+        return;
+    }
+    CHECK(test_run_until(&loop, &old.exited, 10000));
+    pid_t left = read_pid("old.pid");
+    orch_runtime_bare.release(inst, on_released, &old);
+
+    free(s.run_command);
+    s.run_command = xstrdup("sleep 0.3; exit 0");
+    run fresh = {0};
+    orch_instance *next = start(&s, &fresh);
+    if (next) {
+        CHECK(test_run_until(&loop, &fresh.exited, 10000));
+        CHECK(WIFEXITED(fresh.status) && WEXITSTATUS(fresh.status) == 0);
+        CHECK(old.released);
+        orch_runtime_bare.release(next, on_released, &fresh);
+        CHECK(test_run_until(&loop, &fresh.released, 10000));
+    }
+    CHECK(test_run_until(&loop, &old.released, 10000));
+    if (in_our_cgroup(left) || test_proc_gone(left))
+        CHECK(test_run_until_cond(&loop, pid_gone, &left, 5000));
+    orch_service_free(&s);
+}
+
+typedef struct cmd_rec {
+    bool done;
+    int status;
+} cmd_rec;
+
+static void on_command(void *owner, pid_t pid, int status)
+{
+    cmd_rec *c = owner;
+    c->done = true;
+    c->status = status;
+}
+
+static void test_run_command(void)
+{
+    orch_service s;
+    service(&s, "cmdsvc", "true");
+    s.stdout_path = path_in(tmp, "cmd.log");
+    add_env(&s, "GREETING", "hello");
+    char *err = NULL;
+    cmd_rec c = {0};
+    pid_t pid = orch_bare_run_command(&s, &ctx, "echo $GREETING-$ORCH_SERVICE; pwd; exit 3",
+                                      on_command, &c, &err);
+    CHECK(pid > 0);
+    test_track_pid(pid);
+    CHECK(err == NULL);
+    CHECK(test_run_until(&loop, &c.done, 10000));
+    CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 3);
+    char *text = test_read(s.stdout_path);
+    char *want = xasprintf("hello-cmdsvc\n%s\n", project);
+    CHECK_STR(text, want);
+    free(want);
+    free(text);
+
+    /* an unopenable log is not fatal for a helper command */
+    free(s.stdout_path);
+    s.stdout_path = xstrdup("/proc/orchd-nope/out.log");
+    c = (cmd_rec){0};
+    pid = orch_bare_run_command(&s, &ctx, "exit 0", on_command, &c, &err);
+    CHECK(pid > 0);
+    test_track_pid(pid);
+    CHECK(test_run_until(&loop, &c.done, 10000));
+    CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+
+    s.workdir = xstrdup("/nonexistent-orchd-dir");
+    pid = orch_bare_run_command(&s, &ctx, "exit 0", on_command, &c, &err);
+    CHECK(pid == -1);
+    CHECK_CONTAINS(err, "service cmdsvc: WORKDIR '/nonexistent-orchd-dir'");
+    free(err);
+    orch_service_free(&s);
+}
+
+int main(void)
+{
+    tmp = test_mkdtemp();
+    project = path_in(tmp, "project");
+    state = path_in(tmp, "state");
+    chmod(tmp, 0755); /* USER nobody must reach the project dir */
+    mkdir(project, 0755);
+    snprintf(ns, sizeof ns, "orchtest-%d", (int)getpid());
+    ctx = (orch_env_ctx){state, tmp, project, ns};
+    uv_loop_init(&loop);
+    CHECK(orch_reaper_init(&loop) == 0);
+
+    test_environment_and_workdir();
+    test_logs();
+    test_user();
+    test_start_errors();
+    test_signal();
+    test_release_leftovers();
+    test_restart_during_release();
+    test_run_command();
+
+    test_kill_tracked();
+    orch_reaper_close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+    test_rm_rf(tmp);
+    free(project);
+    free(state);
+    free(tmp);
+    return check_done();
+}

@@ -1,0 +1,288 @@
+/* Unit tests for service cgroups (src/daemon/cgroup.c): limits written, a
+ * process joined, killed and the directories removed. Skips (77) when no
+ * cgroup hierarchy is writable. Every cgroup is made in a namespace of its
+ * own (orchtest-PID) and removed at the end, pass or fail. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "daemon/cgroup.h"
+#include "daemon/reaper.h"
+#include "daemon/spawn.h"
+#include "proc_helpers.h"
+#include "xalloc.h"
+
+static uv_loop_t loop;
+static char ns[64];
+static orch_cgroup groups[8];
+static size_t n_groups;
+
+/* Contents of control file name with the trailing newline cut, or NULL. */
+static char *read_control(const orch_cgroup *cg, const char *name)
+{
+    char *path = orch_cgroup_file(cg, name);
+    char *text = path ? test_read(path) : NULL;
+    free(path);
+    if (text)
+        text[strcspn(text, "\n")] = '\0';
+    return text;
+}
+
+static orch_cgroup *prepare(const char *service, const orch_service *svc, char **warning)
+{
+    if (n_groups == sizeof groups / sizeof *groups)
+        abort(); /* a test bug: make groups[] bigger */
+    orch_cgroup *cg = &groups[n_groups++];
+    int r = orch_cgroup_prepare(ns, service, svc, cg, warning);
+    CHECK(r == 0);
+    return cg;
+}
+
+static void init_service(orch_service *s, const char *name)
+{
+    orch_service_defaults(s);
+    s->name = xstrdup(name);
+    s->run_command = xstrdup("true");
+}
+
+static void test_limits(void)
+{
+    orch_service s;
+    init_service(&s, "limits");
+    s.set |= ORCH_BIT(ORCH_F_MEMORY) | ORCH_BIT(ORCH_F_TASKS_MAX) | ORCH_BIT(ORCH_F_CPUS) |
+             ORCH_BIT(ORCH_F_IO_WEIGHT);
+    s.memory = 64 << 20;
+    s.tasks_max = 32;
+    s.cpus = 0.5;
+    s.io_weight = 200;
+    char *warning = NULL;
+    orch_cgroup *cg = prepare("limits", &s, &warning);
+    if (warning)
+        fprintf(stderr, "note: warning: %s\n", warning);
+
+    char *want_suffix = xasprintf("/orchd/%s/limits", ns);
+    for (size_t i = 0; i < cg->n; i++) {
+        size_t dl = strlen(cg->dir[i]), sl = strlen(want_suffix);
+        CHECK(dl > sl && strcmp(cg->dir[i] + dl - sl, want_suffix) == 0);
+    }
+    free(want_suffix);
+
+    char *subtree = orch_cgroup_file(cg, "cgroup.subtree_control"); /* v2 only */
+    bool v2 = subtree != NULL;
+    free(subtree);
+    char *p;
+    if (v2) {
+        CHECK_STR(p = read_control(cg, "memory.max"), "67108864");
+        free(p);
+        CHECK_STR(p = read_control(cg, "cpu.max"), "50000 100000");
+        free(p);
+    } else {
+        CHECK_STR(p = read_control(cg, "memory.limit_in_bytes"), "67108864");
+        free(p);
+        CHECK_STR(p = read_control(cg, "cpu.cfs_quota_us"), "50000");
+        free(p);
+        CHECK_STR(p = read_control(cg, "cpu.cfs_period_us"), "100000");
+        free(p);
+    }
+    CHECK_STR(p = read_control(cg, "pids.max"), "32");
+    free(p);
+
+    /* IO weight: written where the kernel offers a knob, else a warning. */
+    const char *io_files[] = {"io.weight", "io.bfq.weight", "blkio.weight", "blkio.bfq.weight"};
+    bool io_knob = false;
+    for (size_t i = 0; i < 4; i++) {
+        char *v = read_control(cg, io_files[i]);
+        if (v) {
+            io_knob = true;
+            CHECK_CONTAINS(v, "200");
+            free(v);
+            break;
+        }
+    }
+    if (!io_knob)
+        CHECK_CONTAINS(warning, "IO_WEIGHT not applied");
+    CHECK(!warning || !strstr(warning, "MEMORY"));
+    CHECK(!warning || !strstr(warning, "TASKS_MAX"));
+    CHECK(!warning || !strstr(warning, "CPUS"));
+    free(warning);
+    orch_service_free(&s);
+}
+
+static void test_cpu_quota(void)
+{
+    orch_service s;
+    init_service(&s, "quota");
+    s.set |= ORCH_BIT(ORCH_F_CPU_QUOTA);
+    s.cpu_quota = 200;
+    char *warning = NULL;
+    orch_cgroup *cg = prepare("quota", &s, &warning);
+    char *v2 = read_control(cg, "cpu.max");
+    char *v1 = read_control(cg, "cpu.cfs_quota_us");
+    CHECK((v2 && strcmp(v2, "200000 100000") == 0) || (v1 && strcmp(v1, "200000") == 0));
+    free(v1);
+    free(v2);
+    CHECK(warning == NULL);
+    free(warning);
+
+    /* both given: the stricter one wins */
+    s.set |= ORCH_BIT(ORCH_F_CPUS);
+    s.cpus = 0.25;
+    cg = prepare("quota-both", &s, &warning);
+    v2 = read_control(cg, "cpu.max");
+    v1 = read_control(cg, "cpu.cfs_quota_us");
+    CHECK((v2 && strcmp(v2, "25000 100000") == 0) || (v1 && strcmp(v1, "25000") == 0));
+    free(v1);
+    free(v2);
+    free(warning);
+    orch_service_free(&s);
+}
+
+/* Without limits there is still a cgroup, and never a warning. */
+static void test_no_limits(void)
+{
+    char *warning = NULL;
+    orch_cgroup *cg = prepare("plain", NULL, &warning);
+    CHECK(cg->n > 0);
+    CHECK(warning == NULL);
+    CHECK(cg->procs[cg->n] == NULL);
+}
+
+/* A cgroup that cannot be created: silent without limits, a warning naming
+ * the cause with them. */
+static void test_unwritable(void)
+{
+    const char *name = "bad\nname"; /* cgroupfs refuses a newline */
+    orch_cgroup cg;
+    char *warning = NULL;
+    CHECK(orch_cgroup_prepare(ns, name, NULL, &cg, &warning) == -EINVAL);
+    CHECK(warning == NULL);
+    CHECK(cg.n == 0);
+
+    orch_service s;
+    init_service(&s, "x");
+    s.set |= ORCH_BIT(ORCH_F_MEMORY);
+    s.memory = 1 << 30;
+    CHECK(orch_cgroup_prepare(ns, name, &s, &cg, &warning) == -EINVAL);
+    CHECK_CONTAINS(warning, "resource limits not applied: cannot create a cgroup under");
+    CHECK_CONTAINS(warning, "Invalid argument");
+    free(warning);
+    orch_cgroup_free(&cg);
+    orch_service_free(&s);
+}
+
+typedef struct exit_rec {
+    bool done;
+    int status;
+} exit_rec;
+
+static void on_exit_cb(void *owner, pid_t pid, int status)
+{
+    exit_rec *r = owner;
+    r->done = true;
+    r->status = status;
+}
+
+static bool procs_contain(const orch_cgroup *cg, size_t i, pid_t pid)
+{
+    char *text = test_read(cg->procs[i]);
+    char *lines = xasprintf("\n%s", text ? text : "");
+    char want[32];
+    snprintf(want, sizeof want, "\n%d\n", (int)pid);
+    bool found = strstr(lines, want) != NULL;
+    free(lines);
+    free(text);
+    return found;
+}
+
+/* A process joins every hierarchy, kill_all reaches it and its escaped
+ * child, and the directories go away once they are dead. */
+static void test_join_kill_remove(void)
+{
+    char *warning = NULL;
+    orch_cgroup *cg = prepare("procs", NULL, &warning);
+    if (cg->n == 0)
+        return;
+    const char *argv[] = {"/bin/sh", "-c", "setsid sleep 60 & sleep 60", NULL};
+    const char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    orch_spawn_opts o = {
+        .argv = argv,
+        .envp = envp,
+        .stdin_fd = -1,
+        .stdout_fd = -1,
+        .stderr_fd = -1,
+        .cgroup_procs = (const char *const *)cg->procs,
+        .new_session = true,
+    };
+    const char *stage;
+    pid_t pid = orch_spawn(&o, &stage);
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return;
+    test_track_pid(pid);
+    exit_rec r = {0};
+    orch_reaper_watch(pid, on_exit_cb, &r);
+    for (size_t i = 0; i < cg->n; i++)
+        CHECK(procs_contain(cg, i, pid));
+
+    usleep(100000); /* let sh start its children */
+    CHECK(orch_cgroup_remove(cg) == -EBUSY);
+    CHECK(orch_cgroup_kill_all(cg, SIGKILL) >= 2);
+    CHECK(test_run_until(&loop, &r.done, 10000));
+    CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL);
+
+    /* The children die and are reaped by the reaper (we are a subreaper). */
+    int rm = -EBUSY;
+    for (int i = 0; i < 250 && rm == -EBUSY; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(20000);
+        rm = orch_cgroup_remove(cg);
+    }
+    CHECK(rm == 0);
+    for (size_t i = 0; i < cg->n; i++)
+        CHECK(access(cg->dir[i], F_OK) < 0 && errno == ENOENT);
+    CHECK(orch_cgroup_remove(cg) == 0); /* again: already gone is fine */
+}
+
+static void cleanup(void)
+{
+    test_kill_tracked();
+    for (size_t i = 0; i < n_groups; i++) {
+        for (int tries = 0; tries < 100 && orch_cgroup_remove(&groups[i]) == -EBUSY; tries++) {
+            orch_cgroup_kill_all(&groups[i], SIGKILL);
+            usleep(20000);
+            while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+        }
+        orch_cgroup_free(&groups[i]);
+    }
+}
+
+int main(void)
+{
+    snprintf(ns, sizeof ns, "orchtest-%d", (int)getpid());
+    orch_cgroup probe;
+    char *warning = NULL;
+    if (orch_cgroup_prepare(ns, "probe", NULL, &probe, &warning) < 0) {
+        printf("SKIP: no writable cgroup hierarchy\n");
+        return 77;
+    }
+    orch_cgroup_remove(&probe);
+    orch_cgroup_free(&probe);
+
+    uv_loop_init(&loop);
+    CHECK(orch_reaper_init(&loop) == 0);
+    test_limits();
+    test_cpu_quota();
+    test_no_limits();
+    test_unwritable();
+    test_join_kill_remove();
+    cleanup();
+    orch_reaper_close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return check_done();
+}
