@@ -115,7 +115,7 @@ done
 umount_all() {
     awk -v d="$DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r
 }
-for round in 1 2 3; do
+for _ in 1 2 3; do
     m=$(umount_all)
     [ -n "$m" ] || break
     for mp in $m; do

@@ -38,7 +38,7 @@ typedef const orch_runtime_ops *(*orch_containerd_init_fn)(uv_loop_t *loop,
 /* Optional, for a clean daemon exit: cancels pending calls, stops the gRPC
  * thread, destroys the channel, then calls done (may be NULL) on the loop.
  * Containers keep running (they are containerd's). After it, the ops table
- * must not be used. */
+ * must not be used. If the runtime was never initialised, done runs at once. */
 typedef void (*orch_containerd_shutdown_fn)(void (*done)(void *arg), void *arg);
 
 ORCH_MODULE_EXPORT const orch_runtime_ops *orch_containerd_init(uv_loop_t *loop,

@@ -128,14 +128,18 @@ bool unit_has_given_up(const unit *u)
 
 /* ---- state, errors, timers ------------------------------------------------ */
 
-static void on_pass(uv_timer_t *t);
+static void on_pass(uv_idle_t *idle);
 
+/* An idle handle rather than a 0 ms timer: libuv 1.44 runs a 0 ms timer
+ * armed from a timer callback in the same pass over the timers, so chains
+ * of them would never let the loop poll. An idle runs once per iteration
+ * and only keeps the loop from blocking while it is scheduled. */
 void sv_schedule_pass(orch_supervisor *sv)
 {
     if (!sv || sv->pass_scheduled)
         return;
     sv->pass_scheduled = true;
-    uv_timer_start(sv->pass_timer, on_pass, 0, 0);
+    uv_idle_start(sv->pass_idle, on_pass);
 }
 
 void unit_set_state(unit *u, orch_state st, const char *detail)
@@ -265,6 +269,8 @@ static void on_released(void *arg)
     }
     if (was_stopping && u->wanted)
         unit_enter_waiting(u); /* restarted for a new spec, or wanted again */
+    else if (u->state == ORCH_ST_BACKOFF && u->restart_pending && u->spec.restart_delay == 0)
+        on_backoff_done(u); /* RESTART_DELAY 0s: now, the fastest restart there is */
     else if (u->state == ORCH_ST_BACKOFF && u->restart_pending)
         unit_timer_start(u, (uint64_t)u->spec.restart_delay * 1000, on_backoff_done);
     sv_schedule_pass(u->sv);
@@ -501,6 +507,21 @@ static bool start_limit_hit(unit *u, uint64_t now)
     return u->spec.start_limit_burst > 0 && kept >= u->spec.start_limit_burst;
 }
 
+/* Only the last START_LIMIT_BURST starts matter: the list never grows past
+ * that, and with no limit nothing is kept. */
+static void record_start(unit *u, uint64_t now)
+{
+    size_t burst = u->spec.start_limit_burst;
+    if (burst == 0)
+        return;
+    if (u->n_starts == burst) {
+        memmove(u->starts, u->starts + 1, (burst - 1) * sizeof *u->starts);
+        u->n_starts--;
+    }
+    xgrow((void **)&u->starts, &u->cap_starts, u->n_starts + 1, sizeof *u->starts);
+    u->starts[u->n_starts++] = now;
+}
+
 static const orch_runtime_ops *runtime_for(const unit *u, char **err)
 {
     if (orch_service_mode(&u->spec) != ORCH_MODE_CONTAINER)
@@ -530,8 +551,7 @@ static void unit_start(unit *u)
         free(err);
         return;
     }
-    xgrow((void **)&u->starts, &u->cap_starts, u->n_starts + 1, sizeof *u->starts);
-    u->starts[u->n_starts++] = now;
+    record_start(u, now);
     if (u->restart_pending) {
         u->restarts++;
         u->restart_pending = false;
@@ -613,9 +633,10 @@ void unit_evaluate_wait(unit *u)
 
 /* ---- the pass ------------------------------------------------------------- */
 
-static void on_pass(uv_timer_t *t)
+static void on_pass(uv_idle_t *idle)
 {
-    orch_supervisor *sv = t->data;
+    orch_supervisor *sv = idle->data;
+    uv_idle_stop(idle);
     sv->pass_scheduled = false;
     for (size_t i = 0; i < sv->n_units; i++) {
         unit *u = sv->units[i];
@@ -644,9 +665,9 @@ orch_supervisor *orch_supervisor_new(uv_loop_t *loop, const orch_env_ctx *ctx)
     sv->ctx = (orch_env_ctx){.state_dir = sv->state_dir, .data_dir = sv->data_dir,
                              .project_dir = sv->project_dir, .namespace_ = sv->namespace_};
     sv->host_ops = &orch_runtime_bare;
-    sv->pass_timer = xmalloc(sizeof *sv->pass_timer);
-    uv_timer_init(loop, sv->pass_timer);
-    sv->pass_timer->data = sv;
+    sv->pass_idle = xmalloc(sizeof *sv->pass_idle);
+    uv_idle_init(loop, sv->pass_idle);
+    sv->pass_idle->data = sv;
     return sv;
 }
 
@@ -718,7 +739,7 @@ static void supervisor_destroy(orch_supervisor *sv)
             unit_destroy(u);
     }
     sv_free_requests(sv);
-    uv_close((uv_handle_t *)sv->pass_timer, free_handle);
+    uv_close((uv_handle_t *)sv->pass_idle, free_handle);
     free(sv->units);
     free(sv->by_name);
     free(sv->state_dir);

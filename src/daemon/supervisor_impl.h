@@ -119,7 +119,7 @@ struct orch_supervisor {
     sv_name_entry *by_name; /* sorted by name, rebuilt by dg_relink */
     unsigned mark_gen;
 
-    uv_timer_t *pass_timer;
+    uv_idle_t *pass_idle;
     bool pass_scheduled;
     sv_stop_op *stops;
     sv_waiter *waiters;

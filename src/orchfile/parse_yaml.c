@@ -19,19 +19,19 @@
 #include "layer.h"
 #include "orchfile.h"
 
-/* An Orchfile nests five levels at most (document, services, service, env,
- * item). Deeper input is refused early: libyaml's scanner slows down
+/* An Orchfile nests four collections at most (the document, services, a
+ * service, an env mapping). Deeper input is refused early: libyaml's scanner slows down
  * quadratically with the depth of flow collections ("[[[[..."). */
-#define YAML_MAX_DEPTH 64
+#define ORCH_YAML_MAX_DEPTH 64
 
 /* Room for "services.<name>.<key>[<index>]" in messages; longer paths (only
  * ever made of names the builder rejects anyway) are cut short with "...". */
-#define YAML_PATH_CAP 160
+#define ORCH_YAML_PATH_CAP 160
 
-typedef struct yaml_walk {
+typedef struct walk_ctx {
     orch_layer *layer;
     yaml_document_t *doc;
-} yaml_walk;
+} walk_ctx;
 
 /* ---- origins -------------------------------------------------------------- */
 
@@ -51,7 +51,7 @@ static orch_origin origin_of_mark(const orch_layer *l, yaml_mark_t mark)
     return make_origin(l, mark.line + 1, mark.column + 1);
 }
 
-static orch_origin origin_of(const yaml_walk *w, const yaml_node_t *n)
+static orch_origin origin_of(const walk_ctx *w, const yaml_node_t *n)
 {
     return origin_of_mark(w->layer, n->start_mark);
 }
@@ -122,7 +122,7 @@ static int depth_change(yaml_event_type_t type)
 }
 
 /* Reports every anchor and alias; a second document, nesting beyond
- * YAML_MAX_DEPTH or a syntax error ends the scan. Returns true when the
+ * ORCH_YAML_MAX_DEPTH or a syntax error ends the scan. Returns true when the
  * stream is fit for the tree walk. */
 static bool check_stream(orch_layer *l, const char *data, size_t len)
 {
@@ -145,8 +145,8 @@ static bool check_stream(orch_layer *l, const char *data, size_t len)
         orch_origin at = origin_of_mark(l, e.start_mark);
         const yaml_char_t *anchor = event_anchor(&e);
         depth += depth_change(e.type);
-        if (depth > YAML_MAX_DEPTH) {
-            orch_error(l->diags, at, "YAML nesting deeper than %d levels", YAML_MAX_DEPTH);
+        if (depth > ORCH_YAML_MAX_DEPTH) {
+            orch_error(l->diags, at, "YAML nesting deeper than %d levels", ORCH_YAML_MAX_DEPTH);
             ok = false;
             done = true;
         } else if (e.type == YAML_ALIAS_EVENT) {
@@ -202,24 +202,25 @@ static bool is_null(const yaml_node_t *n)
 
 static bool has_nul_byte(const yaml_node_t *n)
 {
-    return memchr(n->data.scalar.value, '\0', n->data.scalar.length) != NULL;
+    return n->data.scalar.length > 0 &&
+           memchr(n->data.scalar.value, '\0', n->data.scalar.length) != NULL;
 }
 
-static void path_child(char out[YAML_PATH_CAP], const char *parent, const char *key)
+static void path_child(char out[ORCH_YAML_PATH_CAP], const char *parent, const char *key)
 {
-    int n = snprintf(out, YAML_PATH_CAP, "%s.%s", parent, key);
-    if (n >= YAML_PATH_CAP)
-        memcpy(out + YAML_PATH_CAP - 4, "...", 4);
+    int n = snprintf(out, ORCH_YAML_PATH_CAP, "%s.%s", parent, key);
+    if (n >= ORCH_YAML_PATH_CAP)
+        memcpy(out + ORCH_YAML_PATH_CAP - 4, "...", 4);
 }
 
-static void path_item(char out[YAML_PATH_CAP], const char *parent, size_t index)
+static void path_item(char out[ORCH_YAML_PATH_CAP], const char *parent, size_t index)
 {
-    int n = snprintf(out, YAML_PATH_CAP, "%s[%zu]", parent, index);
-    if (n >= YAML_PATH_CAP)
-        memcpy(out + YAML_PATH_CAP - 4, "...", 4);
+    int n = snprintf(out, ORCH_YAML_PATH_CAP, "%s[%zu]", parent, index);
+    if (n >= ORCH_YAML_PATH_CAP)
+        memcpy(out + ORCH_YAML_PATH_CAP - 4, "...", 4);
 }
 
-static void shape_error(yaml_walk *w, const yaml_node_t *n, const char *path,
+static void shape_error(walk_ctx *w, const yaml_node_t *n, const char *path,
                         const char *expected)
 {
     orch_error(w->layer->diags, origin_of(w, n), "%s: expected %s, found %s", path, expected,
@@ -235,7 +236,7 @@ static const char *raw_text(const yaml_node_t *n)
 
 /* The text of a value that must be a single value; null gives "" (the builder
  * reports a missing value). Returns NULL after reporting why it cannot. */
-static const char *value_text(yaml_walk *w, const yaml_node_t *n, const char *path)
+static const char *value_text(walk_ctx *w, const yaml_node_t *n, const char *path)
 {
     if (n->type != YAML_SCALAR_NODE) {
         shape_error(w, n, path, "a single value");
@@ -249,7 +250,7 @@ static const char *value_text(yaml_walk *w, const yaml_node_t *n, const char *pa
 }
 
 /* The text of a mapping key, as written (a `~` key is the name "~"). */
-static const char *key_text(yaml_walk *w, const yaml_node_t *n, const char *path)
+static const char *key_text(walk_ctx *w, const yaml_node_t *n, const char *path)
 {
     if (n->type != YAML_SCALAR_NODE) {
         orch_error(w->layer->diags, origin_of(w, n), "%s: a key must be a single value, found %s",
@@ -266,7 +267,7 @@ static const char *key_text(yaml_walk *w, const yaml_node_t *n, const char *path
 /* Mapping pairs and sequence items refer to nodes by index; libyaml always
  * fills both sides of a pair, but a missing node is skipped rather than
  * trusted. */
-static bool pair_nodes(yaml_walk *w, const yaml_node_pair_t *pair, yaml_node_t **key,
+static bool pair_nodes(walk_ctx *w, const yaml_node_pair_t *pair, yaml_node_t **key,
                        yaml_node_t **value)
 {
     *key = yaml_document_get_node(w->doc, pair->key);
@@ -279,7 +280,7 @@ static size_t sequence_length(const yaml_node_t *n)
     return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 }
 
-static yaml_node_t *sequence_item(yaml_walk *w, const yaml_node_t *n, size_t i)
+static yaml_node_t *sequence_item(walk_ctx *w, const yaml_node_t *n, size_t i)
 {
     return yaml_document_get_node(w->doc, n->data.sequence.items.start[i]);
 }
@@ -320,13 +321,13 @@ static bool is_top_level_keyword(const char *kw)
     return false;
 }
 
-static void emit(yaml_walk *w, const char *keyword, const char *value, const yaml_node_t *at)
+static void emit(walk_ctx *w, const char *keyword, const char *value, const yaml_node_t *at)
 {
     orch_layer_directive(w->layer, keyword, value, origin_of(w, at));
 }
 
 /* A scalar directive (FROM, MEMORY, ...): one single value. */
-static void emit_single(yaml_walk *w, const char *path, const char *keyword,
+static void emit_single(walk_ctx *w, const char *path, const char *keyword,
                         const yaml_node_t *value)
 {
     const char *text = value_text(w, value, path);
@@ -336,7 +337,7 @@ static void emit_single(yaml_walk *w, const char *path, const char *keyword,
 
 /* A repeatable directive (ENV_FILE, PUBLISH, VOLUME, ENV): a single value, or
  * a sequence of them giving one directive per item. */
-static void emit_each(yaml_walk *w, const char *path, const char *keyword,
+static void emit_each(walk_ctx *w, const char *path, const char *keyword,
                       const yaml_node_t *value)
 {
     if (value->type == YAML_MAPPING_NODE) {
@@ -349,7 +350,7 @@ static void emit_each(yaml_walk *w, const char *path, const char *keyword,
     }
     for (size_t i = 0; i < sequence_length(value); i++) {
         const yaml_node_t *item = sequence_item(w, value, i);
-        char item_path[YAML_PATH_CAP];
+        char item_path[ORCH_YAML_PATH_CAP];
         path_item(item_path, path, i);
         if (item)
             emit_single(w, item_path, keyword, item);
@@ -369,16 +370,17 @@ static char *join_key_value(const char *key, const char *value)
 }
 
 /* ENV as a mapping: one "KEY=value" directive per pair, placed at the key. */
-static void emit_env_mapping(yaml_walk *w, const char *path, const yaml_node_t *map)
+static void emit_env_mapping(walk_ctx *w, const char *path, const yaml_node_t *map)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *key, *value;
         if (!pair_nodes(w, p, &key, &value))
             continue;
         const char *name = key_text(w, key, path);
         if (!name)
             continue;
-        char entry_path[YAML_PATH_CAP];
+        char entry_path[ORCH_YAML_PATH_CAP];
         path_child(entry_path, path, name);
         if (strchr(name, '=')) {
             /* "A=B: c" would silently become the variable A. */
@@ -399,7 +401,7 @@ static void emit_env_mapping(yaml_walk *w, const char *path, const yaml_node_t *
     }
 }
 
-static void emit_env(yaml_walk *w, const char *path, const yaml_node_t *value)
+static void emit_env(walk_ctx *w, const char *path, const yaml_node_t *value)
 {
     if (value->type == YAML_MAPPING_NODE)
         emit_env_mapping(w, path, value);
@@ -409,13 +411,13 @@ static void emit_env(yaml_walk *w, const char *path, const yaml_node_t *value)
 
 /* Checks every item of a REQUIRES/AFTER sequence and returns the length of
  * the names joined by spaces, or 0 after reporting bad items. */
-static size_t joined_length(yaml_walk *w, const char *path, const yaml_node_t *seq)
+static size_t joined_length(walk_ctx *w, const char *path, const yaml_node_t *seq)
 {
     size_t total = 0;
     bool ok = true;
     for (size_t i = 0; i < sequence_length(seq); i++) {
         const yaml_node_t *item = sequence_item(w, seq, i);
-        char item_path[YAML_PATH_CAP];
+        char item_path[ORCH_YAML_PATH_CAP];
         path_item(item_path, path, i);
         const char *text = item ? value_text(w, item, item_path) : NULL;
         if (text && *text == '\0') {
@@ -432,7 +434,7 @@ static size_t joined_length(yaml_walk *w, const char *path, const yaml_node_t *s
 
 /* REQUIRES/AFTER: a sequence becomes one directive with the names joined by
  * spaces (the text form's "REQUIRES a b"); a single value passes as is. */
-static void emit_joined(yaml_walk *w, const char *path, const char *keyword,
+static void emit_joined(walk_ctx *w, const char *path, const char *keyword,
                         const yaml_node_t *value)
 {
     if (value->type == YAML_MAPPING_NODE) {
@@ -466,7 +468,7 @@ static void emit_joined(yaml_walk *w, const char *path, const char *keyword,
     free(names);
 }
 
-static void emit_clear_item(yaml_walk *w, const char *path, const yaml_node_t *item)
+static void emit_clear_item(walk_ctx *w, const char *path, const yaml_node_t *item)
 {
     const char *text = value_text(w, item, path);
     if (!text)
@@ -481,7 +483,7 @@ static void emit_clear_item(yaml_walk *w, const char *path, const yaml_node_t *i
 }
 
 /* CLEAR: a directive name or a sequence of them, one CLEAR each. */
-static void emit_clear(yaml_walk *w, const char *path, const yaml_node_t *value)
+static void emit_clear(walk_ctx *w, const char *path, const yaml_node_t *value)
 {
     if (value->type == YAML_MAPPING_NODE) {
         shape_error(w, value, path, "a directive name or a sequence of them");
@@ -493,7 +495,7 @@ static void emit_clear(yaml_walk *w, const char *path, const yaml_node_t *value)
     }
     for (size_t i = 0; i < sequence_length(value); i++) {
         const yaml_node_t *item = sequence_item(w, value, i);
-        char item_path[YAML_PATH_CAP];
+        char item_path[ORCH_YAML_PATH_CAP];
         path_item(item_path, path, i);
         if (item)
             emit_clear_item(w, item_path, item);
@@ -502,7 +504,7 @@ static void emit_clear(yaml_walk *w, const char *path, const yaml_node_t *value)
 
 /* An unknown key still goes to the builder, which reports it the same way as
  * in the text form; the shape of its value does not matter then. */
-static void emit_unknown(yaml_walk *w, const char *keyword, const yaml_node_t *key,
+static void emit_unknown(walk_ctx *w, const char *keyword, const yaml_node_t *key,
                          const yaml_node_t *value)
 {
     const char *text = "";
@@ -511,10 +513,10 @@ static void emit_unknown(yaml_walk *w, const char *keyword, const yaml_node_t *k
     emit(w, keyword, text, key);
 }
 
-static void translate_directive(yaml_walk *w, const char *service_path, const yaml_node_t *key,
+static void translate_directive(walk_ctx *w, const char *service_path, const yaml_node_t *key,
                                 const char *name, const yaml_node_t *value)
 {
-    char path[YAML_PATH_CAP];
+    char path[ORCH_YAML_PATH_CAP];
     path_child(path, service_path, name);
     char *kw = keyword_for_key(name);
     if (!kw) {
@@ -545,10 +547,10 @@ static void translate_directive(yaml_walk *w, const char *service_path, const ya
 
 /* ---- services, args, version ---------------------------------------------- */
 
-static void translate_service(yaml_walk *w, const yaml_node_t *key, const char *name,
+static void translate_service(walk_ctx *w, const yaml_node_t *key, const char *name,
                               const yaml_node_t *body)
 {
-    char path[YAML_PATH_CAP];
+    char path[ORCH_YAML_PATH_CAP];
     path_child(path, "services", name);
     if (body->type != YAML_MAPPING_NODE && !is_null(body)) {
         shape_error(w, body, path, "a mapping of directives");
@@ -568,7 +570,7 @@ static void translate_service(yaml_walk *w, const yaml_node_t *key, const char *
     }
 }
 
-static void translate_services(yaml_walk *w, const yaml_node_t *services)
+static void translate_services(walk_ctx *w, const yaml_node_t *services)
 {
     if (is_null(services))
         return;
@@ -587,7 +589,7 @@ static void translate_services(yaml_walk *w, const yaml_node_t *services)
     }
 }
 
-static void translate_args(yaml_walk *w, const yaml_node_t *args)
+static void translate_args(walk_ctx *w, const yaml_node_t *args)
 {
     if (is_null(args))
         return;
@@ -603,7 +605,7 @@ static void translate_args(yaml_walk *w, const yaml_node_t *args)
         const char *name = key_text(w, key, "args");
         if (!name)
             continue;
-        char path[YAML_PATH_CAP];
+        char path[ORCH_YAML_PATH_CAP];
         path_child(path, "args", name);
         const char *text = value_text(w, value, path);
         if (text)
@@ -611,7 +613,7 @@ static void translate_args(yaml_walk *w, const yaml_node_t *args)
     }
 }
 
-static void translate_version(yaml_walk *w, const yaml_node_t *version)
+static void translate_version(walk_ctx *w, const yaml_node_t *version)
 {
     const char *text = value_text(w, version, "orch_version");
     if (text)
@@ -621,7 +623,7 @@ static void translate_version(yaml_walk *w, const yaml_node_t *version)
 /* The top-level keys are gathered first and then handled in a fixed order:
  * a YAML mapping is unordered, and the builder wants ORCH_VERSION before any
  * SERVICE. */
-static void translate_document(yaml_walk *w)
+static void translate_document(walk_ctx *w)
 {
     const yaml_node_t *root = yaml_document_get_root_node(w->doc);
     if (!root || is_null(root))
@@ -679,7 +681,7 @@ void orch_parse_yaml(orch_layer *l, const char *data, size_t len)
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     yaml_document_t doc;
     if (yaml_parser_load(&parser, &doc)) {
-        yaml_walk w = {l, &doc};
+        walk_ctx w = {l, &doc};
         translate_document(&w);
         yaml_document_delete(&doc);
     } else {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the containerd tests (sourced, bash): a private containerd under
 # a temporary directory with the busybox test image imported, torn down on
 # exit whatever happens.

@@ -38,6 +38,7 @@ fi
 echo "== a daemon with host services only does not map libgrpc"
 TMP=$(mktemp -d /tmp/orchd-modtest.XXXXXX)
 DPID=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && {
         "$ORCHD" fell --state-dir "$TMP/state" >/dev/null 2>&1
@@ -53,7 +54,8 @@ cat >"$TMP/proj/Orchfile" <<'ORCH'
 SERVICE sleeper
 RUN sleep 300
 ORCH
-export ORCH_MODULE_DIR=$(dirname "$MODULE")
+ORCH_MODULE_DIR=$(dirname "$MODULE")
+export ORCH_MODULE_DIR
 "$ORCHD" daemon --state-dir "$TMP/state" --data-dir "$TMP/data" --project-dir "$TMP/proj" \
     --namespace "modtest$$" --containerd-socket /nonexistent/containerd.sock \
     >"$TMP/daemon.log" 2>&1 &
@@ -65,10 +67,31 @@ if kill -0 "$DPID" 2>/dev/null; then
     if grep -E 'libgrpc|orchd-containerd' "/proc/$DPID/maps"; then
         bad "the daemon maps gRPC or the containerd module with host services only"
     else
-        echo "daemon $DPID: $(awk '{print $6}' /proc/$DPID/maps | grep -c '\.so') shared-object mappings, none of gRPC"
+        echo "daemon $DPID: $(awk '{print $6}' /proc/$DPID/maps | grep -c '\.so') shared-object mappings, none of gRPC;" \
+            "$(grep VmRSS "/proc/$DPID/status" | tr -s ' \t' ' '), threads $(grep Threads "/proc/$DPID/status" | cut -f2)"
     fi
 else
     bad "the daemon exited: $(cat "$TMP/daemon.log")"
+fi
+echo "== ... and maps the module once a container service appears"
+cat >>"$TMP/proj/Orchfile" <<'ORCH'
+SERVICE boxed
+FROM localhost/orchd-test:latest
+CMD sleep 300
+ORCH
+# containerd is not reachable at the socket given: the service fails, but the
+# daemon must have loaded the module to find that out.
+(cd "$TMP/proj" && timeout 20 "$ORCHD" grow --state-dir "$TMP/state" --data-dir "$TMP/data" \
+    --project-dir "$TMP/proj" --namespace "modtest$$" -f "$TMP/proj/Orchfile" boxed) \
+    >"$TMP/grow2.log" 2>&1
+echo "grow boxed: $(head -c 300 "$TMP/grow2.log")"
+if kill -0 "$DPID" 2>/dev/null; then
+    grep -q 'orchd-containerd\.so' "/proc/$DPID/maps" ||
+        bad "the daemon did not load the containerd module for a FROM service"
+    grep -q 'libgrpc' "/proc/$DPID/maps" && echo "daemon $DPID now maps libgrpc through the module;" \
+        "$(grep VmRSS "/proc/$DPID/status" | tr -s ' \t' ' '), threads $(grep Threads "/proc/$DPID/status" | cut -f2)"
+else
+    bad "the daemon exited after a FROM service: $(tail -5 "$TMP/daemon.log")"
 fi
 [ $fail = 0 ] && echo PASS || echo FAILED
 exit $fail

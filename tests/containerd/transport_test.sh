@@ -45,12 +45,12 @@ while True:
         held.append(c)
 PY
 done
-for i in $(seq 50); do
+for _ in $(seq 50); do
     [ -S /tmp/orchd-fake.$$.close ] && [ -S /tmp/orchd-fake.$$.hold ] && break
     sleep 0.1
 done
 check "$T" unreachable /tmp/orchd-fake.$$.close \
-    "containerd not reachable at /tmp/orchd-fake.$$.close: something listens there"
+    "the socket accepts connections: is it containerd's"
 check "$T" unreachable /tmp/orchd-fake.$$.hold "did not answer" 1000
 
 # A real one.

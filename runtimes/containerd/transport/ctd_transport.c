@@ -202,8 +202,10 @@ static char *error_text(ctd_req *r)
         if (why)
             out = sfmt("containerd not reachable at %s: %s", c->path, why);
         else
-            out = sfmt("containerd not reachable at %s: something listens there but the gRPC "
-                       "connection failed (is it containerd?): %s",
+            /* Something listens: not containerd, or containerd dropped the
+             * connection (it may be restarting). */
+            out = sfmt("containerd not reachable at %s: %s (the socket accepts connections: "
+                       "is it containerd's, and is containerd restarting?)",
                        c->path, *d ? d : "unavailable");
         free(why);
         break;

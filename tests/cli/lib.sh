@@ -1,0 +1,77 @@
+# Shared helpers for the shell tests that drive the real orchd binary.
+# Each test gets a private state dir under a temp dir, and an EXIT trap that
+# fells its daemon and kills anything left in its process tree, so nothing
+# outlives the test even when it fails.
+set -eu
+
+: "${ORCHD:?ORCHD must point at the orchd binary}"
+T=$(mktemp -d /tmp/orchd-test.XXXXXX)
+export ORCH_STATE_DIR="$T/state"
+export ORCH_DATA="$T/data"
+export ORCH_NAMESPACE="t$$"
+cd "$T"
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -f "$ORCH_STATE_DIR/orchd.log" ]; then
+        echo "--- daemon log" >&2
+        tail -n 30 "$ORCH_STATE_DIR/orchd.log" >&2
+    fi
+    exit 1
+}
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+# Every process whose environment or cwd says it belongs to this test.
+leftovers() {
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        [ "$pid" = "$$" ] && continue
+        cwd=$(readlink "$p/cwd" 2>/dev/null || true)
+        if { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -qx "ORCH_STATE_DIR=$ORCH_STATE_DIR" ||
+           [ "${cwd#"$T"}" != "$cwd" ]; then
+            # our own shell's children (this script's subshells) are not leftovers
+            ppid=$(awk '{print $4}' "$p/stat" 2>/dev/null || echo 0)
+            [ "$ppid" = "$$" ] && continue
+            echo "$pid"
+        fi
+    done
+}
+
+cleanup() {
+    rc=$?
+    timeout 30 "$ORCHD" fell >/dev/null 2>&1 || true
+    for pid in $(leftovers); do kill -9 "$pid" 2>/dev/null || true; done
+    # cgroups of this test's namespace
+    for d in /sys/fs/cgroup/*/orchd/"$ORCH_NAMESPACE" /sys/fs/cgroup/orchd/"$ORCH_NAMESPACE"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+    rm -rf "$T"
+    exit $rc
+}
+trap cleanup EXIT INT TERM
+
+# json EXPR: evaluates a Python expression over the survey JSON (as `s`, a
+# dict by service name) and prints the result.
+survey() {
+    "$ORCHD" survey --json
+}
+sv() {
+    survey | python3 -c "import json,sys; s={x['service']:x for x in json.load(sys.stdin)}; print($1)"
+}
+
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+    limit=$1
+    shift
+    end=$(( $(date +%s) + limit ))
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -ge "$end" ] && return 1
+        sleep 0.1
+    done
+}
+
+state_is() { [ "$(sv "s['$1']['state']")" = "$2" ]; }
