@@ -4,12 +4,15 @@
 set -eu
 
 BUILD="build-essential cmake pkg-config libuv1-dev libyaml-dev libyajl-dev
-       libprotobuf-c-dev protobuf-c-compiler libgrpc-dev"
+       libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libgrpc-dev"
 # clang and its runtime for the libFuzzer targets and LeakSanitizer.
 FUZZ="clang libclang-rt-14-dev"
 # Real parts the tests drive: a private containerd + runc, busybox for the
-# test image, iproute2 and procps for inspection, python3 for small servers.
-TEST="containerd runc busybox-static procps iproute2 util-linux python3 curl"
+# test image, iproute2 and procps for inspection, python3 for small servers,
+# qemu and cpio for the VM test (examples/inception).
+TEST="containerd runc busybox-static procps iproute2 util-linux python3 curl
+      golang-github-containerd-containerd-dev
+      qemu-system-x86 cpio"
 
 if [ "$(id -u)" != 0 ]; then
     echo "scripts/install-deps.sh: run as root (it uses apt-get)" >&2

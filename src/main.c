@@ -1,6 +1,7 @@
 /* orchd: one verb per file under src/cli; this only dispatches. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -17,9 +18,11 @@ static const command commands[] = {
     {"logs", cmd_logs, "print a service's output"},
     {"reload", cmd_reload, "run a service's RELOAD command"},
     {"daemon", cmd_daemon, "run the supervising daemon in the foreground"},
+    {"init", cmd_init, "run as process 1 of a machine (docs/PID1.md)"},
     {"parse", cmd_parse, "print the resolved model of Orchfile(s) as JSON"},
     {"validate", cmd_validate, "check Orchfile(s); print nothing and exit 0 when valid"},
     {"version", cmd_version, "print the version"},
+    {"log-relay", cmd_log_relay, "containerd's logger for a container's output (internal)"},
 };
 
 static void usage(FILE *f)
@@ -30,8 +33,38 @@ static void usage(FILE *f)
     fputs("\nRun 'orchd COMMAND --help' for a command's options.\n", f);
 }
 
+/* The kernel starts /init (or /sbin/init, or init=) with its unknown command
+ * line words as arguments, and panics if process 1 exits: as process 1 under
+ * the name init, with no arguments, or with a first argument that is no
+ * command, orchd is the machine's init whatever the arguments say. */
+static int started_as_init(int argc, char **argv)
+{
+    if (getpid() != 1)
+        return 0;
+    if (argc < 2)
+        return 1;
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if (strcmp(argv[1], "init") == 0)
+        return 0;
+    if (strcmp(base, "init") == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(commands[i].name, argv[1]) == 0)
+            return 0;
+    return strcmp(argv[1], "--version") != 0 && strcmp(argv[1], "--help") != 0 &&
+           strcmp(argv[1], "-h") != 0 && strcmp(argv[1], "help") != 0;
+}
+
 int main(int argc, char **argv)
 {
+    /* Run by containerd's shim as <state>/orchd-log-relay, with only
+     * "--key value" pairs in random order (cli/cmd_log_relay.c). */
+    const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
+    if (self && strcmp(self + 1, "orchd-log-relay") == 0)
+        return cmd_log_relay(argc - 1, argv + 1);
+    if (started_as_init(argc, argv))
+        return cmd_init(0, argv + argc);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -146,10 +146,10 @@ def wait_gone(pids, timeout):
     return True
 
 
-def ours(pid, root, mark_prefix):
+def ours(pid, root, marks):
     """Whether a process belongs to this bench run: its command line names
     the run's temp root, its cwd lies under it, or it is one of our marked
-    sleeps."""
+    sleeps (`sleep M` with marks[0] <= M < marks[1])."""
     if pid == os.getpid():
         return False
     c = cmdline(pid)
@@ -157,7 +157,8 @@ def ours(pid, root, mark_prefix):
         return False
     if any(root in a for a in c):
         return True
-    if len(c) == 2 and c[0].endswith("sleep") and c[1].startswith(mark_prefix):
+    if len(c) == 2 and c[0].endswith("sleep") and c[1].isdigit() and \
+            marks[0] <= int(c[1]) < marks[1]:
         return True
     try:
         cwd = os.readlink("/proc/%d/cwd" % pid)
@@ -166,12 +167,12 @@ def ours(pid, root, mark_prefix):
     return cwd == root or cwd.startswith(root + "/")
 
 
-def kill_ours(root, mark_prefix, rounds=20):
+def kill_ours(root, marks, rounds=20):
     """SIGKILLs every process of this run (see ours), until none is left.
     Supervisors first, so that nothing restarts what we kill."""
     me = os.getpid()
     for _ in range(rounds):
-        victims = [p for p in all_pids() if p != me and alive(p) and ours(p, root, mark_prefix)]
+        victims = [p for p in all_pids() if p != me and alive(p) and ours(p, root, marks)]
         if not victims:
             return 0
         for p in victims:

@@ -1,63 +1,268 @@
 /* The containerd runtime's ops table and the module entry points.
  *
- * STUB: only the transport exists so far (transport/ctd_transport.h). start
- * reports "not implemented yet"; the container lifecycle (image, snapshot,
- * container, task, wait, stop, delete) is to be written on top of the
- * connection set up here. */
+ * One ctd_rt per daemon: the one gRPC channel every container shares, the
+ * snapshotter in use, the image cache, and start-up adoption: when the
+ * module loads it lists the containers labelled orchd.namespace=<ns> (a
+ * daemon restarted while its containers ran). A start of the same service
+ * decides for its own container (container.c: adopt when the spec hash
+ * matches and the task runs, else remove and recreate); the containers no
+ * start claims within the grace period (ORCH_CONTAINERD_ADOPT_GRACE_MS,
+ * default 10 s) are removed, and so are those still unclaimed at shutdown.
+ *
+ * The lifecycle itself is in container.c; images in image.c; unpacking in
+ * unpack.c; removals in purge.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
 
+#include "containerd/services/containers/v1/containers.pb-c.h"
+#include "ctd_internal.h"
 #include "module.h"
-#include "transport/ctd_transport.h"
+#include "xalloc.h"
 
-static ctd_conn *conn; /* the one channel every container shares */
+#ifndef RAMFS_MAGIC
+#define RAMFS_MAGIC 0x858458f6
+#endif
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
 
-static orch_instance *ctd_start(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
-                                orch_instance_cbs cbs, void *owner, char **err)
+#define DEFAULT_GRACE_MS 10000
+#define SCAN_TIMEOUT_MS 60000
+
+static ctd_rt *rt; /* the module's one runtime */
+
+/* ---------------------------------------------------------------- calls */
+
+int ctd_rt_call(ctd_rt *r, const char *method, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *reply_desc, const char *lease, int64_t timeout_ms,
+                bool wait_for_ready, ctd_reply_cb cb, void *arg)
 {
-    if (asprintf(err, "service %s: the containerd runtime is not implemented yet (socket %s)",
-                 svc && svc->name ? svc->name : "?", conn ? ctd_conn_path(conn) : "?") < 0)
-        *err = NULL;
-    return NULL;
+    if (!r->conn)
+        return -ESHUTDOWN;
+    ctd_call_opts o = {.lease = lease, .timeout_ms = timeout_ms, .wait_for_ready = wait_for_ready};
+    return ctd_call_ex(r->conn, method, req, reply_desc, &o, cb, arg, NULL);
 }
 
-static int ctd_signal(orch_instance *inst, int sig)
+/* ---------------------------------------------------------------- adoption scan */
+
+static bool in_list(char **v, size_t n, const char *s)
 {
-    return -ENOSYS;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
 }
 
-static void ctd_release(orch_instance *inst, void (*done)(void *arg), void *arg)
+void ctd_rt_claim(ctd_rt *r, const char *id)
 {
-    /* start never succeeds yet, so there is nothing to release. */
-    if (done)
-        done(arg);
+    for (size_t i = 0; i < r->n_found; i++)
+        if (strcmp(r->found[i], id) == 0) {
+            free(r->found[i]);
+            r->found[i] = r->found[--r->n_found];
+            break;
+        }
+    if (in_list(r->claimed, r->n_claimed, id))
+        return;
+    r->claimed = xrealloc(r->claimed, (r->n_claimed + 1) * sizeof *r->claimed);
+    r->claimed[r->n_claimed++] = xstrdup(id);
+}
+
+static void purge_unclaimed(ctd_rt *r)
+{
+    for (size_t i = 0; i < r->n_found; i++) {
+        fprintf(stderr, "orchd: containerd: removing container %s, left by an earlier daemon "
+                        "and not wanted now\n",
+                r->found[i]);
+        ctd_purge_start(r, r->found[i], r->snapshotter, false, NULL, NULL);
+        free(r->found[i]);
+    }
+    free(r->found);
+    r->found = NULL;
+    r->n_found = 0;
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    ctd_rt *r = t->data;
+    purge_unclaimed(r);
+}
+
+static void on_scan(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
+{
+    ctd_rt *r = arg;
+    r->scan_done = true;
+    if (st != GRPC_STATUS_OK) {
+        if (!r->shutting_down)
+            fprintf(stderr, "orchd: containerd: listing the containers of namespace %s: %s\n",
+                    r->ns, details);
+        return;
+    }
+    Containerd__Services__Containers__V1__ListContainersResponse *l =
+        (Containerd__Services__Containers__V1__ListContainersResponse *)reply;
+    for (size_t i = 0; i < l->n_containers; i++) {
+        const char *id = l->containers[i]->id;
+        if (!id || in_list(r->claimed, r->n_claimed, id) || in_list(r->found, r->n_found, id))
+            continue;
+        r->found = xrealloc(r->found, (r->n_found + 1) * sizeof *r->found);
+        r->found[r->n_found++] = xstrdup(id);
+    }
+    if (r->n_found == 0 || r->shutting_down)
+        return;
+    r->grace = xcalloc(1, sizeof *r->grace);
+    uv_timer_init(r->loop, r->grace);
+    r->grace->data = r;
+    uv_timer_start(r->grace, on_grace, r->grace_ms, 0);
+    uv_unref((uv_handle_t *)r->grace);
+}
+
+static void scan(ctd_rt *r)
+{
+    char *filter = xasprintf("labels.\"%s\"==%s", CTD_LABEL_NAMESPACE, r->ns);
+    Containerd__Services__Containers__V1__ListContainersRequest req =
+        CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
+    req.n_filters = 1;
+    req.filters = &filter;
+    if (ctd_rt_call(r, CTD_M_CONT_LIST, &req.base,
+                    &containerd__services__containers__v1__list_containers_response__descriptor,
+                    NULL, SCAN_TIMEOUT_MS, true, on_scan, r) != 0)
+        r->scan_done = true;
+    free(filter);
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static orch_instance *op_start(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                               orch_instance_cbs cbs, void *owner, char **err)
+{
+    if (!rt || rt->shutting_down) {
+        *err = xasprintf("service %s: the containerd runtime is shut down",
+                         svc && svc->name ? svc->name : "?");
+        return NULL;
+    }
+    return ctd_instance_start(rt, svc, ctx, cbs, owner, err);
+}
+
+static int op_signal(orch_instance *inst, int sig)
+{
+    return inst ? ctd_instance_signal(inst, sig) : -EINVAL;
+}
+
+static void op_release(orch_instance *inst, void (*done)(void *arg), void *arg)
+{
+    ctd_instance_release(inst, done, arg);
 }
 
 static const orch_runtime_ops ctd_ops = {
     .name = "containerd",
-    .start = ctd_start,
-    .signal = ctd_signal,
-    .release = ctd_release,
+    .start = op_start,
+    .signal = op_signal,
+    .release = op_release,
 };
+
+/* ---------------------------------------------------------------- init, shutdown */
+
+static bool root_is_ramfs(void)
+{
+    struct statfs s;
+    if (statfs("/", &s) != 0)
+        return false;
+    return (unsigned long)s.f_type == (unsigned long)RAMFS_MAGIC ||
+           (unsigned long)s.f_type == (unsigned long)TMPFS_MAGIC;
+}
 
 const orch_runtime_ops *orch_containerd_init(uv_loop_t *loop, const char *socket_path,
                                              const char *namespace_, char **err)
 {
     *err = NULL;
-    if (conn)
+    if (rt)
         return &ctd_ops;
-    conn = ctd_conn_new(loop, socket_path, namespace_ && *namespace_ ? namespace_ : "orch", err);
-    return conn ? &ctd_ops : NULL;
+    const char *ns = namespace_ && *namespace_ ? namespace_ : "orch";
+    ctd_conn *conn = ctd_conn_new(loop, socket_path, ns, err);
+    if (!conn)
+        return NULL;
+    rt = xcalloc(1, sizeof *rt);
+    rt->loop = loop;
+    rt->conn = conn;
+    rt->ns = xstrdup(ns);
+    const char *sn = getenv("ORCH_SNAPSHOTTER");
+    rt->snapshotter_fixed = sn && *sn;
+    rt->snapshotter = xstrdup(rt->snapshotter_fixed ? sn : "overlayfs");
+    rt->no_pivot_root = root_is_ramfs();
+    const char *g = getenv("ORCH_CONTAINERD_ADOPT_GRACE_MS");
+    char *end = NULL;
+    long long gm = g && *g ? strtoll(g, &end, 10) : -1;
+    rt->grace_ms = gm >= 0 && end && *end == '\0' ? (uint64_t)gm : DEFAULT_GRACE_MS;
+    scan(rt);
+    return &ctd_ops;
+}
+
+static void free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void on_grace_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_conn_closed(void *arg)
+{
+    ctd_rt *r = arg;
+    void (*done)(void *) = r->shutdown_done;
+    void *done_arg = r->shutdown_arg;
+    ctd_images_free(r);
+    if (!r->instances) {
+        free_strs(r->found, r->n_found);
+        free_strs(r->claimed, r->n_claimed);
+        free(r->snapshotter);
+        free(r->ns);
+        free(r);
+    }
+    /* else: instances still held by an owner that never released them
+     * (containers left running); they keep r, without a connection. */
+    if (done)
+        done(done_arg);
+}
+
+void ctd_rt_maybe_finish_shutdown(ctd_rt *r)
+{
+    if (!r->shutting_down || !r->conn || r->purges)
+        return;
+    /* instances still tearing down get their calls cancelled by the close:
+     * wait for those that are mid-teardown to finish first */
+    if (ctd_instances_busy(r))
+        return;
+    ctd_conn *c = r->conn;
+    r->conn = NULL;
+    ctd_conn_close(c, on_conn_closed, r);
 }
 
 void orch_containerd_shutdown(void (*done)(void *arg), void *arg)
 {
-    ctd_conn *c = conn;
-    conn = NULL;
-    if (c)
-        ctd_conn_close(c, done, arg);
-    else if (done)
-        done(arg);
+    ctd_rt *r = rt;
+    rt = NULL;
+    if (!r) {
+        if (done)
+            done(arg);
+        return;
+    }
+    r->shutting_down = true;
+    r->shutdown_done = done;
+    r->shutdown_arg = arg;
+    if (r->grace) {
+        uv_timer_stop(r->grace);
+        uv_close((uv_handle_t *)r->grace, on_grace_closed);
+        r->grace = NULL;
+    }
+    /* containers an earlier daemon left and nobody claimed: the daemon is
+     * leaving with everything stopped, so they go too */
+    purge_unclaimed(r);
+    ctd_rt_maybe_finish_shutdown(r);
 }

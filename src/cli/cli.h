@@ -12,6 +12,8 @@ int cmd_fell(int argc, char **argv);
 int cmd_survey(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_log_relay(int argc, char **argv);
 
 /* Prints every diagnostic as "FILE:LINE: message" to stderr. */
 struct orch_diags;

@@ -15,11 +15,14 @@ int cmd_daemon(int argc, char **argv)
         return r > 0 ? 0 : 2;
     }
     const char *ready = getenv("ORCH_READY_FD");
+    const char *init = getenv("ORCH_INIT_PID"); /* set by orchd init */
     orch_daemon_opts o = {.state_dir = s.state_dir, .data_dir = s.data_dir,
                           .project_dir = s.project_dir, .namespace_ = s.namespace_,
                           .containerd_socket = s.containerd_socket,
-                          .ready_fd = ready ? atoi(ready) : -1};
+                          .ready_fd = ready ? atoi(ready) : -1,
+                          .init_pid = init ? (pid_t)atoi(init) : 0};
     unsetenv("ORCH_READY_FD");
+    unsetenv("ORCH_INIT_PID");
     int rc = orch_daemon_run(&o);
     orch_settings_free(&s);
     return rc;

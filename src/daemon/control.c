@@ -176,6 +176,51 @@ static int needs_container_runtime(const orch_model *m)
     return 0;
 }
 
+/* orch_origin.file points at the file names orch_diags interned, and dg dies
+ * with this request while the supervisor keeps the model (the containerd
+ * runtime names FILE:LINE in errors long after): point the model's origins
+ * at copies that live as long as the daemon, one per distinct name. */
+static const char *kept_file(const char *name)
+{
+    static char **kept;
+    static size_t n_kept;
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < n_kept; i++)
+        if (strcmp(kept[i], name) == 0)
+            return kept[i];
+    kept = xrealloc(kept, (n_kept + 1) * sizeof *kept);
+    kept[n_kept] = xstrdup(name);
+    return kept[n_kept++];
+}
+
+static void keep_strv_files(orch_strv *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        v->v[i].at.file = kept_file(v->v[i].at.file);
+}
+
+static void keep_origin_files(orch_model *m)
+{
+    for (size_t i = 0; i < m->n_args; i++)
+        m->args[i].at.file = kept_file(m->args[i].at.file);
+    for (size_t i = 0; i < m->n_services; i++) {
+        orch_service *s = &m->services[i];
+        s->at.file = kept_file(s->at.file);
+        for (int f = 0; f < ORCH_F__COUNT; f++)
+            s->field_at[f].file = kept_file(s->field_at[f].file);
+        for (size_t k = 0; k < s->n_publish; k++)
+            s->publish[k].at.file = kept_file(s->publish[k].at.file);
+        for (size_t k = 0; k < s->n_volumes; k++)
+            s->volumes[k].at.file = kept_file(s->volumes[k].at.file);
+        for (size_t k = 0; k < s->n_env; k++)
+            s->env[k].at.file = kept_file(s->env[k].at.file);
+        keep_strv_files(&s->env_files);
+        keep_strv_files(&s->requires);
+        keep_strv_files(&s->after);
+    }
+}
+
 static void do_grow(conn *c)
 {
     orch_daemon *d = c->d;
@@ -210,6 +255,7 @@ static void do_grow(conn *c)
         reply(c, g);
         return;
     }
+    keep_origin_files(&m);
     orch_diags_free(&dg);
     char *err = NULL;
     if (needs_container_runtime(&m) && !d->container_runtime) {
@@ -242,6 +288,19 @@ static void on_stopped(void *arg)
 static void do_fell(conn *c)
 {
     char *err = NULL;
+    if (c->req.poweroff) {
+        /* Only orchd init can power the machine off (docs/PID1.md). */
+        if (c->req.n_names > 0) {
+            reply_error(c, "--poweroff stops everything: give no SERVICE names");
+            return;
+        }
+        if (c->d->opts.init_pid <= 0 || getppid() != c->d->opts.init_pid) {
+            reply_error(c, "--poweroff: this daemon does not run under orchd init; "
+                           "nothing was stopped");
+            return;
+        }
+        c->d->poweroff = 1;
+    }
     c->fell_all = c->req.n_names == 0;
     c->pending = 1;
     if (orch_supervisor_stop(c->d->sv, (const char *const *)c->req.names, c->req.n_names,

@@ -16,6 +16,7 @@
 #include "fileutil.h"
 #include "../util/xalloc.h"
 #include "reaper.h"
+#include "runtime_loader.h"
 
 char *orch_socket_path(const char *state_dir)
 {
@@ -53,14 +54,25 @@ static int take_lock(const char *state_dir)
     return fd;
 }
 
-static void on_all_stopped(void *arg)
+static void finish_exit(void *arg)
 {
     orch_daemon *d = arg;
+    if (d->poweroff && d->opts.init_pid > 0 && getppid() == d->opts.init_pid) {
+        fprintf(stderr, "orchd: every service is stopped; asking init to power off\n");
+        kill(d->opts.init_pid, SIGUSR2);
+    }
     orch_reaper_close();
     uv_close((uv_handle_t *)&d->server, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+/* Every service is stopped: the containerd module (if loaded) closes its
+ * channel first, then the daemon's own handles go and the loop ends. */
+static void on_all_stopped(void *arg)
+{
+    orch_container_runtime_unload(finish_exit, arg);
 }
 
 void orch_daemon_shutdown(orch_daemon *d)
@@ -88,6 +100,17 @@ static void watch_signal(orch_daemon *d, uv_signal_t *h, int signum)
     uv_signal_init(d->loop, h);
     h->data = d;
     uv_signal_start(h, on_signal, signum);
+}
+
+/* Under orchd init: one console line per service state change,
+ * "orchd: web: running (pid 123)". */
+static void print_state(void *arg, const char *service, orch_state st, const char *detail)
+{
+    (void)arg;
+    if (detail && *detail)
+        fprintf(stderr, "orchd: %s: %s (%s)\n", service, orch_state_name(st), detail);
+    else
+        fprintf(stderr, "orchd: %s: %s\n", service, orch_state_name(st));
 }
 
 static void ignore_sighup(uv_signal_t *h, int signum)
@@ -121,6 +144,8 @@ int orch_daemon_run(const orch_daemon_opts *o)
         return 1;
     }
     d.sv = orch_supervisor_new(d.loop, &d.ctx);
+    if (o->init_pid > 0)
+        orch_supervisor_observe(d.sv, print_state, &d);
     watch_signal(&d, &d.sigterm, SIGTERM);
     watch_signal(&d, &d.sigint, SIGINT);
     uv_signal_init(d.loop, &d.sighup);

@@ -14,6 +14,11 @@ typedef struct orch_daemon_opts {
     const char *namespace_;
     const char *containerd_socket;
     int ready_fd; /* >= 0: write one byte when the socket listens, then close */
+    /* > 0: the daemon runs under `orchd init` (that pid, its parent): it
+     * prints every service state change on stderr (the console), and after
+     * `orchd fell --poweroff` has stopped everything it sends SIGUSR2 to
+     * init, which powers the machine off (docs/PID1.md). */
+    pid_t init_pid;
 } orch_daemon_opts;
 
 typedef struct orch_daemon {
@@ -27,6 +32,7 @@ typedef struct orch_daemon {
     int lock_fd;
     char *socket_path;
     int shutting_down;
+    int poweroff; /* fell --poweroff: signal init once everything stopped */
     int exit_code;
 } orch_daemon;
 

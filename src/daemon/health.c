@@ -462,6 +462,9 @@ orch_health *orch_health_start(uv_loop_t *loop, const orch_service *svc,
 void orch_health_set_interval(orch_health *h, uint64_t interval_ms)
 {
     h->interval_ms = interval_ms;
+    /* Called from the callback, the next tick is already armed: re-arm it. */
+    if (!h->stopped && uv_is_active((uv_handle_t *)&h->tick))
+        uv_timer_start(&h->tick, on_tick, interval_ms, 0);
 }
 
 static void on_closed(uv_handle_t *handle)

@@ -10,11 +10,15 @@
 
 #define MODULE_NAME "orchd-containerd.so"
 #define MODULE_INIT "orch_containerd_init"
+#define MODULE_SHUTDOWN "orch_containerd_shutdown"
+
+typedef void (*shutdown_fn)(void (*done)(void *arg), void *arg);
 
 typedef const orch_runtime_ops *(*init_fn)(uv_loop_t *loop, const char *socket_path,
                                            const char *namespace_, char **err);
 
 static const orch_runtime_ops *loaded;
+static void *module; /* the dlopen handle, once loaded */
 
 /* $ORCH_MODULE_DIR, then next to the orchd binary, then ../lib/orchd. */
 static char *find_module(void)
@@ -73,5 +77,20 @@ const orch_runtime_ops *orch_container_runtime_load(uv_loop_t *loop, const char 
     /* The module stays loaded for the daemon's life: gRPC's threads and
      * static state do not survive dlclose. */
     loaded = init(loop, socket_path, namespace_, err);
+    if (loaded)
+        module = h;
     return loaded;
+}
+
+void orch_container_runtime_unload(void (*done)(void *arg), void *arg)
+{
+    shutdown_fn fn = module ? (shutdown_fn)(uintptr_t)dlsym(module, MODULE_SHUTDOWN) : NULL;
+    loaded = NULL;
+    if (!fn) {
+        if (done)
+            done(arg);
+        return;
+    }
+    /* The module stays mapped (see above); only its connection goes. */
+    fn(done, arg);
 }

@@ -15,7 +15,6 @@
 #include "daemon/supervisor_impl.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,108 +24,6 @@
 #include "daemon/depgraph.h"
 #include "daemon/reaper.h"
 #include "xalloc.h"
-
-const char *orch_state_name(orch_state st)
-{
-    static const char *const names[] = {
-        [ORCH_ST_WAITING] = "waiting", [ORCH_ST_STARTING] = "starting",
-        [ORCH_ST_RUNNING] = "running", [ORCH_ST_READY] = "ready",
-        [ORCH_ST_BACKOFF] = "backoff", [ORCH_ST_EXITED] = "exited",
-        [ORCH_ST_FAILED] = "failed",   [ORCH_ST_STOPPING] = "stopping",
-        [ORCH_ST_STOPPED] = "stopped",
-    };
-    if ((unsigned)st >= sizeof names / sizeof names[0])
-        return "unknown";
-    return names[st];
-}
-
-/* ---- wait statuses -------------------------------------------------------- */
-
-char *describe_wait_status(int status)
-{
-    if (WIFEXITED(status))
-        return xasprintf("exited with code %d", WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) {
-        const char *abbrev = sigabbrev_np(WTERMSIG(status));
-        if (abbrev)
-            return xasprintf("killed by signal SIG%s", abbrev);
-        return xasprintf("killed by signal %d", WTERMSIG(status));
-    }
-    return xasprintf("ended with wait status %#x", (unsigned)status);
-}
-
-/* The shell's convention: a signal shows as 128 + its number. */
-int wait_status_code(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return -1;
-}
-
-static bool exited_zero(const unit *u)
-{
-    return u->has_exit && WIFEXITED(u->exit_status) && WEXITSTATUS(u->exit_status) == 0;
-}
-
-/* ---- predicates ----------------------------------------------------------- */
-
-bool unit_has_health(const unit *u)
-{
-    return u->spec.healthcheck && u->spec.healthcheck[0] && !u->spec.oneshot;
-}
-
-bool unit_has_process(const unit *u)
-{
-    switch (u->state) {
-    case ORCH_ST_STARTING:
-    case ORCH_ST_RUNNING:
-    case ORCH_ST_READY:
-    case ORCH_ST_STOPPING:
-        return true;
-    default:
-        return false;
-    }
-}
-
-bool unit_is_quiet(const unit *u)
-{
-    return !unit_has_process(u) && !u->inst;
-}
-
-static bool running_counts_as_up(const unit *u)
-{
-    return u->state == ORCH_ST_RUNNING && !unit_has_health(u) && !u->spec.oneshot;
-}
-
-bool unit_is_settled(const unit *u)
-{
-    switch (u->state) {
-    case ORCH_ST_READY:
-    case ORCH_ST_EXITED:
-    case ORCH_ST_FAILED:
-    case ORCH_ST_STOPPED:
-        return true;
-    default:
-        return running_counts_as_up(u);
-    }
-}
-
-bool unit_is_satisfied(const unit *u)
-{
-    if (u->state == ORCH_ST_EXITED)
-        return u->spec.oneshot && exited_zero(u);
-    return u->state == ORCH_ST_READY || running_counts_as_up(u);
-}
-
-bool unit_has_given_up(const unit *u)
-{
-    return u->state == ORCH_ST_FAILED || u->state == ORCH_ST_STOPPED ||
-           (u->state == ORCH_ST_EXITED && !exited_zero(u));
-}
-
-/* ---- state, errors, timers ------------------------------------------------ */
 
 static void on_pass(uv_idle_t *idle);
 
@@ -140,99 +37,6 @@ void sv_schedule_pass(orch_supervisor *sv)
         return;
     sv->pass_scheduled = true;
     uv_idle_start(sv->pass_idle, on_pass);
-}
-
-void unit_set_state(unit *u, orch_state st, const char *detail)
-{
-    orch_supervisor *sv = u->sv;
-    bool changed = u->state != st;
-    u->state = st;
-    if (changed) {
-        u->since_ms = uv_now(sv->loop);
-        u->since_wall = time(NULL);
-    }
-    if (sv->observer && (changed || detail))
-        sv->observer(sv->observer_arg, u->spec.name, st, detail);
-    sv_schedule_pass(sv);
-}
-
-void unit_set_error(unit *u, const char *reason)
-{
-    char *copy = reason ? xstrdup(reason) : NULL;
-    free(u->error);
-    u->error = copy;
-}
-
-void unit_fail(unit *u, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *why = NULL;
-    if (vasprintf(&why, fmt, ap) < 0)
-        why = NULL;
-    va_end(ap);
-    unit_timer_stop(u);
-    unit_health_stop(u);
-    unit_set_error(u, why ? why : "failed");
-    unit_set_state(u, ORCH_ST_FAILED, u->error);
-    free(why);
-}
-
-static void on_unit_timer(uv_timer_t *t)
-{
-    unit *u = t->data;
-    unit_timer_fn fn = u->timer_fn;
-    u->timer_fn = NULL;
-    if (fn)
-        fn(u);
-}
-
-void unit_timer_start(unit *u, uint64_t ms, unit_timer_fn fn)
-{
-    if (!u->timer) {
-        u->timer = xmalloc(sizeof *u->timer);
-        uv_timer_init(u->sv->loop, u->timer);
-        u->timer->data = u;
-    }
-    u->timer_fn = fn;
-    uv_timer_start(u->timer, on_unit_timer, ms, 0);
-}
-
-void unit_timer_stop(unit *u)
-{
-    if (u->timer)
-        uv_timer_stop(u->timer);
-    u->timer_fn = NULL;
-}
-
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
-static void unit_timer_close(unit *u)
-{
-    if (!u->timer)
-        return;
-    uv_close((uv_handle_t *)u->timer, free_handle);
-    u->timer = NULL;
-    u->timer_fn = NULL;
-}
-
-void unit_health_stop(unit *u)
-{
-    orch_health_stop(u->health);
-    u->health = NULL;
-    u->health_failures = 0;
-    free(u->health_detail);
-    u->health_detail = NULL;
-}
-
-void unit_reset_history(unit *u)
-{
-    u->n_starts = 0;
-    u->restart_pending = false;
-    unit_set_error(u, NULL);
 }
 
 /* Runtime errors name the service already ("service web: exec ..."); the
@@ -263,12 +67,16 @@ static void on_released(void *arg)
     bool was_stopping = u->state == ORCH_ST_STOPPING;
     if (was_stopping)
         unit_set_state(u, ORCH_ST_STOPPED, NULL);
+    bool start_again = was_stopping && u->wanted; /* a new spec, or wanted again */
     if (u->next_spec) {
         unit_swap_in_next_spec(u);
         dg_relink(u->sv);
+        /* The old instance ended on its own: the new spec still gets its start. */
+        start_again |= u->wanted && (u->state == ORCH_ST_FAILED || u->state == ORCH_ST_EXITED ||
+                                     u->state == ORCH_ST_STOPPED);
     }
-    if (was_stopping && u->wanted)
-        unit_enter_waiting(u); /* restarted for a new spec, or wanted again */
+    if (start_again)
+        unit_enter_waiting(u);
     else if (u->state == ORCH_ST_BACKOFF && u->restart_pending && u->spec.restart_delay == 0)
         on_backoff_done(u); /* RESTART_DELAY 0s: now, the fastest restart there is */
     else if (u->state == ORCH_ST_BACKOFF && u->restart_pending)
@@ -335,6 +143,8 @@ static void unit_send_stop(unit *u)
 
 void unit_begin_stop(unit *u)
 {
+    if (u->state == ORCH_ST_STOPPING)
+        return; /* keep its TIMEOUT_STOP timer */
     unit_timer_stop(u);
     unit_health_stop(u);
     switch (u->state) {
@@ -352,7 +162,7 @@ void unit_begin_stop(unit *u)
         unit_set_state(u, ORCH_ST_STOPPED, NULL);
         break;
     default:
-        break; /* already stopping, or no process */
+        break; /* no process */
     }
 }
 
@@ -453,6 +263,7 @@ static void on_health(void *owner, bool ok, const char *detail)
     u->health_detail = xstrdup(detail);
     if (u->state == ORCH_ST_READY && ++u->health_failures >= SV_HEALTH_UNREADY_AFTER) {
         char *why = xasprintf("healthcheck failing: %s", detail);
+        unit_set_error(u, why);
         unit_set_state(u, ORCH_ST_RUNNING, why);
         free(why);
     }
@@ -468,9 +279,12 @@ static void on_started(void *owner, pid_t pid, const char *err)
             unit_release(u);
         return;
     }
+    unit_timer_stop(u); /* TIMEOUT_START for `starting` */
     if (pid <= 0 || err) {
         char *why = xstrdup(err ? without_service_prefix(u, err) : "could not start");
-        bool stop_asked = u->state == ORCH_ST_STOPPING;
+        bool stop_asked = u->state == ORCH_ST_STOPPING && !u->start_failure;
+        free(u->start_failure);
+        u->start_failure = NULL;
         unit_release(u);
         if (!stop_asked)
             unit_fail(u, "%s", why);
@@ -492,6 +306,15 @@ static void on_started(void *owner, pid_t pid, const char *err)
     u->health = orch_health_start(u->sv->loop, &u->spec, &u->sv->ctx, SV_HEALTH_STARTING_MS,
                                   on_health, u);
     unit_timer_start(u, (uint64_t)readiness_deadline_s(u) * 1000, on_ready_deadline);
+}
+
+/* The runtime has not reported `started` within TIMEOUT_START: a failed
+ * start, stopped as soon as there is something to stop. */
+static void on_start_timeout(unit *u)
+{
+    u->start_failure = xasprintf("did not start within %us", u->spec.timeout_start);
+    u->stop_on_start = true;
+    unit_set_state(u, ORCH_ST_STOPPING, u->start_failure);
 }
 
 /* Forgets starts older than the window; true when one more would exceed
@@ -558,6 +381,8 @@ static void unit_start(unit *u)
     }
     u->was_ready = false;
     u->stop_on_start = false;
+    free(u->start_failure);
+    u->start_failure = NULL;
     unit_set_state(u, ORCH_ST_STARTING, NULL);
     orch_instance_cbs cbs = {.started = on_started, .exited = on_exited};
     orch_instance *inst = ops->start(sv->loop, &u->spec, &sv->ctx, cbs, u, &err);
@@ -568,6 +393,7 @@ static void unit_start(unit *u)
     }
     u->inst = inst;
     u->ops = ops;
+    unit_timer_start(u, (uint64_t)u->spec.timeout_start * 1000, on_start_timeout);
 }
 
 /* ---- waiting for dependencies --------------------------------------------- */
@@ -687,45 +513,13 @@ void orch_supervisor_observe(orch_supervisor *sv, orch_state_observer fn, void *
     sv->observer_arg = arg;
 }
 
-static void forget_commands(unit *u)
-{
-    if (u->stop_cmd_pid > 0)
-        orch_reaper_unwatch(u->stop_cmd_pid); /* still reaped, just not reported */
-    if (u->reload_cmd_pid > 0)
-        orch_reaper_unwatch(u->reload_cmd_pid);
-    u->stop_cmd_pid = u->reload_cmd_pid = 0;
-}
-
-void unit_destroy(unit *u)
-{
-    unit_timer_close(u);
-    unit_health_stop(u);
-    forget_commands(u);
-    orch_service_free(&u->spec);
-    if (u->next_spec) {
-        orch_service_free(u->next_spec);
-        free(u->next_spec);
-    }
-    free(u->next_json);
-    free(u->spec_json);
-    free(u->log_path);
-    free(u->start_failure);
-    free(u->starts);
-    free(u->error);
-    free(u->req);
-    free(u->aft);
-    free(u->rdeps);
-    free(u->adeps);
-    free(u);
-}
-
 /* An instance still exists: the runtime will call back with u as owner, so
  * u stays allocated (detached from sv) until its release is done. */
 static void unit_orphan(unit *u)
 {
     unit_timer_close(u);
     unit_health_stop(u);
-    forget_commands(u);
+    unit_forget_commands(u);
     u->sv = NULL;
 }
 
@@ -739,7 +533,7 @@ static void supervisor_destroy(orch_supervisor *sv)
             unit_destroy(u);
     }
     sv_free_requests(sv);
-    uv_close((uv_handle_t *)sv->pass_idle, free_handle);
+    uv_close((uv_handle_t *)sv->pass_idle, sv_free_handle);
     free(sv->units);
     free(sv->by_name);
     free(sv->state_dir);

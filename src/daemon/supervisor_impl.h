@@ -131,19 +131,25 @@ struct orch_supervisor {
     bool dying; /* orch_supervisor_free called from inside such a callback */
 };
 
-/* supervisor.c: the per-unit state machine. */
+/* supervisor.c: the per-unit state machine and the pass. */
 void sv_schedule_pass(orch_supervisor *sv);
+void unit_evaluate_wait(unit *u);
+void unit_enter_waiting(unit *u);
+void unit_begin_stop(unit *u);
+
+/* supervisor_unit.c: a unit's small parts. */
 void unit_set_state(unit *u, orch_state st, const char *detail);
 void unit_fail(unit *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void unit_set_error(unit *u, const char *reason);
 void unit_timer_start(unit *u, uint64_t ms, unit_timer_fn fn);
 void unit_timer_stop(unit *u);
+void unit_timer_close(unit *u);
 void unit_health_stop(unit *u);
-void unit_evaluate_wait(unit *u);
-void unit_enter_waiting(unit *u);
-void unit_begin_stop(unit *u);
 void unit_reset_history(unit *u);
+/* Forgets STOP/RELOAD commands in flight (they are still reaped). */
+void unit_forget_commands(unit *u);
 void unit_destroy(unit *u);
+void sv_free_handle(uv_handle_t *h); /* a close callback: free(h) */
 bool unit_has_health(const unit *u);
 /* A process exists (or is being started or stopped). */
 bool unit_has_process(const unit *u);

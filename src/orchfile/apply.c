@@ -218,8 +218,13 @@ static void apply_directive(orch_service *s, const orch_raw_directive *rd, const
     } else if (f == ORCH_F_AFTER) {
         add_names(&s->after, "AFTER", v, rd->at, d, &ok);
     } else if (!typed(f, v, s, &why)) {
-        orch_error(d, rd->at, "%s '%s': expected %s (%s)", orch_field_keyword(f), v,
-                   typed_expectation(f), why ? why : "invalid");
+        /* A reason that only restates the expectation is left out. */
+        if (why && strncmp(why, "expected", 8) == 0)
+            orch_error(d, rd->at, "%s '%s': expected %s", orch_field_keyword(f), v,
+                       typed_expectation(f));
+        else
+            orch_error(d, rd->at, "%s '%s': expected %s (%s)", orch_field_keyword(f), v,
+                       typed_expectation(f), why ? why : "invalid");
         ok = false;
     }
     if (ok) {

@@ -50,28 +50,36 @@ static void check_requires_exist(const orch_strmap *index, const orch_service *s
  * that exist). A back edge closes a cycle; the path on the stack names it. */
 enum { WHITE, GREY, BLACK };
 
+/* A service on the current path and how many of its edges (REQUIRES, then
+ * AFTER) have been followed. The search keeps its own stack of these rather
+ * than recursing, so a long dependency chain cannot exhaust the C stack. */
+typedef struct frame {
+    size_t service;
+    size_t edge;
+} frame;
+
 typedef struct dfs {
     const orch_model *m;
     const orch_strmap *index;
     orch_diags *d;
     int *color;
-    size_t *stack;
+    frame *stack; /* each service is on it at most once: n_services frames */
     size_t depth;
 } dfs;
 
 static void report_cycle(dfs *g, size_t to, orch_origin at)
 {
     size_t start = 0;
-    while (g->stack[start] != to)
+    while (g->stack[start].service != to)
         start++;
     size_t len = 0;
     for (size_t i = start; i < g->depth; i++)
-        len += strlen(g->m->services[g->stack[i]].name) + 4;
+        len += strlen(g->m->services[g->stack[i].service].name) + 4;
     len += strlen(g->m->services[to].name) + 1;
     char *path = xmalloc(len);
     path[0] = '\0';
     for (size_t i = start; i < g->depth; i++) {
-        strcat(path, g->m->services[g->stack[i]].name);
+        strcat(path, g->m->services[g->stack[i].service].name);
         strcat(path, " -> ");
     }
     strcat(path, g->m->services[to].name);
@@ -79,30 +87,40 @@ static void report_cycle(dfs *g, size_t to, orch_origin at)
     free(path);
 }
 
-static void visit(dfs *g, size_t i);
-
-static void follow(dfs *g, const orch_strv *edges)
+/* The k-th edge of s, REQUIRES first, then AFTER; NULL past the last. */
+static const orch_str *edge(const orch_service *s, size_t k)
 {
-    for (size_t k = 0; k < edges->n; k++) {
-        size_t j;
-        if (!orch_strmap_get(g->index, edges->v[k].s, &j))
-            continue;
-        if (g->color[j] == GREY)
-            report_cycle(g, j, edges->v[k].at);
-        else if (g->color[j] == WHITE)
-            visit(g, j);
-    }
+    if (k < s->requires.n)
+        return &s->requires.v[k];
+    k -= s->requires.n;
+    return k < s->after.n ? &s->after.v[k] : NULL;
 }
 
-static void visit(dfs *g, size_t i)
+static void push(dfs *g, size_t i)
 {
-    const orch_service *s = &g->m->services[i];
     g->color[i] = GREY;
-    g->stack[g->depth++] = i;
-    follow(g, &s->requires);
-    follow(g, &s->after);
-    g->depth--;
-    g->color[i] = BLACK;
+    g->stack[g->depth++] = (frame){.service = i, .edge = 0};
+}
+
+static void visit(dfs *g, size_t root)
+{
+    push(g, root);
+    while (g->depth > 0) {
+        frame *f = &g->stack[g->depth - 1];
+        const orch_str *e = edge(&g->m->services[f->service], f->edge++);
+        if (!e) {
+            g->color[f->service] = BLACK;
+            g->depth--;
+            continue;
+        }
+        size_t j;
+        if (!orch_strmap_get(g->index, e->s, &j))
+            continue; /* AFTER a service that does not exist */
+        if (g->color[j] == GREY)
+            report_cycle(g, j, e->at);
+        else if (g->color[j] == WHITE)
+            push(g, j);
+    }
 }
 
 void orch_validate(const orch_model *m, orch_diags *d)

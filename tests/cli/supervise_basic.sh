@@ -1,6 +1,6 @@
 # grow starts everything in dependency order and returns once it is up; a
 # second grow keeps the same pids; logs show output; fell leaves nothing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 cat > Orchfile <<'OF'
 SERVICE db

@@ -1,7 +1,7 @@
 # grow after editing the Orchfile: new services start, removed ones stop,
 # changed ones restart, unchanged ones keep their pid. Named services start
 # even when DISABLED, with what they REQUIRE.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 cat > Orchfile <<'OF'
 SERVICE keep

@@ -1,6 +1,6 @@
 # Bad input gets a message naming the service and the cause, and leaves
 # running services untouched.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 cat > Orchfile <<'OF'
 SERVICE good

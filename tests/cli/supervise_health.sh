@@ -1,7 +1,7 @@
 # HEALTHCHECK (command and HTTP) gates REQUIRES; a dependency that never
 # becomes healthy fails its dependent after READINESS_TIMEOUT; AFTER does not
 # block on a failed service; RELOAD runs the reload command.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/common.sh"
 command -v python3 >/dev/null || skip "python3 is needed for the HTTP server"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 

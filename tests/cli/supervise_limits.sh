@@ -1,6 +1,6 @@
 # What a bare service gets: environment (ENV_FILE then ENV), WORKDIR, USER,
 # rlimits, cgroup limits, and its own process group.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 mkdir -p app
 printf 'FROM_FILE=file\nSHARED=file\n# comment\n' > app.env

@@ -1,6 +1,6 @@
 # The daemon is a child subreaper: a service that double-forks leaves no
 # zombie behind when the grandchild exits, and fell still finds it.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 cat > Orchfile <<'OF'
 SERVICE forker

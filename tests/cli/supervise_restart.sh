@@ -1,5 +1,5 @@
 # Restart policies and the start limit, seen from outside.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 cat > Orchfile <<'OF'
 SERVICE crashy

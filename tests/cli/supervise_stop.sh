@@ -1,6 +1,6 @@
 # Stopping: reverse dependency order, STOP commands, and SIGKILL for a
 # process that ignores SIGTERM once TIMEOUT_STOP has passed.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 cat > Orchfile <<'OF'
 SERVICE base

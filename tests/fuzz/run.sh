@@ -43,11 +43,14 @@ for kind in text yaml; do
                -print_final_stats=1 -dict="$HERE/$kind.dict" \
                -artifact_prefix="$artifacts/" "$corpus" \
                >"$work/fuzz_$kind.log" 2>&1) || rc=$?
-    tail -n 25 "$work/fuzz_$kind.log"
+    # The last status line (coverage, corpus size) and the final stats.
+    grep -E '^#[0-9]+' "$work/fuzz_$kind.log" | tail -n 1 || true
+    grep '^stat::' "$work/fuzz_$kind.log" || true
     found=$(find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
             -o -name 'oom-*' \) | sort)
     if [ "$rc" -ne 0 ] || [ -n "$found" ]; then
         failed=1
+        tail -n 60 "$work/fuzz_$kind.log" >&2
         echo "run.sh: fuzz_$kind FAILED (exit $rc)" >&2
         for f in $found; do
             echo "run.sh: crashing input: $f" >&2

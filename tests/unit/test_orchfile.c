@@ -1039,6 +1039,24 @@ static void test_dependencies(void)
     CHECK(count_lines(out) == 2);
     CHECK_DIAG(out, "Orchfile:6: ", "a -> b -> a");
     CHECK_DIAG(out, "Orchfile:12: ", "c -> d -> c");
+    /* A very long chain is walked without recursion (it once overflowed the
+     * C stack), and a ring that long is still one named cycle. */
+    enum { CHAIN = 100000 };
+    size_t cap = (size_t)CHAIN * 48, used = 0;
+    char *big = malloc(cap);
+    if (!big)
+        abort();
+    for (int i = 0; i < CHAIN; i++)
+        used += (size_t)snprintf(big + used, cap - used, "SERVICE s%d\nRUN x\nREQUIRES s%d\n", i,
+                                 i + 1 < CHAIN ? i + 1 : 0);
+    out = load1(big);
+    CHECK(last_rc != 0 && count_lines(out) == 1);
+    CHECK(strncmp(out, "Orchfile:300000: dependency cycle (C4): s0 -> s1 -> s2 -> ", 58) == 0);
+    CHECK(strstr(out, "-> s99999 -> s0") != NULL);
+    used -= strlen("REQUIRES s0\n"); /* the last service requires nothing: no cycle */
+    big[used] = '\0';
+    CHECK(load1(big) && last_rc == 0);
+    free(big);
     /* C1 and dependency errors together. */
     out = load1("SERVICE a\nWORKDIR /w\nREQUIRES z\n");
     CHECK(count_lines(out) == 2);

@@ -1,0 +1,60 @@
+#!/bin/bash
+# fetch-kernel.sh CACHE_DIR: Debian's kernel for the guest, cached.
+#
+# Finds the exact package that linux-image-amd64 depends on (apt-cache
+# depends), downloads that one package with `apt-get download` (never
+# installs it) and unpacks it with `dpkg -x`. Keeps only what the guest needs:
+#   CACHE_DIR/<package>/vmlinuz
+#   CACHE_DIR/<package>/overlay.ko   (containerd's overlayfs snapshotter)
+# and prints CACHE_DIR/<package> on stdout. A second run reuses the cache.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 CACHE_DIR" >&2
+    exit 2
+fi
+mkdir -p "$1"
+CACHE=$(cd "$1" && pwd)
+
+pkg_name() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+}
+PKG=$(pkg_name)
+if [ -z "$PKG" ]; then
+    # A fresh machine may have no package lists yet.
+    echo "fetch-kernel: no package lists; running apt-get update" >&2
+    apt-get update -qq >&2
+    PKG=$(pkg_name)
+fi
+if [ -z "$PKG" ]; then
+    echo "fetch-kernel: apt-cache depends linux-image-amd64 names no kernel package" >&2
+    exit 1
+fi
+OUT="$CACHE/$PKG"
+if [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/overlay.ko" ]; then
+    echo "$OUT"
+    exit 0
+fi
+
+WORK=$(mktemp -d "$CACHE/.fetch.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+echo "fetch-kernel: apt-get download $PKG" >&2
+# As root apt drops privileges to _apt for downloads, which cannot write
+# into a root-owned build dir: download as root here.
+(cd "$WORK" && apt-get download -o APT::Sandbox::User=root "$PKG" >&2)
+DEB=$(ls "$WORK"/*.deb)
+dpkg -x "$DEB" "$WORK/x"
+mkdir -p "$WORK/out"
+cp "$WORK"/x/boot/vmlinuz-* "$WORK/out/vmlinuz"
+ko=$(find "$WORK/x/lib/modules" -name 'overlay.ko*' | head -n1)
+case $ko in
+*.ko) cp "$ko" "$WORK/out/overlay.ko" ;;
+*.ko.xz) xz -dc "$ko" >"$WORK/out/overlay.ko" ;;
+*.ko.zst) zstd -qdc "$ko" >"$WORK/out/overlay.ko" ;;
+*) echo "fetch-kernel: no overlay module in $PKG" >&2; exit 1 ;;
+esac
+echo "$PKG" >"$WORK/out/package"
+rm -rf "$OUT"
+mv "$WORK/out" "$OUT"
+echo "$OUT"

@@ -1,0 +1,178 @@
+/* orchd log-relay --stdout FILE --stderr FILE: containerd's binary logger
+ * protocol (containerd pkg/process/io.go NewBinaryIO). The runc shim starts
+ * it with the container's stdout on fd 3, its stderr on fd 4, and fd 5 to
+ * close once ready; it appends each stream to its file and ends when both
+ * reach end of file (the shim closes them when the task is deleted, then
+ * sends SIGTERM: whatever is still buffered is drained first).
+ *
+ * The containerd runtime uses it when a container's STDOUT and STDERR
+ * differ (with one file, the shim's file:// logger does the job alone). The
+ * shim passes the URI's query as "key value" pairs in random order, so the
+ * runtime runs it as <state>/orchd-log-relay (a link to orchd) and main()
+ * dispatches on that name; the options may come in any order. The relay is
+ * the shim's child and outlives a daemon restart. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static volatile sig_atomic_t terminating;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    terminating = 1;
+}
+
+static void mkdir_parents(const char *file)
+{
+    char *p = strdup(file);
+    if (!p)
+        return;
+    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        mkdir(p, 0755);
+        *s = '/';
+    }
+    free(p);
+}
+
+static int open_log(const char *path)
+{
+    mkdir_parents(path);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0)
+        fprintf(stderr, "orchd log-relay: cannot open %s: %s (output dropped)\n", path,
+                strerror(errno));
+    return fd;
+}
+
+static void write_all(int fd, const char *buf, size_t n)
+{
+    while (fd >= 0 && n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* a full disk: drop rather than block the container */
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Copies what is readable now; returns false at end of file or error. */
+static bool pump(int in, int out)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n > 0) {
+            write_all(out, buf, (size_t)n);
+            if ((size_t)n < sizeof buf)
+                return true;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return true;
+        return false;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: orchd log-relay --stdout FILE --stderr FILE\n"
+          "  containerd's binary logger: copies fd 3 to the stdout file and fd 4 to the\n"
+          "  stderr file (appending), closing fd 5 once ready.\n",
+          f);
+}
+
+int cmd_log_relay(int argc, char **argv)
+{
+    const char *out = NULL, *err = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = NULL;
+        size_t n = 0;
+        if (strncmp(a, "--stdout", 8) == 0)
+            dst = &out, n = 8;
+        else if (strncmp(a, "--stderr", 8) == 0)
+            dst = &err, n = 8;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (!dst || (a[n] != '\0' && a[n] != '=')) {
+            fprintf(stderr, "orchd log-relay: unknown argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (a[n] == '=')
+            *dst = a + n + 1;
+        else if (i + 1 < argc)
+            *dst = argv[++i];
+        else {
+            fprintf(stderr, "orchd log-relay: %s needs a value\n", a);
+            return 2;
+        }
+    }
+    if (!out || !err || !*out || !*err) {
+        usage(stderr);
+        return 2;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int ofd = open_log(out);
+    int efd = strcmp(out, err) == 0 ? ofd : open_log(err);
+    int in[2] = {3, 4}, dst[2] = {ofd, efd};
+    bool open_in[2];
+    for (int i = 0; i < 2; i++) {
+        open_in[i] = fcntl(in[i], F_GETFD) >= 0;
+        if (open_in[i])
+            fcntl(in[i], F_SETFL, fcntl(in[i], F_GETFL) | O_NONBLOCK);
+    }
+    close(5); /* ready: the shim goes on to start the task */
+
+    while (open_in[0] || open_in[1]) {
+        struct pollfd p[2];
+        nfds_t n = 0;
+        int which[2];
+        for (int i = 0; i < 2; i++)
+            if (open_in[i]) {
+                p[n] = (struct pollfd){.fd = in[i], .events = POLLIN};
+                which[n++] = i;
+            }
+        int r = poll(p, n, terminating ? 0 : -1);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r <= 0) {
+            if (terminating) { /* nothing more buffered: done */
+                break;
+            }
+            continue;
+        }
+        for (nfds_t k = 0; k < n; k++) {
+            int i = which[k];
+            if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (!pump(in[i], dst[i])) {
+                    close(in[i]);
+                    open_in[i] = false;
+                }
+            }
+        }
+    }
+    return 0;
+}
