@@ -4,7 +4,8 @@
 set -eu
 
 BUILD="build-essential cmake pkg-config libuv1-dev libyaml-dev libyajl-dev
-       libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libgrpc-dev"
+       libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libgrpc-dev
+       libcurl4-openssl-dev"
 # clang and its runtime for the libFuzzer targets and LeakSanitizer.
 FUZZ="clang libclang-rt-14-dev"
 # Real parts the tests drive: a private containerd + runc, busybox for the
@@ -12,7 +13,8 @@ FUZZ="clang libclang-rt-14-dev"
 # qemu and cpio for the VM test (examples/inception).
 TEST="containerd runc busybox-static procps iproute2 util-linux python3 curl
       golang-github-containerd-containerd-dev
-      qemu-system-x86 cpio"
+      qemu-system-x86 cpio
+      docker-registry skopeo apache2-utils"
 
 if [ "$(id -u)" != 0 ]; then
     echo "scripts/install-deps.sh: run as root (it uses apt-get)" >&2

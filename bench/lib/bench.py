@@ -35,6 +35,7 @@ import procfs  # noqa: E402
 import profile as orchprofile  # noqa: E402
 import tools  # noqa: E402
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST_TOOLS = ["orchd", "supervisord", "s6", "s6-ready", "runit"]
 DIAG_TOOLS = ["orchd-nocg", "floor"]
 
@@ -97,7 +98,9 @@ def machine_info(orchd):
         "cgroups": cg,
         "cgroup_v1_hierarchies": v1,
         "versions": {
-            "orchd": cmd_out([orchd, "version"]) or cmd_out([orchd, "--version"]),
+            "orchd": "%s, tree at commit %s (plus uncommitted work of that moment)" % (
+                cmd_out([orchd, "version"]), cmd_out(["git", "-C", REPO, "rev-parse", "--short",
+                                                      "HEAD"])),
             "supervisor": dpkg_version("supervisor"),
             "s6": dpkg_version("s6"),
             "skalibs": dpkg_version("libskarnet2.13") or dpkg_version("skalibs-dev"),
@@ -199,6 +202,7 @@ class Bench:
         lst = []
         for k, name in enumerate(HOST_TOOLS):
             lst.append(self.make(name, n, tools.MARK + 100000 + 1000 * k))
+        lst.append(self.make("orchd-nocg", n, tools.MARK + 100000 + 1000 * len(lst)))
         lst.append(tools.FloorRespawn(os.path.join(self.work, "floor-respawn"), 1, self.logf,
                                       self.args.floor, tools.MARK + 190000))
         self.log("restart phase: %d tools x %d services, %d kills each" % (len(lst), n, rounds))
@@ -316,6 +320,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     def on_term(sig, frame):
+        # Once: the clean-up in the finally blocks must not be interrupted.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt("signal %d" % sig)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)

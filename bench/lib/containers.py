@@ -18,7 +18,11 @@ import procfs
 
 IMAGE = "localhost/orchd-test:latest"
 CTR_NS = "ctrbench"
-SLEEP = "sleep 100000"
+# The container's PID 1 is a shell that exits on SIGTERM (a bare `sleep` as
+# PID 1 ignores SIGTERM, so every graceful stop would wait out its timeout).
+SCRIPT = 'trap "exit 0" TERM; sleep 100000 & wait'
+ARGV = ["sh", "-c", SCRIPT]
+CMD = "sh -c '%s'" % SCRIPT
 
 
 class Skip(Exception):
@@ -47,12 +51,12 @@ class Ctr:
         self.snap = snap
 
     def run_d(self, cid):
-        return self.base + ["run", "-d", "--snapshotter", self.snap, IMAGE, cid] + SLEEP.split()
+        return self.base + ["run", "-d", "--snapshotter", self.snap, IMAGE, cid] + ARGV
 
     def teardown(self, cid):
-        """task kill, task rm (retried until the task has stopped),
-        container rm (which also removes its snapshot)."""
-        subprocess.run(self.base + ["tasks", "kill", "-s", "SIGKILL", cid],
+        """task kill (SIGTERM, as orchd sends), task rm (retried until the
+        task has stopped), container rm (which also removes its snapshot)."""
+        subprocess.run(self.base + ["tasks", "kill", cid],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(2000):
             r = subprocess.run(self.base + ["tasks", "rm", cid], stdout=subprocess.DEVNULL,
@@ -121,7 +125,7 @@ def run(repo, orchd, workroot, log, reps1=5, reps20=3, namespace="benchctd"):
         with open(orchfile, "w") as f:
             f.write("ORCH_VERSION 0.2.1\n\nSERVICE anchor\nRUN exec sleep 71999990\n\n")
             for i in range(20):
-                f.write("SERVICE c%d\nFROM %s\nCMD %s\nRESTART always\n\n" % (i, IMAGE, SLEEP))
+                f.write("SERVICE c%d\nFROM %s\nCMD %s\nRESTART always\n\n" % (i, IMAGE, CMD))
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
         env.update(HOME=wd, ORCH_STATE_DIR=state, ORCH_NAMESPACE=namespace,
                    ORCH_CONTAINERD_SOCKET=sock, ORCH_SNAPSHOTTER=snap,

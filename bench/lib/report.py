@@ -120,10 +120,10 @@ def write_dat(r, out):
     path = os.path.join(out, "restart.dat")
     with open(path, "w") as f:
         f.write("# index label median min max (ms)\n")
-        for i, t in enumerate(TOOLS + ["floor"]):
+        for i, t in enumerate(TOOLS + DIAG):
             s = r.restart(t)
             if s:
-                f.write('%d "%s" %g %g %g\n' % (i, "floor" if t == "floor" else LABEL[t],
+                f.write('%d "%s" %g %g %g\n' % (i, {"floor": "floor", "orchd-nocg": "orchd, no cgroups"}.get(t, LABEL[t]),
                                                 s[0], s[1], s[2]))
     files["restart"] = path
     return files
@@ -171,7 +171,7 @@ def plot(files, plots_dir, r):
                "plot '%s' using 1:3:xtic(2) with boxes lc rgb '#1f77b4', "
                "'' using 1:3:4:5 with yerrorbars lc rgb 'black' pt 0\n"
                % (plots_dir, r.d["restart"]["n"], r.d["restart"]["rounds"],
-                  len(TOOLS) + 1, files["restart"]))
+                  len(TOOLS) + len(DIAG), files["restart"]))
     gpf = os.path.join(os.path.dirname(files["start"]), "plots.gp")
     with open(gpf, "w") as f:
         f.write(gp)
@@ -353,7 +353,7 @@ def main():
             s = r.stat(t, n, "pss_kb")
             if not s:
                 continue
-            w("| %d | %s | %s | %s | %s | %s |" % (
+            w("| %d | %s | %d | %s | %s | %d |" % (
                 n, LABEL[t], med(r.vals(t, n, "supervisor_procs")), f_mb(s[0]),
                 f_mb(r.stat(t, n, "rss_kb")[0]), med(r.vals(t, n, "threads"))))
     w("")
@@ -383,7 +383,7 @@ def main():
     w("")
     rp = data.get("restart", {})
     if rp.get("ms"):
-        w("All five tools ran N=%d services at the same time; in each of %d rounds one "
+        w("All tools ran N=%d services at the same time; in each of %d rounds one "
           "service of every tool was killed with SIGKILL in turn (a different service each "
           "round, each up for more than a second), and the time until a new child of the same "
           "supervising process ran the service's `sleep` was taken by spinning on "
@@ -396,7 +396,7 @@ def main():
         w("")
         w("| tool | median | min | max | orchd / tool, per round |")
         w("| --- | --- | --- | --- | --- |")
-        for t in TOOLS + ["floor"]:
+        for t in TOOLS + DIAG:
             s = r.restart(t)
             if not s:
                 continue
@@ -432,7 +432,10 @@ def main():
         one, tw = c["one"], c["twenty"]
         w("Private containerd (scripts/containerd-start.sh, snapshotter %s), test image "
           "from scripts/build-test-image.sh imported into one namespace for ctr and one for "
-          "orchd; every container runs `sleep 100000`." % c.get("snapshotter"))
+          "orchd; every container runs `sh -c 'trap \"exit 0\" TERM; sleep 100000 & wait'` "
+          "(a shell as PID 1 that exits on SIGTERM: a bare `sleep` as PID 1 ignores SIGTERM, "
+          "so a graceful stop would wait out the stop timeout). Both sides stop with SIGTERM." %
+          c.get("snapshotter"))
         w("")
         w("| | orchd | ctr | orchd / ctr |")
         w("| --- | --- | --- | --- |")
@@ -445,7 +448,8 @@ def main():
             one["orchd_grow"], one["ctr_run"])
         row("one container to running, orchd cold (grow starts the daemon, loads the module)",
             one["orchd_grow_cold"], one["ctr_run"])
-        row("teardown of one (orchd: `fell c0`; ctr: task kill, task rm, container rm)",
+        row("teardown of one (orchd: `fell c0`; ctr: `tasks kill` (SIGTERM), `tasks rm` "
+            "retried until stopped, `containers rm`)",
             one["orchd_fell"], one["ctr_teardown"])
         row("20 at once to running (orchd: one `grow` of 20; ctr: 20 concurrent `run -d`)",
             tw["orchd_grow"], tw["ctr_run"])
@@ -471,6 +475,44 @@ def main():
     # ---------------------------------------------------------------- analysis
     w("## Where orchd loses, and where its time goes")
     w("")
+    losses = []
+    for n in r.ns:
+        for key, what in (("start_s", "start"), ("stop_s", "stop-all"), ("pss_kb", "memory (PSS)")):
+            o = r.stat("orchd", n, key)
+            for t in PEERS:
+                pt = r.stat(t, n, key)
+                if o and pt and o[0] > pt[0]:
+                    rt = r.ratio("orchd", t, n, key)
+                    losses.append("%s at N=%d against %s: %s vs %s (orchd/%s per repetition %s)"
+                                  % (what, n, LABEL[t], (f_mb if key == "pss_kb" else f_s)(o[0]),
+                                     (f_mb if key == "pss_kb" else f_s)(pt[0]), t, f_ratio(rt)))
+        i = r.idle("orchd", n)
+        for t in PEERS:
+            j = r.idle(t, n)
+            if i and j and i["idle_ctxt"] > j["idle_ctxt"]:
+                losses.append("idle wakeups at N=%d against %s: %d vs %d" % (
+                    n, LABEL[t], i["idle_ctxt"], j["idle_ctxt"]))
+    ro = r.restart("orchd")
+    for t in PEERS:
+        pt = r.restart(t)
+        if ro and pt and ro[0] > pt[0]:
+            losses.append("restart latency against %s: %s vs %s (orchd/%s per round %s)" % (
+                LABEL[t], f_ms(ro[0]), f_ms(pt[0]), t, f_ratio(r.restart_ratio("orchd", t))))
+    if c.get("measured"):
+        for key, label in (("orchd_grow", "ctr_run"), ("orchd_fell", "ctr_teardown")):
+            a, b = mmm(c["one"][key]), mmm(c["one"][label])
+            if a and b and a[0] > b[0]:
+                losses.append("containers, %s: orchd %s vs ctr %s" % (key, f_s(a[0]), f_s(b[0])))
+        a, b = mmm(c["twenty"]["orchd_grow"]), mmm(c["twenty"]["ctr_run"])
+        if a and b and a[0] > b[0]:
+            losses.append("containers, 20 at once: orchd %s vs ctr %s" % (f_s(a[0]), f_s(b[0])))
+    w("Medians where orchd is behind a peer in this run:")
+    w("")
+    for x in losses or ["none"]:
+        w("- " + x)
+    w("")
+    w("Start, in detail:")
+    w("")
     for n in r.ns:
         o, nc, fl = (r.stat(t, n, "start_s") for t in ("orchd", "orchd-nocg", "floor"))
         cpu = med(r.vals("orchd", n, "daemon_cpu_ms"))
@@ -480,7 +522,7 @@ def main():
               "the whole start, so it spends most of the time waiting, not computing." % (
                   n, f_s(o[0]), f_s(nc[0]), f_s(fl[0]),
                   f_ratio(r.ratio("orchd", "orchd-nocg", n, "start_s")),
-                  f_ms(cpu) if cpu is not None else "-"))
+                  ("< 10 ms" if cpu == 0 else f_ms(cpu)) if cpu is not None else "-"))
     w("")
     pr = data.get("profile")
     if pr and pr.get("by_category"):
@@ -526,9 +568,19 @@ def main():
    runsvdir never wait for their children's exec, which is why they win the start at
    small N on two cores.""" % ", ".join(m["cgroup_v1_hierarchies"]))
     w("")
-    w("Restarts take the same path (a new cgroup per hierarchy, then the same join in the "
-      "child), so the same two fixes shorten orchd's restart latency; compare the restart "
-      "table with the floor.")
+    rn = r.restart("orchd-nocg")
+    w("Restarts take the same path: on the child's death the daemon removes the service's "
+      "cgroups, creates them again and forks a child that joins each of them before it execs "
+      "(runtimes/bare/bare.c `bare_start` -> src/daemon/cgroup.c `orch_cgroup_prepare` -> "
+      "src/daemon/spawn.c `orch_spawn`). In the restart phase orchd took %s, the same orchd "
+      "without cgroups %s (orchd / no-cgroups per round %s), s6 with a readiness fd %s, the "
+      "floor %s. The cgroup join needs an RCU grace period now and then, which on a busy "
+      "2-vCPU machine lasts milliseconds; fix 1 removes it from the restart path too "
+      "(keeping the service's cgroup across restarts, instead of rmdir + mkdir + join, would "
+      "also do)." % (
+          f_ms(ro[0]) if ro else "-", f_ms(rn[0]) if rn else "-",
+          f_ratio(r.restart_ratio("orchd", "orchd-nocg")),
+          f_ms((r.restart("s6-ready") or [None])[0]), f_ms((r.restart("floor") or [None])[0])))
     w("")
 
     # ---------------------------------------------------------------- how

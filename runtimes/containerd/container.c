@@ -204,7 +204,8 @@ static void defer(orch_instance *inst, uint64_t ms, void (*fn)(orch_instance *in
     uv_timer_start(inst->timer, on_timer, ms, 0);
 }
 
-static void log_line(orch_instance *inst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(orch_instance *inst, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void log_line(orch_instance *inst, const char *fmt, ...)
 {
     va_list ap;

@@ -425,7 +425,8 @@ static void on_config(void *arg, char *data, size_t len, const char *err)
     for (size_t i = 0; i < img->n_layers; i++) {
         ctd_layer *l = &img->layers[i];
         l->diff_id = xstrdup(img->config.diff_ids.v[i]);
-        l->chain_id = i == 0 ? xstrdup(l->diff_id) : chain_next(img->layers[i - 1].chain_id, l->diff_id);
+        l->chain_id = i == 0 ? xstrdup(l->diff_id)
+                             : chain_next(img->layers[i - 1].chain_id, l->diff_id);
     }
     img->chain_id = img->layers[img->n_layers - 1].chain_id;
     img->refs = 0;

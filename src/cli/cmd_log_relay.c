@@ -68,15 +68,16 @@ static void write_all(int fd, const char *buf, size_t n)
     }
 }
 
-/* Copies what is readable now; returns false at end of file or error. */
-static bool pump(int in, int out)
+/* Copies what is readable now (all of it when drain; in is non-blocking);
+ * returns false at end of file or error. */
+static bool pump(int in, int out, bool drain)
 {
     char buf[65536];
     for (;;) {
         ssize_t n = read(in, buf, sizeof buf);
         if (n > 0) {
             write_all(out, buf, (size_t)n);
-            if ((size_t)n < sizeof buf)
+            if ((size_t)n < sizeof buf && !drain)
                 return true;
             continue;
         }
@@ -155,19 +156,22 @@ int cmd_log_relay(int argc, char **argv)
                 p[n] = (struct pollfd){.fd = in[i], .events = POLLIN};
                 which[n++] = i;
             }
-        int r = poll(p, n, terminating ? 0 : -1);
+        if (terminating) {
+            /* SIGTERM (the shim is done with us): what is buffered, then out */
+            for (int i = 0; i < 2; i++)
+                if (open_in[i])
+                    pump(in[i], dst[i], true);
+            break;
+        }
+        int r = poll(p, n, -1);
         if (r < 0 && errno != EINTR)
             break;
-        if (r <= 0) {
-            if (terminating) { /* nothing more buffered: done */
-                break;
-            }
+        if (r <= 0)
             continue;
-        }
         for (nfds_t k = 0; k < n; k++) {
             int i = which[k];
             if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
-                if (!pump(in[i], dst[i])) {
+                if (!pump(in[i], dst[i], false)) {
                     close(in[i]);
                     open_in[i] = false;
                 }

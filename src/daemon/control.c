@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
+#include "../util/fsutil.h"
 #include "../util/xalloc.h"
 #include "daemon.h"
 #include "orchfile/orchfile.h"
@@ -279,9 +280,23 @@ static void do_grow(conn *c)
     orch_supervisor_when_settled(d->sv, (const char *const *)r->names, r->n_names, on_settled, c);
 }
 
+/* A full fell leaves nothing behind: the named volumes orchd created under
+ * <data>/volumes go too, unless --keep-data. */
 static void on_stopped(void *arg)
 {
     conn *c = arg;
+    if (c->fell_all && !c->req.keep_data) {
+        char *volumes = xasprintf("%s/volumes", c->d->ctx.data_dir);
+        if (orch_remove_tree(volumes) != 0) {
+            char *msg = xasprintf("services stopped, but %s could not be removed: %s", volumes,
+                                  strerror(errno));
+            free(volumes);
+            reply_error(c, msg);
+            free(msg);
+            return;
+        }
+        free(volumes);
+    }
     reply_simple(c, 1, NULL, NULL);
 }
 

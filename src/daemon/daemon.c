@@ -159,8 +159,10 @@ int orch_daemon_run(const orch_daemon_opts *o)
     uv_run(d.loop, UV_RUN_DEFAULT);
     unlink(d.socket_path);
     orch_supervisor_free(d.sv);
+    uv_run(d.loop, UV_RUN_DEFAULT); /* let the supervisor's handles finish closing */
     free(d.socket_path);
-    uv_loop_close(d.loop);
+    if (uv_loop_close(d.loop) != 0)
+        fprintf(stderr, "orchd daemon: handles left open at exit\n");
     close(d.lock_fd);
     return d.exit_code;
 }

@@ -30,6 +30,28 @@ typedef struct orch_instance_cbs {
     void (*exited)(void *owner, int status);
 } orch_instance_cbs;
 
+/* Images, for a runtime that has them (containerd; docs/IMAGES.md). All
+ * callbacks run on the loop thread, later, never inside the call. */
+typedef void (*orch_image_progress_cb)(void *arg, const char *json); /* one JSON object */
+typedef void (*orch_image_done_cb)(void *arg, bool ok, const char *report);
+typedef struct orch_image_ops {
+    /* How later starts get their images: "missing" (default: pull what the
+     * store lacks), "always" (pull again, once per call of this), "never". */
+    void (*set_pull_policy)(const char *policy);
+    /* Makes the images of svcs present as policy says (NULL: "missing"):
+     * pulls registry images, imports oci-archive:/oci: ones; each image once
+     * however many services share it. project_dir resolves relative local
+     * paths. progress (may be NULL) gets one JSON object per event; done
+     * runs once: report is one line per failure ("service web: image ...:
+     * ..."), NULL when ok. Returns 0, or -1 with *err (malloc'ed). */
+    int (*pull)(const orch_service *const *svcs, size_t n, const char *policy,
+                const char *project_dir, orch_image_progress_cb progress, orch_image_done_cb done,
+                void *arg, char **err);
+    /* Imports an OCI image archive (a tar file) or layout (a directory). */
+    int (*import)(const char *path, orch_image_progress_cb progress, orch_image_done_cb done,
+                  void *arg, char **err);
+} orch_image_ops;
+
 typedef struct orch_runtime_ops {
     const char *name; /* "bare", "containerd" */
     /* Begins starting svc (already fully resolved: builtins expanded). On a
@@ -43,6 +65,8 @@ typedef struct orch_runtime_ops {
     /* Releases the instance after its exit was reported (or after a failed
      * start): removes cgroups, containers, snapshots. done may be NULL. */
     void (*release)(orch_instance *inst, void (*done)(void *arg), void *arg);
+    /* Image pulls and imports; NULL when the runtime has no images. */
+    const orch_image_ops *images;
 } orch_runtime_ops;
 
 extern const orch_runtime_ops orch_runtime_bare;

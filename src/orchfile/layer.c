@@ -54,7 +54,7 @@ void orch_layer_free(orch_layer *l)
     orch_strmap_free(&l->names);
     l->args = NULL;
     l->services = NULL;
-    l->n_args = l->n_services = 0;
+    l->n_args = l->n_services = l->services_cap = 0;
 }
 
 /* Versions this parser reads: the 0.x line up to the spec version 0.2.1. */
@@ -158,7 +158,9 @@ void orch_layer_service(orch_layer *l, const char *name, orch_origin at)
                    l->services[first].at.line);
         return;
     }
-    l->services = xrealloc(l->services, (l->n_services + 1) * sizeof *l->services);
+    /* Grown geometrically: one realloc per service is quadratic where
+     * realloc cannot grow in place (as under ASan). */
+    xgrow((void **)&l->services, &l->services_cap, l->n_services + 1, sizeof *l->services);
     l->services[l->n_services] = (orch_raw_service){.name = xstrdup(name), .at = at};
     orch_strmap_put(&l->names, l->services[l->n_services].name, l->n_services);
     l->current = (long)l->n_services++;

@@ -33,7 +33,7 @@ typedef struct orch_layer {
     orch_arg *args;
     size_t n_args;
     orch_raw_service *services;
-    size_t n_services;
+    size_t n_services, services_cap;
     bool seen_version;
     /* builder state */
     long current;    /* index of the service the next directive belongs to, or -1 */

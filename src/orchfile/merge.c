@@ -179,6 +179,12 @@ void orch_merge_layer(orch_model *base, orch_typed_layer *overlay)
     orch_strmap_init(&index);
     for (size_t i = 0; i < base->n_services; i++)
         orch_strmap_put(&index, base->services[i].name, i);
+    /* Room for every service the overlay may add, in one step: orch_service
+     * is large, and growing the array by one per service copies it each
+     * time (quadratic where realloc cannot grow in place, as under ASan). */
+    if (overlay->n_services > 0)
+        base->services = xrealloc(base->services, (base->n_services + overlay->n_services) *
+                                                      sizeof *base->services);
     for (size_t i = 0; i < overlay->n_services; i++) {
         orch_service *o = &overlay->services[i];
         size_t at;
@@ -186,7 +192,6 @@ void orch_merge_layer(orch_model *base, orch_typed_layer *overlay)
             merge_service(&base->services[at], o);
             continue;
         }
-        base->services = xrealloc(base->services, (base->n_services + 1) * sizeof *base->services);
         orch_service *n = &base->services[base->n_services++];
         *n = *o;
         n->cleared = 0; /* nothing below it to clear */

@@ -76,13 +76,12 @@ static void report_cycle(dfs *g, size_t to, orch_origin at)
     for (size_t i = start; i < g->depth; i++)
         len += strlen(g->m->services[g->stack[i].service].name) + 4;
     len += strlen(g->m->services[to].name) + 1;
-    char *path = xmalloc(len);
-    path[0] = '\0';
-    for (size_t i = start; i < g->depth; i++) {
-        strcat(path, g->m->services[g->stack[i].service].name);
-        strcat(path, " -> ");
-    }
-    strcat(path, g->m->services[to].name);
+    /* Appended at an end pointer: strcat would rescan the path each time,
+     * quadratic in a long cycle. */
+    char *path = xmalloc(len), *end = path;
+    for (size_t i = start; i < g->depth; i++)
+        end = stpcpy(stpcpy(end, g->m->services[g->stack[i].service].name), " -> ");
+    stpcpy(end, g->m->services[to].name);
     orch_error(g->d, at, "dependency cycle (C4): %s", path);
     free(path);
 }

@@ -4,6 +4,7 @@
 #    orchd unpacks it (Diff.Apply onto prepared snapshots, commit by chain
 #    ID, under a lease), labels the config for the GC, and runs it; the
 #    snapshots survive the lease and the container's removal;
+#  - the image's StopSignal is what stops it;
 #  - bad input, each a clear error naming the service, with nothing left in
 #    containerd: image not in the store, an image with neither entrypoint nor
 #    cmd, a named user the image lacks, a volume source that is a file, a
@@ -32,6 +33,24 @@ $V "$CTD_DIR/nocmd.tar" localhost/orchd-test:nocmd --no-cmd &&
     $CTD_CTR images import --no-unpack "$CTD_DIR/nocmd.tar" >/dev/null || bad "import nocmd"
 $V "$CTD_DIR/app.tar" localhost/orchd-test:app --user app --workdir /home/app &&
     $CTD_CTR images import --no-unpack "$CTD_DIR/app.tar" >/dev/null || bad "import app"
+$V "$CTD_DIR/usr1.tar" localhost/orchd-test:usr1 --stop-signal SIGUSR1 &&
+    $CTD_CTR images import "$CTD_DIR/usr1.tar" >/dev/null || bad "import usr1"
+# The chain ID of the two-layer image, computed here independently
+# (image-spec identity.ChainID) from its config in the archive.
+chain_two=$(python3 - "$CTD_DIR/two.tar" <<'EOF'
+import hashlib, json, sys, tarfile
+tf = tarfile.open(sys.argv[1])
+blob = lambda d: tf.extractfile("blobs/sha256/" + d.split(":", 1)[1]).read()
+desc = json.loads(tf.extractfile("index.json").read())["manifests"][0]
+m = json.loads(blob(desc["digest"]))
+while "manifests" in m:
+    m = json.loads(blob(m["manifests"][0]["digest"]))
+chain = None
+for d in json.loads(blob(m["config"]["digest"]))["rootfs"]["diff_ids"]:
+    chain = d if chain is None else "sha256:" + hashlib.sha256((chain + " " + d).encode()).hexdigest()
+print(chain)
+EOF
+)
 committed() { $CTD_CTR snapshots --snapshotter "$ORCH_SNAPSHOTTER" ls | awk '$NF == "Committed"' | wc -l; }
 before=$(committed)
 
@@ -46,6 +65,10 @@ CMD sh -c "cat /etc/orchd-variant; trap 'exit 0' TERM; sleep 600 & wait"
 SERVICE asapp
 FROM localhost/orchd-test:app
 CMD sh -c "id; pwd; trap 'exit 0' TERM; sleep 600 & wait"
+
+SERVICE stopsig
+FROM localhost/orchd-test:usr1
+CMD sh -c "trap 'exit 0' USR1; sleep 600 & wait"
 
 SERVICE missing
 FROM localhost/no-such-image:1
@@ -88,6 +111,9 @@ after=$(committed)
 # only the second link of the chain is new
 [ "$after" = $((before + 1)) ] && ok "orchd committed the missing snapshot of the chain ($before -> $after)" ||
     bad "committed snapshots $before -> $after"
+$CTD_CTR snapshots --snapshotter "$ORCH_SNAPSHOTTER" ls | grep -q "^$chain_two " &&
+    ok "its top snapshot is named by the chain ID ${chain_two:0:19}..." ||
+    bad "no snapshot $chain_two: $($CTD_CTR snapshots --snapshotter "$ORCH_SNAPSHOTTER" ls)"
 $CTD_CTR content ls | grep -q "containerd.io/gc.ref.snapshot.$ORCH_SNAPSHOTTER=" &&
     ok "config blob labelled containerd.io/gc.ref.snapshot.$ORCH_SNAPSHOTTER" ||
     bad "no gc.ref.snapshot label on any content"
@@ -97,6 +123,14 @@ grep -q "uid=1000(app) gid=1000(app)" "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log" &
     grep -q "^/home/app" "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log" &&
     ok "the image's named user (app, from its /etc/passwd) and WorkingDir apply" ||
     bad "asapp: $(cat "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log" 2>&1)"
+
+# ---- the image's StopSignal replaces SIGTERM (as docker stop does): sh as
+# PID 1 ignores SIGTERM, but traps SIGUSR1
+t=$(now_ms)
+o fell stopsig || bad "fell stopsig"
+dt=$(( $(now_ms) - t ))
+[ $dt -lt 5000 ] && ok "stopped by the image's StopSignal SIGUSR1 in $dt ms (TIMEOUT_STOP is 10s)" ||
+    bad "fell stopsig took $dt ms: SIGTERM instead of the image's SIGUSR1?"
 
 # ---- bad input: clear errors naming the service, nothing in containerd
 expect_error() { # service pattern

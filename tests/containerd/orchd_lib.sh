@@ -32,6 +32,7 @@ orchd_setup() {
     ORCH_SNAPSHOTTER=$(cat "$CTD_DIR/snapshotter")
     export ORCH_SNAPSHOTTER
     unset ORCH_ORCHFILE ORCH_OVERLAYS ORCH_RUNTIME
+    # shellcheck disable=SC2034 # read by ctd_cleanup (lib.sh)
     CTD_CLEANUP_EXTRA=orchd_teardown
 }
 

@@ -64,7 +64,7 @@ assert_clean "after the cycles"
 # ---- latencies (the daemon is up: grow is the container's start only)
 o grow -f "$PROJ/Orchfile" solo >/dev/null 2>&1 && o fell solo >/dev/null 2>&1
 sum=0
-for k in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
     t=$(now_ms)
     o grow -f "$PROJ/Orchfile" solo >/dev/null 2>&1 || bad "grow solo"
     g=$(( $(now_ms) - t ))

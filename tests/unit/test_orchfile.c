@@ -4,6 +4,7 @@
  * temporary directory and loaded with a controlled environment, so ORCH_ARG_*
  * in the caller's environment never leaks in. Diagnostics are compared with
  * that directory stripped: "Orchfile:3: unknown directive 'FOO'". */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,32 @@ static const char *load_with(const tfile *files, const char *const *args, char *
 static const char *load1(const char *body)
 {
     return LOAD(F("Orchfile", body));
+}
+
+typedef struct small_stack_job {
+    const char *body;
+    const char *out;
+} small_stack_job;
+
+static void *small_stack_main(void *arg)
+{
+    small_stack_job *job = arg;
+    job->out = load1(job->body);
+    return NULL;
+}
+
+/* load1 on a thread with a 2 MiB stack: deep recursion in the pipeline
+ * crashes here instead of passing unnoticed on a large main stack. */
+static const char *load1_small_stack(const char *body)
+{
+    small_stack_job job = {body, NULL};
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, 2u << 20) != 0 ||
+        pthread_create(&t, &attr, small_stack_main, &job) != 0 || pthread_join(t, NULL) != 0)
+        abort();
+    pthread_attr_destroy(&attr);
+    return job.out;
 }
 
 /* True when some line of diags starts with prefix and contains gist. */
@@ -1040,7 +1067,9 @@ static void test_dependencies(void)
     CHECK_DIAG(out, "Orchfile:6: ", "a -> b -> a");
     CHECK_DIAG(out, "Orchfile:12: ", "c -> d -> c");
     /* A very long chain is walked without recursion (it once overflowed the
-     * C stack), and a ring that long is still one named cycle. */
+     * C stack), and a ring that long is still one named cycle. The loads run
+     * on a 2 MiB stack, which a recursive walk of 100,000 services exceeds
+     * many times over. */
     enum { CHAIN = 100000 };
     size_t cap = (size_t)CHAIN * 48, used = 0;
     char *big = malloc(cap);
@@ -1049,13 +1078,13 @@ static void test_dependencies(void)
     for (int i = 0; i < CHAIN; i++)
         used += (size_t)snprintf(big + used, cap - used, "SERVICE s%d\nRUN x\nREQUIRES s%d\n", i,
                                  i + 1 < CHAIN ? i + 1 : 0);
-    out = load1(big);
+    out = load1_small_stack(big);
     CHECK(last_rc != 0 && count_lines(out) == 1);
     CHECK(strncmp(out, "Orchfile:300000: dependency cycle (C4): s0 -> s1 -> s2 -> ", 58) == 0);
     CHECK(strstr(out, "-> s99999 -> s0") != NULL);
     used -= strlen("REQUIRES s0\n"); /* the last service requires nothing: no cycle */
     big[used] = '\0';
-    CHECK(load1(big) && last_rc == 0);
+    CHECK(load1_small_stack(big) && last_rc == 0);
     free(big);
     /* C1 and dependency errors together. */
     out = load1("SERVICE a\nWORKDIR /w\nREQUIRES z\n");
@@ -1298,6 +1327,18 @@ static void test_yaml_errors(void)
     out = LOAD(YAML("services:\n  a: {run: x\n"));
     CHECK(last_rc != 0);
     CHECK_DIAG(out, "Orchfile.yaml:3:", "YAML:");
+    /* What stops a YAML file being read at all. */
+    CHECK_ERROR(LOAD(YAML("args:\n  a: &x 1\n  b: 2\n")), "Orchfile.yaml:2:6: ",
+                "anchors and aliases are not supported");
+    CHECK_ERROR(LOAD(YAML("services: {}\n---\nservices: {}\n")), "Orchfile.yaml:2:1: ",
+                "only one YAML document");
+    char deep[400];
+    snprintf(deep, sizeof deep, "services: %.100s%.100s\n",
+             "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+             "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    CHECK_ERROR(LOAD(YAML(deep)), "Orchfile.yaml:1:", "nesting deeper than 64 levels");
     /* Shape errors. */
     CHECK_ERROR(LOAD(YAML("services:\n  a:\n    run: [x, y]\n")), "Orchfile.yaml:3:10: ",
                 "services.a.run: expected a single value, found a sequence");

@@ -7,6 +7,7 @@
  * and then through the done queue (one tag is in flight at most once, so its
  * queue link can live inside it). */
 #include "ctd_transport.h"
+#include "ctd_transport_ext.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -61,7 +62,7 @@ static char *sfmt(const char *fmt, ...)
 /* ------------------------------------------------------------ types */
 
 enum { TAG_MAIN, TAG_MSG, TAG_STATUS };
-enum { KIND_UNARY, KIND_STREAM };
+enum { KIND_UNARY, KIND_STREAM, KIND_EXT };
 
 typedef struct ctd_tag {
     ctd_req *req;
@@ -82,6 +83,7 @@ struct ctd_req {
     ctd_msg_cb msg_cb;
     ctd_end_cb end_cb;
     void *arg;
+    ctd_ext_handler ext; /* KIND_EXT: gets every batch (ctd_transport_ext.h) */
     grpc_metadata md[2];
     size_t n_md;
     grpc_metadata_array initial_md;
@@ -370,6 +372,8 @@ static bool handle_tag(ctd_tag *t)
 {
     ctd_req *r = t->req;
     r->inflight--;
+    if (r->kind == KIND_EXT)
+        return r->ext(r->arg, t->which, t->success != 0);
     if (r->kind == KIND_UNARY) {
         unary_done(r);
         return true;
@@ -750,4 +754,77 @@ void ctd_conn_close(ctd_conn *c, void (*done)(void *arg), void *arg)
      * itself run inside a callback of this connection. */
     uv_ref((uv_handle_t *)&c->async);
     uv_async_send(&c->async);
+}
+
+/* ------------------------------------------------------------ other call shapes */
+/* ctd_transport_ext.h: calls whose batches are driven from another file
+ * (ctd_write.c), on this connection's channel, queue and thread. */
+
+ctd_req *ctd_ext_new(ctd_conn *c, const char *method, const ctd_call_opts *opts,
+                     ctd_ext_handler handler, void *arg, int *err)
+{
+    *err = check_args(c, method, (const void *)handler);
+    if (*err)
+        return NULL;
+    ctd_req *r = req_new(c, KIND_EXT, method, NULL, opts);
+    if (!r->call) {
+        req_free(r);
+        *err = -EIO;
+        return NULL;
+    }
+    r->ext = handler;
+    r->arg = arg;
+    pending_add(c, r);
+    return r;
+}
+
+int ctd_ext_batch(ctd_req *r, const grpc_op *ops, size_t n, int which)
+{
+    if (which < 0 || which > 2)
+        return -EINVAL;
+    return start_batch(r, ops, n, which) == 0 ? 0 : -EIO;
+}
+
+void ctd_ext_initial_metadata_op(ctd_req *r, grpc_op *op, const ctd_call_opts *opts)
+{
+    memset(op, 0, sizeof *op);
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op->data.send_initial_metadata.count = r->n_md;
+    op->data.send_initial_metadata.metadata = r->md;
+    if (opts && opts->wait_for_ready)
+        op->flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY |
+                    GRPC_INITIAL_METADATA_WAIT_FOR_READY_EXPLICITLY_SET;
+}
+
+void ctd_ext_recv_initial_metadata_op(ctd_req *r, grpc_op *op)
+{
+    memset(op, 0, sizeof *op);
+    op->op = GRPC_OP_RECV_INITIAL_METADATA;
+    op->data.recv_initial_metadata.recv_initial_metadata = &r->initial_md;
+}
+
+void ctd_ext_recv_status_op(ctd_req *r, grpc_op *op)
+{
+    memset(op, 0, sizeof *op);
+    op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op->data.recv_status_on_client.trailing_metadata = &r->trailing_md;
+    op->data.recv_status_on_client.status = &r->status;
+    op->data.recv_status_on_client.status_details = &r->status_details;
+    op->data.recv_status_on_client.error_string = &r->error_string;
+}
+
+grpc_status_code ctd_ext_status(ctd_req *r, char **msg)
+{
+    *msg = r->status == GRPC_STATUS_OK ? NULL : error_text(r);
+    return r->status;
+}
+
+bool ctd_ext_cancelled(const ctd_req *r)
+{
+    return r->cancelled;
+}
+
+void ctd_ext_finish(ctd_req *r)
+{
+    pending_remove(r->conn, r);
 }
