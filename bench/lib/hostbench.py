@@ -54,6 +54,10 @@ def one_run(tool, idle_s=0, restarts=0, log=print):
         p = tool.daemon_pid()
         # The daemon is new: all its CPU time so far is the start.
         res["daemon_cpu_ms"] = procfs.cpu_ticks(p) * 1000.0 / procfs.CLK_TCK if p else None
+        f = procfs.stat_fields(p) if p else None
+        if f:
+            res["daemon_user_ms"] = int(f[11]) * 1000.0 / procfs.CLK_TCK
+            res["daemon_sys_ms"] = int(f[12]) * 1000.0 / procfs.CLK_TCK
 
     time.sleep(0.3)
     sup = tool.supervisors()

@@ -91,6 +91,7 @@ def analyse(path, t0, t1):
     cnt = collections.Counter()
     first = {}
     exec_end = {}
+    hier = set()
     if True:
         for pid, ts, sc, args, dur in records(path):
             if daemon is None:
@@ -109,6 +110,8 @@ def analyse(path, t0, t1):
                 pass
             elif sc in ("write", "openat") and "cgroup.procs" in args:
                 h = re.search(r'/sys/fs/cgroup/([^/>]+)', args)
+                if h and sc == "write":
+                    hier.add(h.group(1))
                 cat = "%s cgroup.procs (%s)" % (sc, h.group(1) if h else "?")
             elif sc == "mkdir" and "/sys/fs/cgroup" in args:
                 cat = "mkdir under /sys/fs/cgroup"
@@ -123,6 +126,7 @@ def analyse(path, t0, t1):
         "window_s": t1 - t0 if t1 > t0 else None,
         # fork-to-exec wall time of each child: the daemon waits for it
         "children": len(pre_exec),
+        "cgroup_hierarchies": sorted(hier),
         "child_fork_to_exec_s": sum(pre_exec),
         "by_category": [{"who": k[0], "what": k[1], "seconds": v, "calls": cnt[k]}
                         for k, v in tot.most_common(16)],

@@ -41,6 +41,7 @@
 #include "daemon/envfile.h"
 #include "daemon/fileutil.h"
 #include "orchfile/orchfile.h"
+#include "pull/pull.h"
 #include "xalloc.h"
 
 #define MAX_ETC_FILE (4u << 20)
@@ -946,7 +947,9 @@ static int begin(orch_instance *inst)
 {
     inst->ph = PH_STARTING;
     inst->refs++;
-    int rc = ctd_image_get(inst->rt, inst->svc->image, on_image, inst);
+    /* pulls or imports the image first when needed (pull/pull.h) */
+    int rc = ctd_image_ensure(inst->rt, inst->svc->name, inst->svc->image, inst->project_dir,
+                              on_image, inst);
     if (rc != 0)
         inst->refs--;
     return rc;

@@ -21,6 +21,7 @@
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "ctd_internal.h"
 #include "module.h"
+#include "pull/pull.h"
 #include "xalloc.h"
 
 #ifndef RAMFS_MAGIC
@@ -161,6 +162,7 @@ static const orch_runtime_ops ctd_ops = {
     .start = op_start,
     .signal = op_signal,
     .release = op_release,
+    .images = &ctd_image_ops,
 };
 
 /* ---------------------------------------------------------------- init, shutdown */
@@ -196,6 +198,7 @@ const orch_runtime_ops *orch_containerd_init(uv_loop_t *loop, const char *socket
     char *end = NULL;
     long long gm = g && *g ? strtoll(g, &end, 10) : -1;
     rt->grace_ms = gm >= 0 && end && *end == '\0' ? (uint64_t)gm : DEFAULT_GRACE_MS;
+    ctd_pull_init(rt);
     scan(rt);
     return &ctd_ops;
 }
@@ -254,6 +257,7 @@ void orch_containerd_shutdown(void (*done)(void *arg), void *arg)
         return;
     }
     r->shutting_down = true;
+    ctd_pull_shutdown(r); /* stops pulls and imports (pull/pull.h) */
     r->shutdown_done = done;
     r->shutdown_arg = arg;
     if (r->grace) {

@@ -14,6 +14,20 @@ int cmd_logs(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_log_relay(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+
+/* cmd_pull.c: sends r and shows the {"progress": ...} lines the daemon sends
+ * before its reply on out (updating lines on a terminal, a line per finished
+ * layer otherwise); returns the reply as orch_client_call does. */
+#include <stdio.h>
+#include <yajl/yajl_tree.h>
+struct orch_request;
+struct orch_settings;
+yajl_val orch_client_call_progress(int fd, const struct orch_request *r, const char *verb,
+                                   FILE *out);
+/* Connects to the daemon, starting one if none runs; prints why not. */
+int orch_client_connect_or_start(const struct orch_settings *s, const char *verb);
 
 /* Prints every diagnostic as "FILE:LINE: message" to stderr. */
 struct orch_diags;

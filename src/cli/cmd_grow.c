@@ -63,7 +63,9 @@ int cmd_grow(int argc, char **argv)
     }
     orch_request req;
     orch_request_from_settings(&req, ORCH_REQ_GROW, &s);
-    yajl_val reply = orch_client_call(fd, &req, "grow");
+    req.pull = s.pull ? xstrdup(s.pull) : NULL;
+    req.progress = true; /* image pulls show on stderr (docs/IMAGES.md) */
+    yajl_val reply = orch_client_call_progress(fd, &req, "grow", stderr);
     orch_request_free(&req);
     close(fd);
     if (!reply)

@@ -14,7 +14,7 @@ void orch_request_from_settings(orch_request *r, orch_req_kind kind, const orch_
     r->names = xcalloc(s->n_names + 1, sizeof *r->names);
     for (size_t i = 0; i < s->n_names; i++)
         r->names[r->n_names++] = xstrdup(s->names[i]);
-    if (kind != ORCH_REQ_GROW)
+    if (kind != ORCH_REQ_GROW && kind != ORCH_REQ_PULL)
         return;
     const char **files;
     size_t n = orch_settings_files(s, &files);

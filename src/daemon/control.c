@@ -24,6 +24,7 @@ typedef struct conn {
     int pending; /* an operation will reply later; keep the struct alive */
     orch_request req;
     int fell_all;
+    orch_model *model; /* grow: the model, while its images are pulled */
 } conn;
 
 static void on_close(uv_handle_t *h)
@@ -222,7 +223,8 @@ static void keep_origin_files(orch_model *m)
     }
 }
 
-static void do_grow(conn *c)
+/* The settings the request must share with the daemon (grow, pull). */
+static int check_settings(conn *c)
 {
     orch_daemon *d = c->d;
     orch_request *r = &c->req;
@@ -235,8 +237,17 @@ static void do_grow(conn *c)
                               d->ctx.data_dir);
         reply_error(c, msg);
         free(msg);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+/* Loads the request's files into *m (and the container runtime if the model
+ * needs it). Replies and returns -1 on failure. */
+static int load_model(conn *c, orch_model *m)
+{
+    orch_daemon *d = c->d;
+    orch_request *r = &c->req;
     orch_arg_override *args = xcalloc(r->n_args + 1, sizeof *args);
     for (size_t i = 0; i < r->n_args; i++)
         args[i] = (orch_arg_override){r->arg_names[i], r->arg_values[i]};
@@ -244,8 +255,7 @@ static void do_grow(conn *c)
                          .cli_args = args, .n_cli_args = r->n_args, .environ = r->env};
     orch_diags dg;
     orch_diags_init(&dg);
-    orch_model m;
-    int rc = orch_load(&lo, &m, &dg);
+    int rc = orch_load(&lo, m, &dg);
     free(args);
     if (rc != 0) {
         yajl_gen g = reply_begin(0);
@@ -254,30 +264,253 @@ static void do_grow(conn *c)
         yajl_gen_map_close(g);
         orch_diags_free(&dg);
         reply(c, g);
-        return;
+        return -1;
     }
-    keep_origin_files(&m);
+    keep_origin_files(m);
     orch_diags_free(&dg);
     char *err = NULL;
-    if (needs_container_runtime(&m) && !d->container_runtime) {
+    if (needs_container_runtime(m) && !d->container_runtime) {
         d->container_runtime = orch_container_runtime_load(d->loop, d->opts.containerd_socket,
                                                            d->ctx.namespace_, &err);
         if (!d->container_runtime) {
-            orch_model_free(&m);
+            orch_model_free(m);
             reply_error(c, err);
             free(err);
-            return;
+            return -1;
         }
         orch_supervisor_set_container_runtime(d->sv, d->container_runtime);
     }
-    if (orch_supervisor_apply(d->sv, &m, (const char *const *)r->names, r->n_names, &err) != 0) {
-        orch_model_free(&m);
+    return 0;
+}
+
+/* ---- images: progress lines, then the reply (docs/IMAGES.md) ---- */
+
+static void after_progress_write(uv_write_t *w, int status)
+{
+    write_req *wr = (write_req *)w;
+    free(wr->data);
+    free(wr);
+    (void)status; /* a client that left: the reply finds the conn closed */
+}
+
+/* {"progress": EVENT} on its own line, when the client asked for them. */
+static void on_image_progress(void *arg, const char *json)
+{
+    conn *c = arg;
+    if (c->closed || !c->req.progress)
+        return;
+    write_req *wr = xcalloc(1, sizeof *wr);
+    wr->data = xasprintf("{\"progress\":%s}\n", json);
+    wr->c = c;
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)strlen(wr->data));
+    if (uv_write(&wr->w, (uv_stream_t *)&c->pipe, &b, 1, after_progress_write) != 0) {
+        free(wr->data);
+        free(wr);
+    }
+}
+
+static const orch_image_ops *image_ops(orch_daemon *d)
+{
+    return d->container_runtime ? d->container_runtime->images : NULL;
+}
+
+/* The container services a grow or pull is about: the named ones and what
+ * they REQUIRE (transitively), or every enabled one. */
+static size_t wanted_images(const orch_model *m, char **names, size_t n_names, bool with_disabled,
+                            const orch_service ***out)
+{
+    const orch_service **v = xcalloc(m->n_services + 1, sizeof *v);
+    bool *want = xcalloc(m->n_services + 1, sizeof *want);
+    for (size_t i = 0; i < m->n_services; i++)
+        want[i] = n_names == 0 && (with_disabled || !m->services[i].disabled);
+    for (size_t k = 0; k < n_names; k++)
+        for (size_t i = 0; i < m->n_services; i++)
+            if (strcmp(m->services[i].name, names[k]) == 0)
+                want[i] = true;
+    for (bool grew = n_names > 0; grew;) {
+        grew = false;
+        for (size_t i = 0; i < m->n_services; i++) {
+            if (!want[i])
+                continue;
+            const orch_strv *req = &m->services[i].requires;
+            for (size_t q = 0; q < req->n; q++)
+                for (size_t k = 0; k < m->n_services; k++)
+                    if (!want[k] && strcmp(m->services[k].name, req->v[q].s) == 0)
+                        want[k] = grew = true;
+        }
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_services; i++)
+        if (want[i] && orch_service_mode(&m->services[i]) == ORCH_MODE_CONTAINER)
+            v[n++] = &m->services[i];
+    free(want);
+    *out = v;
+    return n;
+}
+
+static bool names_known(const orch_model *m, char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!orch_model_find(m, names[i]))
+            return false;
+    return true;
+}
+
+/* ---- grow ---- */
+
+static void grow_apply(conn *c, orch_model *m)
+{
+    orch_daemon *d = c->d;
+    orch_request *r = &c->req;
+    char *err = NULL;
+    if (d->shutting_down) {
+        orch_model_free(m);
+        reply_error(c, "the daemon is shutting down");
+        return;
+    }
+    if (orch_supervisor_apply(d->sv, m, (const char *const *)r->names, r->n_names, &err) != 0) {
+        orch_model_free(m);
         reply_error(c, err);
         free(err);
         return;
     }
     c->pending = 1;
     orch_supervisor_when_settled(d->sv, (const char *const *)r->names, r->n_names, on_settled, c);
+}
+
+/* The images are pulled (or failed: those services fail at their start with
+ * the same error): now converge. */
+static void on_grow_pulled(void *arg, bool ok, const char *report)
+{
+    conn *c = arg;
+    orch_model *m = c->model;
+    c->model = NULL;
+    (void)ok;
+    (void)report;
+    grow_apply(c, m);
+    free(m);
+}
+
+static void do_grow(conn *c)
+{
+    orch_daemon *d = c->d;
+    orch_request *r = &c->req;
+    if (check_settings(c) != 0)
+        return;
+    orch_model m;
+    if (load_model(c, &m) != 0)
+        return;
+    const orch_image_ops *img = image_ops(d);
+    const char *policy = r->pull ? r->pull : "missing";
+    if (img)
+        img->set_pull_policy(policy);
+    /* Images first, so TIMEOUT_START does not count the download; each image
+     * once, however many services want it. */
+    if (img && strcmp(policy, "never") != 0 && names_known(&m, r->names, r->n_names)) {
+        const orch_service **svcs = NULL;
+        size_t n = wanted_images(&m, r->names, r->n_names, false, &svcs);
+        if (n > 0) {
+            c->model = xmalloc(sizeof *c->model);
+            *c->model = m;
+            char *err = NULL;
+            c->pending = 1;
+            int rc = img->pull(svcs, n, policy, d->ctx.project_dir, on_image_progress,
+                               on_grow_pulled, c, &err);
+            free(svcs);
+            if (rc == 0)
+                return;
+            free(err);
+            c->pending = 0;
+            m = *c->model;
+            free(c->model);
+            c->model = NULL;
+        } else {
+            free(svcs);
+        }
+    }
+    grow_apply(c, &m);
+}
+
+/* ---- pull, import ---- */
+
+static void on_images_done(void *arg, bool ok, const char *report)
+{
+    conn *c = arg;
+    yajl_gen g = reply_begin(ok);
+    if (report) {
+        gen_str(g, "report");
+        gen_str(g, report);
+    }
+    yajl_gen_map_close(g);
+    reply(c, g);
+}
+
+static void do_pull(conn *c)
+{
+    orch_daemon *d = c->d;
+    orch_request *r = &c->req;
+    if (check_settings(c) != 0)
+        return;
+    orch_model m;
+    if (load_model(c, &m) != 0)
+        return;
+    for (size_t i = 0; i < r->n_names; i++) {
+        if (!orch_model_find(&m, r->names[i])) {
+            char *msg = xasprintf("no service named %s", r->names[i]);
+            orch_model_free(&m);
+            reply_error(c, msg);
+            free(msg);
+            return;
+        }
+    }
+    const orch_service **svcs = NULL;
+    size_t n = wanted_images(&m, r->names, r->n_names, true, &svcs);
+    const orch_image_ops *img = image_ops(d);
+    char *err = NULL;
+    if (n == 0 || !img) {
+        free(svcs);
+        orch_model_free(&m);
+        reply_simple(c, 1, "report", "no FROM service: nothing to pull");
+        return;
+    }
+    c->pending = 1;
+    /* the services are copied by the runtime where it needs them */
+    int rc = img->pull(svcs, n, r->pull ? r->pull : "always", d->ctx.project_dir, on_image_progress,
+                       on_images_done, c, &err);
+    free(svcs);
+    orch_model_free(&m);
+    if (rc != 0) {
+        c->pending = 0;
+        reply_error(c, err);
+        free(err);
+    }
+}
+
+static void do_import(conn *c)
+{
+    orch_daemon *d = c->d;
+    char *err = NULL;
+    if (!d->container_runtime) {
+        d->container_runtime = orch_container_runtime_load(d->loop, d->opts.containerd_socket,
+                                                           d->ctx.namespace_, &err);
+        if (!d->container_runtime) {
+            reply_error(c, err);
+            free(err);
+            return;
+        }
+        orch_supervisor_set_container_runtime(d->sv, d->container_runtime);
+    }
+    const orch_image_ops *img = image_ops(d);
+    if (!img) {
+        reply_error(c, "the container runtime cannot import images");
+        return;
+    }
+    c->pending = 1;
+    if (img->import(c->req.files[0], on_image_progress, on_images_done, c, &err) != 0) {
+        c->pending = 0;
+        reply_error(c, err);
+        free(err);
+    }
 }
 
 /* A full fell leaves nothing behind: the named volumes orchd created under
@@ -383,6 +616,8 @@ static void handle_request(conn *c)
     case ORCH_REQ_SURVEY: do_survey(c); break;
     case ORCH_REQ_RELOAD: do_reload(c); break;
     case ORCH_REQ_LOG_PATH: do_log_path(c); break;
+    case ORCH_REQ_PULL: do_pull(c); break;
+    case ORCH_REQ_IMPORT: do_import(c); break;
     }
 }
 

@@ -10,6 +10,7 @@
 static const char *const kind_names[] = {
     [ORCH_REQ_PING] = "ping",     [ORCH_REQ_GROW] = "grow",     [ORCH_REQ_FELL] = "fell",
     [ORCH_REQ_SURVEY] = "survey", [ORCH_REQ_RELOAD] = "reload", [ORCH_REQ_LOG_PATH] = "log-path",
+    [ORCH_REQ_PULL] = "pull",     [ORCH_REQ_IMPORT] = "import",
 };
 
 const char *orch_req_kind_name(orch_req_kind k)
@@ -37,6 +38,7 @@ void orch_request_free(orch_request *r)
     free(r->project_dir);
     free(r->data_dir);
     free(r->namespace_);
+    free(r->pull);
     memset(r, 0, sizeof *r);
 }
 
@@ -162,12 +164,23 @@ int orch_request_decode(const char *buf, size_t len, orch_request *r, char **err
         take_string(member(root, "data_dir"), "data_dir", &r->data_dir, err) ||
         take_string(member(root, "namespace"), "namespace", &r->namespace_, err) ||
         take_bool(member(root, "keep_data"), "keep_data", &r->keep_data, err) ||
-        take_bool(member(root, "poweroff"), "poweroff", &r->poweroff, err))
+        take_bool(member(root, "poweroff"), "poweroff", &r->poweroff, err) ||
+        take_string(member(root, "pull"), "pull", &r->pull, err) ||
+        take_bool(member(root, "progress"), "progress", &r->progress, err))
         goto out;
     if (!r->env)
         r->env = xcalloc(1, sizeof *r->env);
-    if (r->kind == ORCH_REQ_GROW && r->n_files == 0) {
-        *err = xstrdup("grow needs 'files'");
+    if ((r->kind == ORCH_REQ_GROW || r->kind == ORCH_REQ_PULL) && r->n_files == 0) {
+        *err = xasprintf("%s needs 'files'", kind_names[r->kind]);
+        goto out;
+    }
+    if (r->kind == ORCH_REQ_IMPORT && r->n_files != 1) {
+        *err = xstrdup("import needs exactly one file");
+        goto out;
+    }
+    if (r->pull && strcmp(r->pull, "always") && strcmp(r->pull, "missing") &&
+        strcmp(r->pull, "never")) {
+        *err = xstrdup("'pull' must be always, missing or never");
         goto out;
     }
     if ((r->kind == ORCH_REQ_RELOAD || r->kind == ORCH_REQ_LOG_PATH) && r->n_names != 1) {
@@ -216,9 +229,9 @@ char *orch_request_encode(const orch_request *r)
     }
     gen_strings(g, "env", r->env, r->n_env);
     gen_strings(g, "names", r->names, r->n_names);
-    const char *keys[] = {"project_dir", "data_dir", "namespace"};
-    const char *vals[] = {r->project_dir, r->data_dir, r->namespace_};
-    for (size_t i = 0; i < 3; i++) {
+    const char *keys[] = {"project_dir", "data_dir", "namespace", "pull"};
+    const char *vals[] = {r->project_dir, r->data_dir, r->namespace_, r->pull};
+    for (size_t i = 0; i < 4; i++) {
         if (vals[i]) {
             gen_str(g, keys[i]);
             gen_str(g, vals[i]);
@@ -230,6 +243,10 @@ char *orch_request_encode(const orch_request *r)
     }
     if (r->poweroff) {
         gen_str(g, "poweroff");
+        yajl_gen_bool(g, 1);
+    }
+    if (r->progress) {
+        gen_str(g, "progress");
         yajl_gen_bool(g, 1);
     }
     yajl_gen_map_close(g);

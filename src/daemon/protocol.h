@@ -17,6 +17,8 @@ typedef enum orch_req_kind {
     ORCH_REQ_SURVEY,
     ORCH_REQ_RELOAD,
     ORCH_REQ_LOG_PATH,
+    ORCH_REQ_PULL,   /* pull (or import) the images of the model's FROM services */
+    ORCH_REQ_IMPORT, /* import an OCI archive or layout: files[0] */
 } orch_req_kind;
 
 typedef struct orch_request {
@@ -35,6 +37,8 @@ typedef struct orch_request {
     char *namespace_;
     bool keep_data;
     bool poweroff;
+    char *pull;    /* grow: always|missing|never (NULL: missing) */
+    bool progress; /* grow/pull/import: stream {"progress": ...} lines before the reply */
 } orch_request;
 
 /* Returns 0, or -1 with *err (malloc'ed) saying what is wrong. */

@@ -58,13 +58,16 @@ int orch_is_yaml_name(const char *file)
            (n >= 4 && strcmp(file + n - 4, ".yml") == 0);
 }
 
-/* Characters (not bytes) before offset n of a line, plus one: the column of
- * the byte at n, counted as libyaml counts its marks. */
-static size_t column_at(const char *line, size_t n)
+/* Characters (not bytes) from start to offset n of data, plus one: the
+ * column of the byte at n, counted as libyaml counts its marks (a byte order
+ * mark that starts the file does not count). */
+static size_t column_at(const char *data, size_t start, size_t n)
 {
-    size_t col = 1;
-    for (size_t i = 0; i < n; i++)
-        col += ((unsigned char)line[i] & 0xC0) != 0x80;
+    size_t col = 1, i = start;
+    if (start == 0 && n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    for (; i < n; i++)
+        col += ((unsigned char)data[i] & 0xC0) != 0x80;
     return col;
 }
 
@@ -106,7 +109,7 @@ static bool check_text(orch_layer *l, const char *data, size_t len)
     size_t line_start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && data[i] == '\0') {
-            bad_byte(l, lineno, column_at(data + line_start, i - line_start),
+            bad_byte(l, lineno, column_at(data, line_start, i),
                      "NUL byte in file", "an Orchfile is text");
             return false;
         }
@@ -114,8 +117,9 @@ static bool check_text(orch_layer *l, const char *data, size_t len)
             const char *line = data + line_start;
             size_t n = i - line_start;
             if (!orch_valid_utf8(line, n)) {
-                bad_byte(l, lineno, column_at(line, first_bad_utf8(line, n)),
-                         "not valid UTF-8", "an Orchfile is UTF-8 text");
+                size_t bad = line_start + first_bad_utf8(line, n);
+                bad_byte(l, lineno, column_at(data, line_start, bad), "not valid UTF-8",
+                         "an Orchfile is UTF-8 text");
                 return false;
             }
             lineno++;

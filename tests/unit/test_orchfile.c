@@ -442,8 +442,10 @@ static void test_full_model(void)
     CHECK_CONTAINS(out, "\"requires\":[\"a\",\"b\"],\"after\":[\"b\",\"a\"]");
     CHECK_CONTAINS(out, "\"env_files\":[\"x.env\",\"y.env\"]");
     CHECK_CONTAINS(out, "\"env\":{\"K\":\"3\",\"L\":\"2\"}");
-    CHECK_CONTAINS(out, "\"publish\":[{\"host\":8080,\"container\":80},{\"host\":81,\"container\":81}]");
-    CHECK_CONTAINS(out, "\"volumes\":[{\"source\":\"b\",\"destination\":\"/a\",\"is_named\":true}]");
+    CHECK_CONTAINS(out, "\"publish\":[{\"host\":8080,\"container\":80},"
+                        "{\"host\":81,\"container\":81}]");
+    CHECK_CONTAINS(out,
+                   "\"volumes\":[{\"source\":\"b\",\"destination\":\"/a\",\"is_named\":true}]");
     /* Services keep declaration order. */
     out = load1("SERVICE zeta\nRUN z\nSERVICE alpha\nRUN a\nSERVICE mid\nRUN m\n");
     CHECK(strstr(out, "zeta") < strstr(out, "alpha") && strstr(out, "alpha") < strstr(out, "mid"));
@@ -495,7 +497,8 @@ static void test_merge_lists(void)
     const char *out =
         LOAD(BASE("SERVICE db\nFROM postgres:16\nENV A=1\nENV B=2\n"
                   "PUBLISH 5432:5432\nPUBLISH 127.0.0.1:9187:9187\n"
-                  "VOLUME pg:/var/lib/postgresql/data\nVOLUME ./init:/docker-entrypoint-initdb.d\n"),
+                  "VOLUME pg:/var/lib/postgresql/data\n"
+                  "VOLUME ./init:/docker-entrypoint-initdb.d\n"),
              PROD("SERVICE db\nENV B=3\nENV C=4\n"
                   "PUBLISH 0.0.0.0:15432:5432\nPUBLISH 6000:6000\n"
                   "VOLUME /srv/pg:/var/lib/postgresql/data\nVOLUME logs:/logs\n"));
@@ -510,8 +513,10 @@ static void test_merge_lists(void)
                         "{\"source\":\"logs\",\"destination\":\"/logs\",\"is_named\":true}]");
     /* REQUIRES, AFTER, ENV_FILE: appended, duplicates removed. */
     out = LOAD(BASE("SERVICE a\nRUN a\nSERVICE b\nRUN b\nSERVICE c\nRUN c\n"
-                    "SERVICE web\nRUN w\nREQUIRES a b\nAFTER a\nENV_FILE base.env\nENV_FILE common.env\n"),
-               PROD("SERVICE web\nREQUIRES b c\nAFTER c a\nENV_FILE common.env\nENV_FILE prod.env\n"));
+                    "SERVICE web\nRUN w\nREQUIRES a b\nAFTER a\n"
+                    "ENV_FILE base.env\nENV_FILE common.env\n"),
+               PROD("SERVICE web\nREQUIRES b c\nAFTER c a\n"
+                    "ENV_FILE common.env\nENV_FILE prod.env\n"));
     CHECK_CONTAINS(out, "\"env_files\":[\"base.env\",\"common.env\",\"prod.env\"],"
                         "\"requires\":[\"a\",\"b\",\"c\"],\"after\":[\"a\",\"c\"]");
 }
@@ -537,7 +542,8 @@ static void test_merge_mode_switch(void)
     /* FROM on a RUN service: USER/STOP/RELOAD go, ENV/WORKDIR/resources,
      * health and restart stay. Not a C1 error. */
     const char *out =
-        LOAD(BASE("SERVICE web\nRUN ./web\nUSER www\nSTOP kill $MAINPID\nRELOAD kill -HUP $MAINPID\n"
+        LOAD(BASE("SERVICE web\nRUN ./web\nUSER www\nSTOP kill $MAINPID\n"
+                  "RELOAD kill -HUP $MAINPID\n"
                   "ENV A=1\nWORKDIR /srv\nMEMORY 1G\nCPUS 2\nHEALTHCHECK http://localhost/\n"
                   "RESTART always\nREQUIRES\tdb\nSERVICE db\nRUN db\n"),
              PROD("SERVICE web\nFROM localhost/web:1\n"));
@@ -609,7 +615,8 @@ static void test_merge_clear(void)
     CHECK_CONTAINS(out, "\"requires\":[\"dep\"]");
     /* CLEAR in a service the overlay introduces has nothing to clear. */
     out = LOAD(BASE("SERVICE a\nRUN a\n"), PROD("SERVICE b\nCLEAR ENV\nRUN b\nENV X=1\n"));
-    CHECK_CONTAINS(out, "\"name\":\"b\",\"mode\":\"host\",\"run_command\":\"b\",\"env\":{\"X\":\"1\"}");
+    CHECK_CONTAINS(out, "\"name\":\"b\",\"mode\":\"host\",\"run_command\":\"b\","
+                        "\"env\":{\"X\":\"1\"}");
     /* CLEAR of a scalar is an error, whichever scalar. */
     static const char *const scalars[] = {"FROM", "RUN", "USER", "WORKDIR", "MEMORY",
                                           "HEALTHCHECK", "RESTART", "STDOUT"};
@@ -645,7 +652,8 @@ static void test_merge_constraints(void)
                 "Orchfile.prod:2: ", "RELOAD is for host services (C3)");
     /* C2: RUN in the base, container-only directives in the overlay. */
     CHECK_ERROR(LOAD(BASE("SERVICE web\nRUN w\n"), PROD("SERVICE web\n\nPUBLISH 80:80\n")),
-                "Orchfile.prod:3: ", "PUBLISH is for container services (C2): service web runs on the host");
+                "Orchfile.prod:3: ",
+                "PUBLISH is for container services (C2): service web runs on the host");
     CHECK_ERROR(LOAD(BASE("SERVICE web\nRUN w\n"), PROD("SERVICE web\nVOLUME v:/v\n")),
                 "Orchfile.prod:2: ", "VOLUME is for container services (C2)");
     CHECK_ERROR(LOAD(BASE("SERVICE web\nRUN w\n"), PROD("SERVICE web\nENTRYPOINT e\n")),
@@ -698,7 +706,8 @@ static void test_arg_precedence(void)
     CHECK_CONTAINS(out, "--listen :2\"");
     /* The environment is the one passed in, not the process's: names are
      * case-sensitive and only the ORCH_ARG_ prefix counts. */
-    out = load_with(FILES(BASE(arg_base)), NULL, ENV("ORCH_ARG_PORT=1", "port=2", "ORCH_ARGport=3"));
+    out = load_with(FILES(BASE(arg_base)), NULL,
+                    ENV("ORCH_ARG_PORT=1", "port=2", "ORCH_ARGport=3"));
     CHECK_CONTAINS(out, "--listen 127.0.0.1:8080\"");
     /* Among files the last wins; the environment still beats every file. */
     out = LOAD(BASE(arg_base), PROD("ARG port=443\n"));
@@ -790,7 +799,8 @@ static void test_expansion(void)
                 "STDERR /l/${v}\nWORKDIR /w${v}\nCMD c${v}\nENTRYPOINT e${v}\n");
     CHECK_CONTAINS(out, "\"image\":\"img:1\",\"entrypoint\":\"e1\",\"cmd\":\"c1\","
                         "\"volumes\":[{\"source\":\"./d1\",\"destination\":\"/d1\","
-                        "\"is_named\":false}],\"workdir\":\"/w1\",\"env\":{\"K1\":\"1\",\"V\":\"1\"},"
+                        "\"is_named\":false}],\"workdir\":\"/w1\","
+                        "\"env\":{\"K1\":\"1\",\"V\":\"1\"},"
                         "\"env_files\":[\"1.env\"],\"healthcheck\":\"http://h/1\",");
     CHECK_CONTAINS(out, "\"logging\":{\"stderr\":\"/l/1\"}");
     /* Service names and dependency lists after expansion. */
@@ -909,7 +919,8 @@ static void test_bad_values(void)
         char *body = NULL, *gist = NULL;
         size_t kw = strcspn(once[i], " ");
         if (asprintf(&body, "SERVICE s\nFROM i\n%s\n%s\n", once[i], once[i]) < 0 ||
-            asprintf(&gist, "%.*s given twice in service s (first at line 3)", (int)kw, once[i]) < 0)
+            asprintf(&gist, "%.*s given twice in service s (first at line 3)", (int)kw,
+                     once[i]) < 0)
             abort();
         CHECK_ERROR(load1(body), "Orchfile:4: ", gist);
         free(body);
@@ -964,6 +975,9 @@ static void test_file_errors(void)
     CHECK_ERROR(load1("SERVICE a\nRUN \xC3\xA9\xE2\x9C\x93\xFF\n"), "Orchfile:2: ",
                 "not valid UTF-8 (column 7)");
     CHECK_ERROR(load1("SERVICE a\nRUN \xE2\x9C\n"), "Orchfile:2: ", "not valid UTF-8 (column 5)");
+    CHECK_ERROR(load1("\xEF\xBB\xBFSERVICE \xFF\n"), "Orchfile:1: ", "not valid UTF-8 (column 9)");
+    CHECK_ERROR(load1("SERVICE a\n\xEF\xBB\xBF\xFF\n"), "Orchfile:2: ",
+                "not valid UTF-8 (column 2)");
     CHECK_ERROR(load1("SERVICE a\nRUN \xC0\xAF\n"), "Orchfile:2: ", "not valid UTF-8");
     CHECK_ERROR(load1("SERVICE a\nRUN \xED\xA0\x80\n"), "Orchfile:2: ", "not valid UTF-8");
     CHECK_ERROR(load1("\xFF\xFE" "S\0E\0"), "Orchfile:1: ", "not valid UTF-8");

@@ -38,6 +38,7 @@ struct http_req {
     CURL *easy;
     struct curl_slist *headers;
     int (*on_data)(void *arg, const char *data, size_t len);
+    void *data_arg;
     http_done_cb done;
     void *arg;
     size_t max_body;
@@ -276,7 +277,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
         r->body_cut = false;
     }
     if (r->on_data && status >= 200 && status < 300) {
-        int a = r->on_data(r->arg, data, len);
+        int a = r->on_data(r->data_arg, data, len);
         if (a == HTTP_PAUSE)
             return CURL_WRITEFUNC_PAUSE;
         if (a == HTTP_ABORT) {
@@ -391,6 +392,7 @@ http_req *http_start(uv_loop_t *loop, const http_opts *o, http_done_cb done, voi
         return NULL;
     }
     r->on_data = o->on_data;
+    r->data_arg = o->data_arg;
     r->done = done;
     r->arg = arg;
     r->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;

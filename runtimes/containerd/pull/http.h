@@ -30,6 +30,7 @@ typedef struct http_opts {
      * for the error message). NULL: the body is kept in memory (max_body;
      * more is an error). */
     int (*on_data)(void *arg, const char *data, size_t len);
+    void *data_arg; /* on_data's arg */
     /* 0: defaults (connect 15 s; stall: less than 1 byte/s for 30 s; no total) */
     long connect_timeout_ms;
     long stall_timeout_s;

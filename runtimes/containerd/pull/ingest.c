@@ -9,6 +9,7 @@
 
 #include "containerd/services/content/v1/content.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
+#include "pull/pull_internal.h"
 #include "transport/ctd_write.h"
 #include "xalloc.h"
 
@@ -103,7 +104,7 @@ static void on_aborted(void *arg, grpc_status_code st, const char *details,
 /* After a failure with the stream closed: drop the ref unless kept. */
 static void abort_ref(ingest *g)
 {
-    if (g->keep_ref || !g->rt->conn) {
+    if (g->keep_ref || pull_closed() || !g->rt->conn) {
         complete(g);
         return;
     }
@@ -278,7 +279,7 @@ static void on_stat(void *arg, ProtobufCMessage *msg)
 
 static void open_write(ingest *g)
 {
-    if (!g->rt->conn) {
+    if (pull_closed() || !g->rt->conn) {
         set_error(g, "the containerd connection is closed");
         complete(g);
         return;
@@ -325,7 +326,7 @@ static void on_info(void *arg, grpc_status_code st, const char *details, Protobu
         return;
     }
     if (st == GRPC_STATUS_OK) {
-        if (!g->lease) {
+        if (!g->lease || pull_closed()) {
             g->result = INGEST_EXISTS;
             complete(g);
             return;
@@ -356,7 +357,7 @@ static void on_info(void *arg, grpc_status_code st, const char *details, Protobu
 ingest *ingest_start(ctd_rt *rt, const char *lease, const char *digest, int64_t size,
                      const char *const *labels, const ingest_cbs *cbs, void *arg)
 {
-    if (!rt->conn)
+    if (pull_closed() || !rt->conn)
         return NULL;
     ingest *g = xcalloc(1, sizeof *g);
     g->rt = rt;

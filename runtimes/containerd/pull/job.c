@@ -46,7 +46,7 @@ size_t jobs_count(void)
 
 uv_loop_t *job_loop(const img_job *j)
 {
-    return j->rt->loop;
+    return j->loop;
 }
 
 static void strv_free(char **v)
@@ -83,7 +83,7 @@ static void emit(img_job *j, yajl_gen g)
     yajl_gen_get_buf(g, &buf, &len);
     for (size_t i = 0; i < j->n_w; i++)
         if (j->w[i].progress)
-            j->w[i].progress(j->w[i].arg, (const char *)buf);
+            j->w[i].progress(j->w[i].parg, (const char *)buf);
     yajl_gen_free(g);
 }
 
@@ -97,7 +97,7 @@ static bool has_listeners(const img_job *j)
 
 static uint64_t elapsed_ms(const img_job *j)
 {
-    return uv_now(j->rt->loop) - j->t0;
+    return uv_now(j->loop) - j->t0;
 }
 
 void job_emit_image(img_job *j, const char *status, const char *key, const char *value)
@@ -125,7 +125,7 @@ void job_emit_blob(job_blob *b, const char *status)
     img_job *j = b->j;
     if (!has_listeners(j))
         return;
-    uint64_t now = uv_now(j->rt->loop);
+    uint64_t now = uv_now(j->loop);
     if (strcmp(status, "downloading") == 0) {
         if (b->t_emit && now - b->t_emit < EMIT_EVERY_MS)
             return;
@@ -264,6 +264,19 @@ void job_run_blobs(img_job *j)
     }
 }
 
+/* ---- retries ---- */
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    img_job *j = t->data;
+    if (j->failing || j->finishing)
+        return;
+    for (size_t i = 0; i < j->n_blobs; i++)
+        if (j->blobs[i]->state == BLOB_RETRY)
+            j->blobs[i]->state = BLOB_PENDING;
+    job_run_blobs(j);
+}
+
 /* ---- the end of one blob ---- */
 
 static void blob_finish(job_blob *b)
@@ -280,6 +293,7 @@ static void blob_finish(job_blob *b)
     char *err = b->result_err;
     b->result_err = NULL;
     b->have_result = false;
+    bool retry = false;
     if (result == INGEST_OK) {
         b->state = BLOB_DONE;
         job_emit_blob(b, "done");
@@ -289,25 +303,598 @@ static void blob_finish(job_blob *b)
             j->n_existed++;
         job_emit_blob(b, "exists");
     } else if (!j->failing && b->http_failed_transient && b->retries < MAX_RETRIES) {
-        /* resumed from where the store stands (the ref was kept) */
+        /* again from where the store stands: the ref was kept */
         b->retries++;
         b->state = BLOB_RETRY;
+        retry = true;
+        fprintf(stderr, "orchd: image %s: %s; retrying\n", j->name, err ? err : "failed");
         job_emit_blob(b, "retrying");
-        uv_timer_start(j->retry_timer, NULL, 0, 0); /* replaced below */
     } else {
         b->state = BLOB_DONE;
         if (!j->failing)
             job_emit_blob(b, "failed");
         job_fail(j, "%s", err ? err : "failed");
     }
+    b->http_failed_transient = false;
     free(err);
     wake(b->digest);
-    if (b->state == BLOB_RETRY) {
-        extern void job_retry_later(img_job * j, int attempt);
-        job_retry_later(j, b->retries);
-    }
+    if (retry && !j->failing)
+        uv_timer_start(j->retry_timer, on_retry_timer, 1000u * (uint64_t)b->retries, 0);
     if (j->failing)
         maybe_end(j);
     else
         job_run_blobs(j);
+}
+
+static void on_ingest_done(void *arg, int result, const char *err)
+{
+    job_blob *b = arg;
+    b->g = NULL;
+    b->result = result;
+    free(b->result_err);
+    b->result_err = err ? xstrdup(err) : NULL;
+    b->have_result = true;
+    if (b->reading)
+        return; /* the read in flight finishes it */
+    blob_finish(b);
+}
+
+/* ---- sources: a file ---- */
+
+static void file_read_next(job_blob *b);
+
+static void on_file_read(uv_fs_t *req)
+{
+    job_blob *b = req->data;
+    ssize_t n = req->result;
+    uv_fs_req_cleanup(req);
+    b->reading = false;
+    if (!b->g) {
+        if (b->have_result)
+            blob_finish(b);
+        return;
+    }
+    if (n < 0) {
+        char *e = xasprintf("reading %s from %s: %s", b->digest, b->path, uv_strerror((int)n));
+        ingest_fail(b->g, e, false);
+        free(e);
+        return;
+    }
+    if (n == 0) {
+        char *e = xasprintf("%s ends inside blob %s (%lld of %lld bytes): the file is truncated",
+                            b->path, b->digest, (long long)b->rpos, (long long)b->size);
+        ingest_fail(b->g, e, false);
+        free(e);
+        return;
+    }
+    b->j->fetched += n;
+    ingest_feed(b->g, b->rbuf, (size_t)n);
+    b->rpos += n;
+    job_emit_blob(b, "importing");
+    if (b->rpos >= b->size)
+        ingest_end(b->g);
+    else if (ingest_full(b->g))
+        b->wait_drain = true;
+    else
+        file_read_next(b);
+}
+
+static void file_read_next(job_blob *b)
+{
+    int64_t left = b->size - b->rpos;
+    size_t n = left < (int64_t)FILE_CHUNK ? (size_t)left : FILE_CHUNK;
+    if (!b->rbuf)
+        b->rbuf = xmalloc(FILE_CHUNK);
+    uv_buf_t buf = uv_buf_init(b->rbuf, (unsigned)n);
+    b->fs.data = b;
+    b->reading = true;
+    int rc = uv_fs_read(b->j->loop, &b->fs, b->fd, &buf, 1, b->file_off + b->rpos,
+                        on_file_read);
+    if (rc != 0) {
+        b->reading = false;
+        char *e = xasprintf("reading %s: %s", b->path, uv_strerror(rc));
+        ingest_fail(b->g, e, false);
+        free(e);
+    }
+}
+
+static void on_file_open(uv_fs_t *req)
+{
+    job_blob *b = req->data;
+    ssize_t fd = req->result;
+    uv_fs_req_cleanup(req);
+    b->reading = false;
+    if (fd >= 0)
+        b->fd = (int)fd;
+    if (!b->g) {
+        if (b->have_result)
+            blob_finish(b);
+        return;
+    }
+    if (fd < 0) {
+        char *e = xasprintf("cannot open %s: %s", b->path, uv_strerror((int)fd));
+        ingest_fail(b->g, e, false);
+        free(e);
+        return;
+    }
+    file_read_next(b);
+}
+
+/* ---- the ingest's callbacks ---- */
+
+static void on_ready(void *arg, int64_t off)
+{
+    job_blob *b = arg;
+    img_job *j = b->j;
+    b->from = off;
+    if (off >= b->size) { /* written earlier, not committed */
+        ingest_end(b->g);
+        return;
+    }
+    switch (b->src) {
+    case SRC_MEMORY:
+        ingest_feed(b->g, b->mem + off, b->mem_len - (size_t)off);
+        ingest_end(b->g);
+        break;
+    case SRC_FILE:
+        b->rpos = off;
+        b->fs.data = b;
+        b->reading = true;
+        if (uv_fs_open(j->loop, &b->fs, b->path, O_RDONLY | O_CLOEXEC, 0, on_file_open) !=
+            0) {
+            b->reading = false;
+            char *e = xasprintf("cannot open %s", b->path);
+            ingest_fail(b->g, e, false);
+            free(e);
+        }
+        break;
+    case SRC_HTTP:
+        job_emit_blob(b, "downloading");
+        if (reg_fetch_blob(j, b, off) != 0 && b->g)
+            ingest_fail(b->g, "cannot start the download", false);
+        break;
+    }
+}
+
+static void on_drained(void *arg)
+{
+    job_blob *b = arg;
+    if (b->src == SRC_HTTP) {
+        reg_resume_blob(b);
+    } else if (b->src == SRC_FILE && b->wait_drain && !b->reading && b->g) {
+        b->wait_drain = false;
+        file_read_next(b);
+    }
+}
+
+static const ingest_cbs blob_cbs = {on_ready, on_drained, on_ingest_done};
+
+static void start_blob(job_blob *b)
+{
+    img_job *j = b->j;
+    if (running_elsewhere(j, b->digest)) {
+        b->state = BLOB_WAITING; /* woken when that one is over */
+        return;
+    }
+    b->state = BLOB_RUNNING;
+    b->t_start = uv_now(j->loop);
+    b->t_emit = 0;
+    b->saw_first = false;
+    j->running++;
+    b->g = pull_closed() ? NULL : ingest_start(j->rt, j->lease, b->digest, b->size, (const char *const *)b->labels,
+                        &blob_cbs, b);
+    if (!b->g) {
+        j->running--;
+        b->state = BLOB_DONE;
+        job_fail(j, "the containerd connection is closing");
+    }
+}
+
+/* ---------------------------------------------------------------- the job */
+
+static void job_free(img_job *j)
+{
+    for (size_t i = 0; i < j->n_blobs; i++)
+        blob_free(j->blobs[i]);
+    free(j->blobs);
+    free(j->w);
+    reg_free(j);
+    imp_free(j);
+    free(j->lease);
+    free(j->target_mt);
+    free(j->target_digest);
+    strv_free(j->names);
+    strv_free(j->record_labels);
+    free(j->err);
+    img_ref_free(&j->ref);
+    free(j);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    img_job *j = h->data;
+    free(h);
+    job_free(j);
+}
+
+/* Tells everyone, then goes (the job is off the list before any callback). */
+static void notify(img_job *j, const char *err)
+{
+    for (img_job **p = &jobs; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            break;
+        }
+    j->finishing = true;
+    if (err) {
+        fprintf(stderr, "orchd: image %s: %s\n", j->name, err);
+        job_emit_image(j, "failed", "error", err);
+    } else {
+        job_emit_image(j, j->is_import ? "imported" : "pulled", "digest", j->target_digest);
+    }
+    for (size_t i = 0; i < j->n_w; i++)
+        j->w[i].done(j->w[i].arg, j->name, err);
+    uv_timer_stop(j->retry_timer);
+    uv_close((uv_handle_t *)j->retry_timer, on_timer_closed);
+}
+
+typedef struct lease_del {
+    img_job *j;
+    void (*then)(img_job *j);
+} lease_del;
+
+static void on_lease_deleted(void *arg, grpc_status_code st, const char *details,
+                             ProtobufCMessage *reply)
+{
+    lease_del *d = arg;
+    img_job *j = d->j;
+    j->busy--;
+    if (st != GRPC_STATUS_OK && st != GRPC_STATUS_NOT_FOUND)
+        fprintf(stderr, "orchd: containerd: deleting lease %s: %s (it expires in %d s)\n",
+                j->lease, details, LEASE_EXPIRY_S);
+    free(j->lease);
+    j->lease = NULL;
+    void (*then)(img_job *) = d->then;
+    free(d);
+    then(j);
+}
+
+/* Leases.Delete (sync: the lease goes with everything it alone held). */
+static void drop_lease(img_job *j, void (*then)(img_job *j))
+{
+    if (!j->lease || pull_closed() || !j->rt->conn) {
+        then(j);
+        return;
+    }
+    lease_del *d = xcalloc(1, sizeof *d);
+    d->j = j;
+    d->then = then;
+    Containerd__Services__Leases__V1__DeleteRequest req =
+        CONTAINERD__SERVICES__LEASES__V1__DELETE_REQUEST__INIT;
+    req.id = j->lease;
+    req.sync = true;
+    j->busy++;
+    if (ctd_rt_call(j->rt, M_LEASE_DELETE, &req.base, NULL, NULL, 0, false, on_lease_deleted, d) !=
+        0) {
+        j->busy--;
+        free(d);
+        then(j);
+    }
+}
+
+static void end_failed(img_job *j)
+{
+    notify(j, j->err ? j->err : "failed");
+}
+
+static void on_end_timer(uv_timer_t *t)
+{
+    img_job *j = t->data;
+    drop_lease(j, end_failed);
+}
+
+/* A failing job ends once nothing of it runs: always from the loop, never
+ * inside the call that failed it. */
+static void maybe_end(img_job *j)
+{
+    if (!j->failing || j->finishing || j->aborted || j->running > 0 || j->busy > 0)
+        return;
+    j->aborted = true;
+    uv_timer_stop(j->retry_timer);
+    uv_timer_start(j->retry_timer, on_end_timer, 0, 0);
+}
+
+void job_fail(img_job *j, const char *fmt, ...)
+{
+    if (!j->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&j->err, fmt, ap) < 0)
+            j->err = NULL;
+        va_end(ap);
+    }
+    if (j->failing)
+        return;
+    j->failing = true;
+    for (size_t i = 0; i < j->n_blobs; i++) {
+        job_blob *b = j->blobs[i];
+        if (b->state == BLOB_RUNNING) {
+            if (b->rr)
+                reg_cancel_blob(b);
+            if (b->g)
+                ingest_fail(b->g, "stopped: the image failed", false);
+        } else if (b->state != BLOB_DONE) {
+            b->state = BLOB_DONE;
+        }
+    }
+    if (j->is_import)
+        imp_cancel(j);
+    else
+        reg_cancel(j);
+    maybe_end(j);
+}
+
+bool job_returned(img_job *j)
+{
+    j->busy--;
+    if (j->failing) {
+        maybe_end(j);
+        return true;
+    }
+    return false;
+}
+
+void job_set_target(img_job *j, const char *media_type, const char *digest, int64_t size)
+{
+    free(j->target_mt);
+    free(j->target_digest);
+    j->target_mt = xstrdup(media_type);
+    j->target_digest = xstrdup(digest);
+    j->target_size = size;
+}
+
+/* ---- success: records, lease, unpack ---- */
+
+static void done_ok(img_job *j)
+{
+    notify(j, NULL);
+}
+
+static void on_unpacked(void *arg, grpc_status_code st, const char *err)
+{
+    img_job *j = arg;
+    j->busy--;
+    if (err && strstr(err, "snapshotter not loaded") && !j->rt->snapshotter_fixed) {
+        /* a start falls back to another snapshotter by itself */
+        fprintf(stderr, "orchd: image %s: not unpacked now: %s\n", j->name, err);
+        err = NULL;
+    }
+    if (err) {
+        j->failing = true;
+        notify(j, err);
+        return;
+    }
+    done_ok(j);
+}
+
+static void on_resolved(void *arg, ctd_image *img, const char *name, const char *err)
+{
+    img_job *j = arg;
+    if (err) {
+        j->busy--;
+        j->failing = true;
+        notify(j, err);
+        return;
+    }
+    job_emit_image(j, "unpacking", NULL, NULL);
+    int rc = ctd_unpack_ensure(j->rt, img, j->rt->snapshotter, on_unpacked, j);
+    ctd_image_unref(img);
+    if (rc != 0) {
+        j->busy--;
+        j->failing = true;
+        notify(j, "the containerd connection is closing");
+    }
+}
+
+static void unpack(img_job *j)
+{
+    j->busy++;
+    if (pull_closed() || !j->rt->conn || ctd_image_get(j->rt, j->name, on_resolved, j) != 0) {
+        j->busy--;
+        j->failing = true;
+        notify(j, "the containerd connection is closing");
+    }
+}
+
+static void record_next(img_job *j, size_t i);
+
+typedef struct rec_call {
+    img_job *j;
+    size_t i;
+    bool updating;
+} rec_call;
+
+static int record_send(rec_call *rc);
+
+static void on_record(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
+{
+    rec_call *rc = arg;
+    img_job *j = rc->j;
+    if (st == GRPC_STATUS_ALREADY_EXISTS && !rc->updating) {
+        rc->updating = true;
+        if (record_send(rc) == 0)
+            return;
+        st = GRPC_STATUS_UNAVAILABLE;
+        details = "the containerd connection is closing";
+    }
+    size_t i = rc->i;
+    free(rc);
+    if (job_returned(j))
+        return;
+    if (st != GRPC_STATUS_OK) {
+        job_fail(j, "recording image %s: %s", j->names[i], details);
+        return;
+    }
+    record_next(j, i + 1);
+}
+
+static int record_send(rec_call *rc)
+{
+    img_job *j = rc->j;
+    Containerd__Types__Descriptor d = CONTAINERD__TYPES__DESCRIPTOR__INIT;
+    d.media_type = j->target_mt;
+    d.digest = j->target_digest;
+    d.size = j->target_size;
+    Containerd__Services__Images__V1__Image img = CONTAINERD__SERVICES__IMAGES__V1__IMAGE__INIT;
+    img.name = j->names[rc->i];
+    img.target = &d;
+    size_t n = 0;
+    while (j->record_labels && j->record_labels[2 * n])
+        n++;
+    Containerd__Services__Images__V1__Image__LabelsEntry *es = n ? xcalloc(n, sizeof *es) : NULL;
+    Containerd__Services__Images__V1__Image__LabelsEntry **eps = n ? xcalloc(n, sizeof *eps) : NULL;
+    for (size_t k = 0; k < n; k++) {
+        Containerd__Services__Images__V1__Image__LabelsEntry e =
+            CONTAINERD__SERVICES__IMAGES__V1__IMAGE__LABELS_ENTRY__INIT;
+        e.key = j->record_labels[2 * k];
+        e.value = j->record_labels[2 * k + 1];
+        es[k] = e;
+        eps[k] = &es[k];
+    }
+    img.n_labels = n;
+    img.labels = eps;
+    int r;
+    if (!rc->updating) {
+        Containerd__Services__Images__V1__CreateImageRequest req =
+            CONTAINERD__SERVICES__IMAGES__V1__CREATE_IMAGE_REQUEST__INIT;
+        req.image = &img;
+        r = ctd_rt_call(j->rt, M_IMAGE_CREATE, &req.base, NULL, j->lease, 0, false, on_record, rc);
+    } else {
+        /* no mask: the whole record (target and labels) is replaced */
+        Containerd__Services__Images__V1__UpdateImageRequest req =
+            CONTAINERD__SERVICES__IMAGES__V1__UPDATE_IMAGE_REQUEST__INIT;
+        req.image = &img;
+        r = ctd_rt_call(j->rt, M_IMAGE_UPDATE, &req.base, NULL, j->lease, 0, false, on_record, rc);
+    }
+    free(es);
+    free(eps);
+    return r;
+}
+
+static void after_records_lease(img_job *j)
+{
+    unpack(j);
+}
+
+static void record_next(img_job *j, size_t i)
+{
+    if (i >= j->n_names) {
+        /* the records hold everything now: the lease can go */
+        drop_lease(j, after_records_lease);
+        return;
+    }
+    rec_call *rc = xcalloc(1, sizeof *rc);
+    rc->j = j;
+    rc->i = i;
+    j->busy++;
+    if (pull_closed() || record_send(rc) != 0) {
+        free(rc);
+        j->busy--;
+        job_fail(j, "the containerd connection is closing");
+    }
+}
+
+static void records(img_job *j)
+{
+    if (j->recording || j->failing)
+        return;
+    if (!j->target_digest) {
+        job_fail(j, "no image was found");
+        return;
+    }
+    j->recording = true;
+    record_next(j, 0);
+}
+
+/* ---- the start ---- */
+
+static void on_lease(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
+{
+    img_job *j = arg;
+    if (st != GRPC_STATUS_OK) {
+        free(j->lease);
+        j->lease = NULL;
+    }
+    if (job_returned(j))
+        return;
+    if (st != GRPC_STATUS_OK) {
+        job_fail(j, "creating a lease: %s", details);
+        return;
+    }
+    if (j->is_import)
+        imp_begin(j);
+    else
+        reg_begin(j);
+}
+
+img_job *job_new(ctd_rt *rt, img_ref *ref, bool is_import)
+{
+    img_job *j = xcalloc(1, sizeof *j);
+    j->rt = rt;
+    j->loop = rt->loop;
+    j->ref = *ref;
+    memset(ref, 0, sizeof *ref);
+    j->name = j->ref.name;
+    j->is_import = is_import;
+    j->max_running = is_import ? 2 : REGISTRY_PARALLEL;
+    j->t0 = uv_now(rt->loop);
+    j->names = xcalloc(2, sizeof *j->names);
+    j->names[0] = xstrdup(j->name);
+    j->n_names = 1;
+    j->retry_timer = xcalloc(1, sizeof *j->retry_timer);
+    uv_timer_init(rt->loop, j->retry_timer);
+    j->retry_timer->data = j;
+    j->next = jobs;
+    jobs = j;
+
+    char *uniq = ctd_random_hex(8);
+    j->lease = xasprintf("orchd-%s-%s", is_import ? "import" : "pull", uniq);
+    free(uniq);
+    char expire[64];
+    time_t t = time(NULL) + LEASE_EXPIRY_S;
+    struct tm tm;
+    strftime(expire, sizeof expire, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry e =
+        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__LABELS_ENTRY__INIT;
+    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry *ep = &e;
+    e.key = "containerd.io/gc.expire";
+    e.value = expire;
+    Containerd__Services__Leases__V1__CreateRequest req =
+        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__INIT;
+    req.id = j->lease;
+    req.n_labels = 1;
+    req.labels = &ep;
+    j->busy++;
+    if (pull_closed() || ctd_rt_call(rt, M_LEASE_CREATE, &req.base,
+                    &containerd__services__leases__v1__create_response__descriptor, NULL, 0, false,
+                    on_lease, j) != 0) {
+        j->busy--;
+        free(j->lease);
+        j->lease = NULL;
+        job_fail(j, "the containerd connection is closing");
+    }
+    return j;
+}
+
+void job_add_waiter(img_job *j, const job_waiter *w)
+{
+    j->w = xrealloc(j->w, (j->n_w + 1) * sizeof *j->w);
+    j->w[j->n_w++] = *w;
+}
+
+void jobs_shutdown(void)
+{
+    for (img_job *j = jobs; j; j = j->next)
+        if (!j->failing)
+            job_fail(j, "orchd is shutting down");
 }

@@ -73,16 +73,19 @@ enum { BLOB_PENDING, BLOB_WAITING, BLOB_RUNNING, BLOB_RETRY, BLOB_DONE };
 
 typedef struct job_waiter {
     void (*done)(void *arg, const char *name, const char *err);
-    orch_image_progress_cb progress;
     void *arg;
+    orch_image_progress_cb progress; /* may be NULL */
+    void *parg;
 } job_waiter;
 
 struct img_job {
     img_job *next;
     ctd_rt *rt;
+    uv_loop_t *loop;
     img_ref ref;
     const char *name; /* ref.name: the image record, and the job's key */
     bool is_import;
+    bool import_names; /* orchd import: also the names the archive gives */
     char *lease;
     job_waiter *w;
     size_t n_w;
@@ -98,7 +101,7 @@ struct img_job {
     size_t n_names;
     char **record_labels; /* key, value, ..., NULL */
     char *err;
-    bool failing, finishing, aborted;
+    bool failing, finishing, aborted, recording;
     uint64_t t0;
     int64_t fetched; /* bytes that came over the network or from the file */
     size_t n_layers, n_existed;
@@ -106,6 +109,11 @@ struct img_job {
     struct reg *reg;
     struct imp *imp;
 };
+
+/* ---- pull.c ---- */
+/* True once the module shuts down: from then on nothing may touch the
+ * runtime (it goes when its connection has closed). */
+bool pull_closed(void);
 
 /* ---- job.c ---- */
 /* The job of name, or NULL. */
@@ -151,11 +159,6 @@ bool is_manifest_type(const char *mt);
 void imp_begin(img_job *j);
 void imp_cancel(img_job *j);
 void imp_free(img_job *j);
-/* The stamp of a local source: "mtime_ns:size" of the archive or of a
- * layout's index.json. -1 with *err when it cannot be read (blocking stat:
- * for the threadpool). */
-int imp_stamp(const img_ref *ref, char **stamp, char **err);
-
 #define LABEL_IMPORT_SOURCE "orchd.import.source"
 #define LABEL_IMPORT_STAMP "orchd.import.stamp"
 #define LABEL_IMPORT_DIGEST "orchd.import.digest"

@@ -1,0 +1,805 @@
+/* Pulling from an OCI / Docker v2 registry (distribution-spec), as
+ * containerd's remotes/docker does it:
+ *
+ *   GET /v2/<name>/manifests/<tag|digest>   Accept: OCI + Docker v2 types
+ *     401 + WWW-Authenticate: Bearer realm=..,service=..,scope=..
+ *       -> GET realm?service=..&scope=repository:<name>:pull (Basic auth
+ *          with credentials from ~/.docker/config.json, if any) -> token
+ *     401 + Basic realm=..  -> again with the credentials
+ *   an index -> the linux/<arch> manifest (by digest)
+ *   GET /v2/<name>/blobs/<digest>  (config, layers; Range to resume)
+ *
+ * Every manifest is checked against the digest that named it; blobs are
+ * checked by containerd when they are committed (ingest.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <yajl/yajl_tree.h>
+
+#include "pull/auth.h"
+#include "pull/pull_internal.h"
+#include "xalloc.h"
+
+#define ACCEPT                                                                                  \
+    "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST \
+    ", */*;q=0.5"
+#define MAX_DEPTH 4
+
+typedef struct reg_req reg_req;
+
+typedef struct chain_entry {
+    char *mt, *digest;
+    char *bytes;
+    size_t len;
+    char **labels; /* key, value, ..., NULL */
+} chain_entry;
+
+typedef struct reg {
+    char *base;   /* "https://host/v2/<name>/" */
+    char *host;   /* host[:port], for messages */
+    char *auth;   /* "Authorization: ..." once known */
+    bool creds_loaded, have_creds, sent_creds;
+    char *user, *secret, *creds_file;
+    reg_req *manifest;
+    int depth;
+    chain_entry *chain; /* the manifests, top first */
+    size_t n_chain;
+} reg;
+
+struct reg_req {
+    img_job *j;
+    char *url;
+    bool accept_manifests;
+    int64_t range_from;
+    size_t max_body;
+    int (*on_data)(void *arg, const char *d, size_t n);
+    void (*done)(void *arg, const http_result *res, const char *err);
+    void *arg;
+    http_req *h;     /* the request, or */
+    http_req *token; /* the token request */
+    int rounds;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static const char *jstr(yajl_val v, const char *key)
+{
+    const char *path[] = {key, NULL};
+    return YAJL_GET_STRING(yajl_tree_get(v, path, yajl_t_string));
+}
+
+static bool jint(yajl_val v, const char *key, long long *out)
+{
+    const char *path[] = {key, NULL};
+    yajl_val n = yajl_tree_get(v, path, yajl_t_number);
+    if (!n || !YAJL_IS_INTEGER(n))
+        return false;
+    *out = YAJL_GET_INTEGER(n);
+    return true;
+}
+
+bool is_index_type(const char *mt)
+{
+    return mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0);
+}
+
+bool is_manifest_type(const char *mt)
+{
+    return mt && (strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0);
+}
+
+int pick_platform(struct yajl_val_s *index, char **why)
+{
+    const char *mp[] = {"manifests", NULL};
+    yajl_val ms = yajl_tree_get(index, mp, yajl_t_array);
+    if (!YAJL_IS_ARRAY(ms)) {
+        *why = xstrdup("its index has no \"manifests\"");
+        return -1;
+    }
+    const char *want_var = NULL;
+    const char *want = ctd_host_arch(&want_var);
+    int pick = -1, unnamed = -1, n_unnamed = 0;
+    char seen[256] = "";
+    for (size_t i = 0; i < ms->u.array.len; i++) {
+        yajl_val m = ms->u.array.values[i];
+        const char *pp[] = {"platform", NULL};
+        yajl_val p = yajl_tree_get(m, pp, yajl_t_object);
+        if (!p) {
+            n_unnamed++;
+            unnamed = (int)i;
+            continue;
+        }
+        const char *os = jstr(p, "os"), *arch = jstr(p, "architecture"), *var = jstr(p, "variant");
+        if (os && arch && strlen(seen) < 200)
+            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s/%s%s%s",
+                     *seen ? ", " : "", os, arch, var && *var ? "/" : "", var ? var : "");
+        if (!os || strcmp(os, "linux") != 0 || !arch || strcmp(arch, want) != 0)
+            continue;
+        bool exact = !var || !*var || !*want_var || strcmp(var, want_var) == 0;
+        if (!exact)
+            continue;
+        if (pick < 0)
+            pick = (int)i;
+    }
+    if (pick < 0 && n_unnamed == 1 && ms->u.array.len == 1)
+        pick = unnamed;
+    if (pick < 0)
+        *why = xasprintf("no manifest for linux/%s%s%s (it has: %s)", want, *want_var ? "/" : "",
+                         want_var, *seen ? seen : "no platforms");
+    return pick;
+}
+
+/* The registry's error body: {"errors":[{"code":..,"message":..}]} */
+static char *registry_error(const http_result *res, char **code_out)
+{
+    if (code_out)
+        *code_out = NULL;
+    if (!res->body_len)
+        return NULL;
+    char why[64];
+    yajl_val root = yajl_tree_parse(res->body, why, sizeof why);
+    if (!root)
+        return NULL;
+    const char *ep[] = {"errors", NULL};
+    yajl_val errs = yajl_tree_get(root, ep, yajl_t_array);
+    char *out = NULL;
+    if (errs && errs->u.array.len > 0) {
+        yajl_val e = errs->u.array.values[0];
+        const char *code = jstr(e, "code"), *msg = jstr(e, "message");
+        out = xasprintf("%s%s%s", code ? code : "", code && msg ? ": " : "", msg ? msg : "");
+        if (code_out && code)
+            *code_out = xstrdup(code);
+    }
+    yajl_tree_free(root);
+    return out;
+}
+
+static char *strip_params(const char *ct)
+{
+    if (!ct)
+        return NULL;
+    size_t n = strcspn(ct, ";");
+    while (n && ct[n - 1] == ' ')
+        n--;
+    return xstrndup(ct, n);
+}
+
+/* ---------------------------------------------------------------- requests with auth */
+
+static void rr_start(reg_req *rr);
+
+static void rr_free(reg_req *rr)
+{
+    free(rr->url);
+    free(rr);
+}
+
+static void rr_cancel(reg_req *rr)
+{
+    if (!rr)
+        return;
+    http_cancel(rr->h);
+    http_cancel(rr->token);
+    rr_free(rr);
+}
+
+static void rr_finish(reg_req *rr, const http_result *res, const char *err)
+{
+    rr->done(rr->arg, res, err);
+    rr_free(rr);
+}
+
+static void rr_fail(reg_req *rr, const char *err)
+{
+    http_result none;
+    memset(&none, 0, sizeof none);
+    none.error = "";
+    none.body = "";
+    rr_finish(rr, &none, err);
+}
+
+static void load_creds(reg *r, img_job *j)
+{
+    if (r->creds_loaded)
+        return;
+    r->creds_loaded = true;
+    char *problem = NULL;
+    r->have_creds = auth_find_credentials(j->ref.domain, &r->user, &r->secret, &r->creds_file,
+                                          &problem);
+    if (problem) {
+        fprintf(stderr, "orchd: image %s: %s\n", j->name, problem);
+        free(problem);
+    }
+}
+
+static char *refused(reg *r, img_job *j, const http_result *res)
+{
+    char *detail = registry_error(res, NULL);
+    char *m;
+    if (r->sent_creds)
+        m = xasprintf("the registry %s refused the credentials of user %s (from %s)%s%s%s",
+                      r->host, r->user, r->creds_file, detail ? " (" : "", detail ? detail : "",
+                      detail ? ")" : "");
+    else
+        m = xasprintf("the registry %s denied access to %s%s%s%s: the repository does not exist, "
+                      "or it needs credentials (none for %s in ~/.docker/config.json)",
+                      r->host, j->ref.path, detail ? " (" : "", detail ? detail : "",
+                      detail ? ")" : "", j->ref.domain);
+    free(detail);
+    return m;
+}
+
+static void on_token(void *arg, const http_result *res)
+{
+    reg_req *rr = arg;
+    img_job *j = rr->j;
+    reg *r = j->reg;
+    rr->token = NULL;
+    if (res->curl_code != CURLE_OK) {
+        char *e = xasprintf("cannot get a token for %s: %s", r->host, res->error);
+        rr_fail(rr, e);
+        free(e);
+        return;
+    }
+    if (res->status == 401 || res->status == 403) {
+        char *e = refused(r, j, res);
+        rr_fail(rr, e);
+        free(e);
+        return;
+    }
+    if (res->status != 200) {
+        char *e = xasprintf("the token service of %s answered HTTP %ld", r->host, res->status);
+        rr_fail(rr, e);
+        free(e);
+        return;
+    }
+    char why[64];
+    yajl_val root = yajl_tree_parse(res->body, why, sizeof why);
+    const char *tok = root ? jstr(root, "token") : NULL;
+    if (!tok || !*tok)
+        tok = root ? jstr(root, "access_token") : NULL;
+    if (!tok || !*tok) {
+        yajl_tree_free(root);
+        char *e = xasprintf("the token service of %s sent no token", r->host);
+        rr_fail(rr, e);
+        free(e);
+        return;
+    }
+    free(r->auth);
+    r->auth = xasprintf("Authorization: Bearer %s", tok);
+    yajl_tree_free(root);
+    rr_start(rr);
+}
+
+static void fetch_token(reg_req *rr, const auth_challenge *c)
+{
+    img_job *j = rr->j;
+    reg *r = j->reg;
+    load_creds(r, j);
+    CURLU *u = curl_url();
+    char *url = NULL;
+    if (curl_url_set(u, CURLUPART_URL, c->realm, 0) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        char *e = xasprintf("the registry %s named a bad token realm '%s'", r->host, c->realm);
+        rr_fail(rr, e);
+        free(e);
+        return;
+    }
+    if (c->service) {
+        char *q = xasprintf("service=%s", c->service);
+        curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
+        free(q);
+    }
+    char *scope = xasprintf("scope=repository:%s:pull", j->ref.path);
+    curl_url_set(u, CURLUPART_QUERY, scope, CURLU_APPENDQUERY | CURLU_URLENCODE);
+    free(scope);
+    curl_url_get(u, CURLUPART_URL, &url, 0);
+    curl_url_cleanup(u);
+    char *basic = NULL;
+    if (r->have_creds) {
+        char *up = xasprintf("%s:%s", r->user, r->secret);
+        char *b64 = auth_base64(up, strlen(up));
+        basic = xasprintf("Authorization: Basic %s", b64);
+        free(b64);
+        free(up);
+        r->sent_creds = true;
+    }
+    const char *hdrs[] = {basic, NULL};
+    http_opts o = {.url = url, .headers = basic ? hdrs : NULL, .total_timeout_ms = 60000};
+    char *err = NULL;
+    rr->token = http_start(job_loop(j), &o, on_token, rr, &err);
+    curl_free(url);
+    free(basic);
+    if (!rr->token) {
+        rr_fail(rr, err);
+        free(err);
+    }
+}
+
+static void on_http(void *arg, const http_result *res)
+{
+    reg_req *rr = arg;
+    img_job *j = rr->j;
+    reg *r = j->reg;
+    rr->h = NULL;
+    if (res->status == 401 && res->curl_code == CURLE_OK && rr->rounds < 2) {
+        auth_challenge c;
+        if (auth_parse_challenge(res->www_authenticate, &c) != 0) {
+            char *e = xasprintf("the registry %s wants authentication but sent no usable "
+                                "WWW-Authenticate challenge",
+                                r->host);
+            rr_fail(rr, e);
+            free(e);
+            return;
+        }
+        rr->rounds++;
+        if (strcmp(c.scheme, "bearer") == 0 && c.realm && rr->rounds == 1) {
+            fetch_token(rr, &c);
+            auth_challenge_free(&c);
+            return;
+        }
+        if (strcmp(c.scheme, "basic") == 0) {
+            load_creds(r, j);
+            if (r->have_creds && !r->sent_creds) {
+                char *up = xasprintf("%s:%s", r->user, r->secret);
+                char *b64 = auth_base64(up, strlen(up));
+                free(r->auth);
+                r->auth = xasprintf("Authorization: Basic %s", b64);
+                free(b64);
+                free(up);
+                r->sent_creds = true;
+                auth_challenge_free(&c);
+                rr_start(rr);
+                return;
+            }
+        }
+        auth_challenge_free(&c);
+        char *e = refused(r, j, res);
+        rr_fail(rr, e);
+        free(e);
+        return;
+    }
+    if (res->status == 401 && res->curl_code == CURLE_OK) {
+        char *e = refused(r, j, res);
+        rr_fail(rr, e);
+        free(e);
+        return;
+    }
+    rr_finish(rr, res, NULL);
+}
+
+static void rr_start(reg_req *rr)
+{
+    reg *r = rr->j->reg;
+    const char *hdrs[3];
+    size_t n = 0;
+    if (rr->accept_manifests)
+        hdrs[n++] = ACCEPT;
+    if (r->auth)
+        hdrs[n++] = r->auth;
+    hdrs[n] = NULL;
+    http_opts o = {.url = rr->url,
+                   .headers = hdrs,
+                   .range_from = rr->range_from,
+                   .max_body = rr->max_body,
+                   .on_data = rr->on_data,
+                   .data_arg = rr->arg,
+                   .total_timeout_ms = rr->on_data ? 0 : 120000};
+    char *err = NULL;
+    rr->h = http_start(job_loop(rr->j), &o, on_http, rr, &err);
+    if (!rr->h) {
+        rr_fail(rr, err); /* NB: from inside the caller; callers allow it */
+        free(err);
+    }
+}
+
+/* ---------------------------------------------------------------- manifests */
+
+static void fetch_manifest(img_job *j, const char *reference);
+
+static void chain_add(reg *r, const char *mt, const char *digest, const char *bytes, size_t len)
+{
+    r->chain = xrealloc(r->chain, (r->n_chain + 1) * sizeof *r->chain);
+    chain_entry *c = &r->chain[r->n_chain++];
+    c->mt = xstrdup(mt);
+    c->digest = xstrdup(digest);
+    c->bytes = xmalloc(len + 1);
+    memcpy(c->bytes, bytes, len);
+    c->len = len;
+    c->labels = xcalloc(1, sizeof *c->labels);
+}
+
+static void chain_label(chain_entry *c, const char *k, const char *v)
+{
+    size_t n = 0;
+    while (c->labels[n])
+        n++;
+    c->labels = xrealloc(c->labels, (n + 3) * sizeof *c->labels);
+    c->labels[n] = xstrdup(k);
+    c->labels[n + 1] = xstrdup(v);
+    c->labels[n + 2] = NULL;
+}
+
+/* The manifest is known: its config and layers, then the manifests
+ * themselves (children first) as the last blobs. */
+static void manifest_found(img_job *j, yajl_val root)
+{
+    reg *r = j->reg;
+    chain_entry *me = &r->chain[r->n_chain - 1];
+    const char *cp[] = {"config", NULL}, *lp[] = {"layers", NULL};
+    yajl_val config = yajl_tree_get(root, cp, yajl_t_object);
+    yajl_val layers = yajl_tree_get(root, lp, yajl_t_array);
+    long long csize = 0;
+    const char *cdig = config ? jstr(config, "digest") : NULL;
+    if (!cdig || !img_digest_valid(cdig) || !jint(config, "size", &csize) || csize < 0 ||
+        !YAJL_IS_ARRAY(layers)) {
+        job_fail(j, "manifest %s has no valid config or layers", me->digest);
+        return;
+    }
+    job_add_blob(j, cdig, jstr(config, "mediaType"), csize, "config", false)->src = SRC_HTTP;
+    chain_label(me, "containerd.io/gc.ref.content.config", cdig);
+    for (size_t i = 0; i < layers->u.array.len; i++) {
+        yajl_val l = layers->u.array.values[i];
+        const char *d = jstr(l, "digest"), *mt = jstr(l, "mediaType");
+        long long size = 0;
+        if (!d || !img_digest_valid(d) || !jint(l, "size", &size) || size < 0) {
+            job_fail(j, "layer %zu of manifest %s has no valid digest or size", i + 1,
+                     me->digest);
+            return;
+        }
+        if (mt && strstr(mt, "foreign")) {
+            job_fail(j, "layer %zu is a foreign layer (%s), which orchd does not fetch", i + 1,
+                     mt);
+            return;
+        }
+        job_add_blob(j, d, mt, size, "layer", false)->src = SRC_HTTP;
+        char key[64];
+        snprintf(key, sizeof key, "containerd.io/gc.ref.content.l.%zu", i);
+        chain_label(me, key, d);
+    }
+    /* children first: the manifest, then each index above it */
+    for (size_t k = r->n_chain; k-- > 0;) {
+        chain_entry *c = &r->chain[k];
+        job_blob *b = job_add_blob(j, c->digest, c->mt, (int64_t)c->len,
+                                   is_index_type(c->mt) ? "index" : "manifest", true);
+        b->src = SRC_MEMORY;
+        b->mem = c->bytes;
+        b->mem_len = c->len;
+        c->bytes = NULL;
+        for (size_t i = 0; c->labels[i]; i += 2)
+            job_blob_label(b, c->labels[i], c->labels[i + 1]);
+    }
+    job_emit_image(j, "resolved", "digest", j->target_digest);
+    job_run_blobs(j);
+}
+
+static void on_manifest(void *arg, const http_result *res, const char *err)
+{
+    img_job *j = arg;
+    reg *r = j->reg;
+    r->manifest = NULL;
+    if (job_returned(j))
+        return;
+    if (err) {
+        job_fail(j, "%s", err);
+        return;
+    }
+    if (res->curl_code != CURLE_OK) {
+        if (res->body_cut)
+            job_fail(j, "the manifest from %s is larger than %u bytes", r->host, MAX_MANIFEST);
+        else
+            job_fail(j, "cannot reach the registry %s: %s", r->host, res->error);
+        return;
+    }
+    const char *what = r->depth == 0 ? (j->ref.digest ? "manifest" : "tag") : "manifest";
+    if (res->status == 404) {
+        char *code = NULL;
+        char *detail = registry_error(res, &code);
+        if (code && strcmp(code, "NAME_UNKNOWN") == 0)
+            job_fail(j, "repository %s not found on %s (%s)", j->ref.path, r->host, detail);
+        else if (r->depth == 0 && j->ref.digest)
+            job_fail(j, "manifest %s not found in %s on %s%s%s%s", j->ref.digest, j->ref.path,
+                     r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+        else if (r->depth == 0)
+            job_fail(j, "%s '%s' not found in %s on %s%s%s%s", what, j->ref.tag, j->ref.path,
+                     r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+        else
+            job_fail(j, "the platform manifest is missing from %s on %s%s%s%s", j->ref.path,
+                     r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+        free(code);
+        free(detail);
+        return;
+    }
+    if (res->status == 403) {
+        char *detail = registry_error(res, NULL);
+        job_fail(j, "the registry %s denied access to %s%s%s%s", r->host, j->ref.path,
+                 detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+        free(detail);
+        return;
+    }
+    if (res->status != 200) {
+        char *detail = registry_error(res, NULL);
+        job_fail(j, "the registry %s answered HTTP %ld for the manifest of %s%s%s%s", r->host,
+                 res->status, j->name, detail ? " (" : "", detail ? detail : "",
+                 detail ? ")" : "");
+        free(detail);
+        return;
+    }
+    char *digest = ctd_sha256_digest(res->body, res->body_len);
+    /* the digest that named it: the reference's, or the index entry's */
+    const char *expected = r->depth == 0 ? j->ref.digest : NULL;
+    if (r->depth > 0) {
+        /* the index entry we followed: the last m.<i> label of the parent */
+        chain_entry *parent = &r->chain[r->n_chain - 1];
+        for (size_t i = 0; parent->labels[i]; i += 2)
+            if (strncmp(parent->labels[i], "containerd.io/gc.ref.content.m.", 31) == 0)
+                expected = parent->labels[i + 1];
+    }
+    if (expected && strcmp(expected, digest) != 0) {
+        job_fail(j, "digest mismatch: the registry %s sent a manifest with digest %s for %s", r->host,
+                 digest, expected);
+        free(digest);
+        return;
+    }
+    if (!expected && res->docker_digest && img_digest_valid(res->docker_digest) &&
+        strcmp(res->docker_digest, digest) != 0) {
+        job_fail(j, "digest mismatch: the registry %s says the manifest of %s is %s, but it has "
+                    "digest %s",
+                 r->host, j->name, res->docker_digest, digest);
+        free(digest);
+        return;
+    }
+    char why[128] = "";
+    yajl_val root = yajl_tree_parse(res->body, why, sizeof why);
+    if (!YAJL_IS_OBJECT(root)) {
+        why[strcspn(why, "\n")] = '\0';
+        job_fail(j, "the manifest %s is not a JSON object%s%s", digest, *why ? ": " : "", why);
+        yajl_tree_free(root);
+        free(digest);
+        return;
+    }
+    char *mt = strip_params(res->content_type);
+    const char *body_mt = jstr(root, "mediaType");
+    if (body_mt && (is_index_type(body_mt) || is_manifest_type(body_mt))) {
+        free(mt);
+        mt = xstrdup(body_mt);
+    }
+    if (!is_index_type(mt) && !is_manifest_type(mt)) {
+        long long v = 0;
+        bool schema1 = (mt && strncmp(mt, MT_DOCKER_SCHEMA1, strlen(MT_DOCKER_SCHEMA1)) == 0) ||
+                       (jint(root, "schemaVersion", &v) && v == 1);
+        const char *mp[] = {"manifests", NULL}, *lp[] = {"layers", NULL};
+        free(mt);
+        mt = NULL;
+        if (!schema1 && yajl_tree_get(root, mp, yajl_t_array))
+            mt = xstrdup(MT_OCI_INDEX);
+        else if (!schema1 && yajl_tree_get(root, lp, yajl_t_array))
+            mt = xstrdup(MT_OCI_MANIFEST);
+    }
+    if (!mt) {
+        long long v = 0;
+        if (jint(root, "schemaVersion", &v) && v == 1)
+            job_fail(j, "%s is a Docker schema 1 image, which orchd does not pull (push it again "
+                        "with a current tool)",
+                     j->name);
+        else
+            job_fail(j, "the registry %s sent something that is not an image manifest (%s)",
+                     r->host, res->content_type ? res->content_type : "no content type");
+        yajl_tree_free(root);
+        free(digest);
+        return;
+    }
+    if (r->depth == 0)
+        job_set_target(j, mt, digest, (int64_t)res->body_len);
+    chain_add(r, mt, digest, res->body, res->body_len);
+    if (is_index_type(mt)) {
+        char *why2 = NULL;
+        int i = pick_platform(root, &why2);
+        if (i < 0) {
+            job_fail(j, "%s", why2);
+            free(why2);
+        } else if (++r->depth > MAX_DEPTH) {
+            job_fail(j, "its indexes nest deeper than %d", MAX_DEPTH);
+        } else {
+            const char *mp[] = {"manifests", NULL};
+            yajl_val m = yajl_tree_get(root, mp, yajl_t_array)->u.array.values[i];
+            const char *d = jstr(m, "digest");
+            if (!d || !img_digest_valid(d)) {
+                job_fail(j, "index %s names a manifest without a valid digest", digest);
+            } else {
+                char key[64];
+                snprintf(key, sizeof key, "containerd.io/gc.ref.content.m.%d", i);
+                chain_label(&r->chain[r->n_chain - 1], key, d);
+                fetch_manifest(j, d);
+            }
+        }
+    } else {
+        manifest_found(j, root);
+    }
+    free(mt);
+    yajl_tree_free(root);
+    free(digest);
+}
+
+static void fetch_manifest(img_job *j, const char *reference)
+{
+    reg *r = j->reg;
+    reg_req *rr = xcalloc(1, sizeof *rr);
+    rr->j = j;
+    rr->url = xasprintf("%smanifests/%s", r->base, reference);
+    rr->accept_manifests = true;
+    rr->max_body = MAX_MANIFEST;
+    rr->done = on_manifest;
+    rr->arg = j;
+    r->manifest = rr;
+    j->busy++;
+    rr_start(rr);
+}
+
+void reg_begin(img_job *j)
+{
+    reg *r = xcalloc(1, sizeof *r);
+    j->reg = r;
+    const char *api = img_ref_api_host(j->ref.domain);
+    r->host = xstrdup(api);
+    r->base = xasprintf("%s://%s/v2/%s/", http_insecure_host(j->ref.domain) ? "http" : "https",
+                        api, j->ref.path);
+    job_emit_image(j, "resolving", NULL, NULL);
+    fetch_manifest(j, j->ref.digest ? j->ref.digest : j->ref.tag);
+}
+
+void reg_cancel(img_job *j)
+{
+    reg *r = j->reg;
+    if (r && r->manifest) {
+        rr_cancel(r->manifest);
+        r->manifest = NULL;
+        j->busy--;
+    }
+}
+
+void reg_free(img_job *j)
+{
+    reg *r = j->reg;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_chain; i++) {
+        free(r->chain[i].mt);
+        free(r->chain[i].digest);
+        free(r->chain[i].bytes);
+        for (size_t k = 0; r->chain[i].labels[k]; k++)
+            free(r->chain[i].labels[k]);
+        free(r->chain[i].labels);
+    }
+    free(r->chain);
+    free(r->base);
+    free(r->host);
+    free(r->auth);
+    free(r->user);
+    free(r->secret);
+    free(r->creds_file);
+    free(r);
+    j->reg = NULL;
+}
+
+/* ---------------------------------------------------------------- blobs */
+
+static int on_blob_data(void *arg, const char *data, size_t n)
+{
+    job_blob *b = arg;
+    if (!b->g || !b->rr)
+        return HTTP_ABORT;
+    if (!b->saw_first) {
+        b->saw_first = true;
+        if (b->from > 0 && b->rr->h && http_status(b->rr->h) == 200) {
+            /* the registry ignored the Range: from the start then */
+            ingest_rewind(b->g);
+            b->from = 0;
+        }
+    }
+    if (ingest_full(b->g)) {
+        b->paused = true;
+        return HTTP_PAUSE;
+    }
+    ingest_feed(b->g, data, n);
+    b->j->fetched += (int64_t)n;
+    job_emit_blob(b, "downloading");
+    return HTTP_TAKEN;
+}
+
+static bool transient_curl(int code)
+{
+    switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void on_blob_done(void *arg, const http_result *res, const char *err)
+{
+    job_blob *b = arg;
+    img_job *j = b->j;
+    reg *r = j->reg;
+    b->rr = NULL;
+    b->paused = false;
+    if (!b->g)
+        return;
+    if (err) {
+        ingest_fail(b->g, err, false);
+        return;
+    }
+    if (res->curl_code != CURLE_OK) {
+        bool t = transient_curl(res->curl_code);
+        char *e = xasprintf("downloading %s %s from %s: %s", b->what, b->digest, r->host,
+                            res->error);
+        b->http_failed_transient = t;
+        ingest_fail(b->g, e, t);
+        free(e);
+        return;
+    }
+    if (res->status == 200 || res->status == 206) {
+        ingest_end(b->g);
+        return;
+    }
+    char *code = NULL;
+    char *detail = registry_error(res, &code);
+    char *e;
+    if (res->status == 404)
+        e = xasprintf("%s %s not found in %s on %s%s%s%s", b->what, b->digest, j->ref.path,
+                      r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+    else
+        e = xasprintf("downloading %s %s from %s: HTTP %ld%s%s%s", b->what, b->digest, r->host,
+                      res->status, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+    b->http_failed_transient = res->status >= 500 || res->status == 429;
+    ingest_fail(b->g, e, b->http_failed_transient);
+    free(e);
+    free(code);
+    free(detail);
+}
+
+int reg_fetch_blob(img_job *j, job_blob *b, int64_t from)
+{
+    reg *r = j->reg;
+    reg_req *rr = xcalloc(1, sizeof *rr);
+    rr->j = j;
+    rr->url = xasprintf("%sblobs/%s", r->base, b->digest);
+    rr->range_from = from;
+    rr->on_data = on_blob_data;
+    rr->done = on_blob_done;
+    rr->arg = b;
+    b->rr = rr;
+    b->saw_first = false;
+    b->paused = false;
+    rr_start(rr);
+    return 0;
+}
+
+void reg_cancel_blob(job_blob *b)
+{
+    if (b->rr) {
+        rr_cancel(b->rr);
+        b->rr = NULL;
+    }
+    b->paused = false;
+}
+
+void reg_resume_blob(job_blob *b)
+{
+    if (b->paused && b->rr && b->rr->h) {
+        b->paused = false;
+        http_resume(b->rr->h);
+    }
+}
