@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fuzz the Orchfile parsers for a bounded time: tests/fuzz/run.sh BUILD_DIR SECONDS
+# Fuzz the Orchfile parsers and the control protocol for a bounded time: tests/fuzz/run.sh BUILD_DIR SECONDS
 # BUILD_DIR is a build configured with -DORCH_FUZZ=ON -DCMAKE_C_COMPILER=clang
 # (and usually -DORCH_SANITIZE=ON). Each target runs SECONDS on a temporary
 # copy of its seeds and regressions, so the repository is never written.
@@ -20,7 +20,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/orch-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
 failed=0
-for kind in text yaml; do
+for kind in text yaml protocol; do
     bin="$BUILD/tests/fuzz/fuzz_$kind"
     if [ ! -x "$bin" ]; then
         echo "run.sh: $bin not found; configure $BUILD with -DORCH_FUZZ=ON -DCMAKE_C_COMPILER=clang" >&2
