@@ -131,3 +131,74 @@ def analyse(path, t0, t1):
         "by_category": [{"who": k[0], "what": k[1], "seconds": v, "calls": cnt[k]}
                         for k, v in tot.most_common(16)],
     }
+
+
+def run_restarts(orchd, workdir, mark, namespace, log, kills=5):
+    """orchd with 10 services; strace attached to the daemon (and its new
+    children) while `kills` services are killed one by one. For each restart:
+    the time from the daemon reaping the old process to the new child's
+    execve of /bin/sh, and the slowest syscalls in between."""
+    os.makedirs(workdir, exist_ok=True)
+    state = os.path.join(workdir, "state")
+    orchfile = os.path.join(workdir, "Orchfile")
+    trace = os.path.join(workdir, "strace-restart.txt")
+    n = 10
+    with open(orchfile, "w") as f:
+        f.write("ORCH_VERSION 0.2.1\n\n")
+        for i in range(n):
+            f.write("SERVICE s%d\nRUN exec sleep %d\nRESTART always\nRESTART_DELAY 0s\n\n"
+                    % (i, mark + i))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    env.update(HOME=workdir, ORCH_STATE_DIR=state, ORCH_NAMESPACE=namespace)
+    st = None
+    try:
+        subprocess.run([orchd, "grow", "-f", orchfile], env=env, stdout=log, stderr=log, check=True)
+        daemon = int(open(os.path.join(state, "orchd.lock")).read().strip())
+        time.sleep(1.5)
+        st = subprocess.Popen(["strace", "-f", "-ttt", "-T", "-y", "-qq", "-e",
+                               "trace=rmdir,mkdir,write,openat,clone,clone3,execve,wait4",
+                               "-o", trace, "-p", str(daemon)],
+                              stdout=log, stderr=log, start_new_session=True)
+        time.sleep(0.5)
+        for i in range(1, kills + 1):
+            pid = procfs.find_services(mark, n).get(i)
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.3)
+    finally:
+        if st:
+            st.send_signal(signal.SIGINT)
+            try:
+                st.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                st.kill()
+                st.wait()
+        subprocess.run([orchd, "fell", "-f", orchfile], env=env, stdout=log, stderr=log)
+        procfs.kill_ours(workdir, (mark, mark + n))
+    out = []
+    cur = None
+    for pid, ts, sc, args, dur in records(trace):
+        if sc == "wait4" and "WIFSIGNALED" in args:
+            cur = {"t0": ts, "calls": []}
+            out.append(cur)
+            continue
+        if cur is None or "exec_ms" in cur:
+            continue
+        if sc == "execve" and '"/bin/sh"' in args and re.search(r"\) = 0\s*$", args):
+            cur["exec_ms"] = (ts + dur - cur["t0"]) * 1000.0
+            continue
+        what = sc
+        m = re.search(r'</sys/fs/cgroup/([^/>]+)[^>]*/(cgroup\.procs)>', args)
+        if m:
+            what = "%s %s/.../cgroup.procs" % (sc, m.group(1))
+        elif sc in ("mkdir", "rmdir") and "/sys/fs/cgroup" in args:
+            what = sc + " (cgroup)"
+        cur["calls"].append((dur * 1000.0, what))
+    res = []
+    for r in out:
+        if "exec_ms" not in r:
+            continue
+        top = sorted(r["calls"], reverse=True)[:2]
+        res.append({"reap_to_exec_ms": r["exec_ms"],
+                    "slowest": [{"ms": d, "what": w} for d, w in top]})
+    return res

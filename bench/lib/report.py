@@ -299,6 +299,28 @@ def main():
     if st100:
         w("| stop-all of 100 in under 0.1 s | %s | %s |" % (f_mmm(st100), verdict(st100[0] < 0.1)))
     w("")
+    if c.get("measured"):
+        one, tw = c["one"], c["twenty"]
+        g, cr = mmm(one["orchd_grow"]), mmm(one["ctr_run"])
+        gr = mmm([x / y for x, y in zip(one["orchd_grow"], one["ctr_run"]) if x and y])
+        fo, fc = mmm(one["orchd_fell"]), mmm(one["ctr_teardown"])
+        g20, rss20 = mmm(tw["orchd_grow"]), med(tw["orchd_rss_kb"])
+        w("Issue 5's targets for containers, same run:")
+        w("")
+        w("| target | result | |")
+        w("| --- | --- | --- |")
+        if g and cr and gr:
+            w("| a container running within 0.9x of `ctr run -d` | orchd %s, ctr %s, per "
+              "repetition %s | %s |" % (f_s(g[0]), f_s(cr[0]), f_ratio(gr), verdict(gr[0] <= 0.9)))
+        if fo and fc:
+            w("| teardown no slower than ctr's | orchd %s, ctr %s | %s |" % (
+                f_s(fo[0]), f_s(fc[0]), verdict(fo[0] <= fc[0])))
+        if g20:
+            w("| 20 at once in under 0.7 s | %s | %s |" % (f_mmm(g20), verdict(g20[0] < 0.7)))
+        if rss20:
+            w("| daemon under 10 MB RSS with 20 running | RSS %s (PSS %s) | %s |" % (
+                f_mb(rss20), f_mb(med(tw["orchd_pss_kb"])), verdict(rss20 < 10 * 1024)))
+        w("")
 
     # ---------------------------------------------------------------- host
     w("## Host services")
@@ -527,7 +549,8 @@ def main():
                   n, f_s(o[0]), f_s(nc[0]), f_s(fl[0]),
                   f_ratio(r.ratio("orchd", "orchd-nocg", n, "start_s")),
                   ("< 10 ms" if cpu == 0 else f_ms(cpu)) if cpu is not None else "-",
-                  f_ms(usr) if usr is not None else "-", f_ms(sys_) if sys_ is not None else "-"))
+                  ("< 10 ms" if usr == 0 else f_ms(usr)) if usr is not None else "-",
+                  ("< 10 ms" if sys_ == 0 else f_ms(sys_)) if sys_ is not None else "-"))
     w("")
     pr = data.get("profile")
     if pr and pr.get("by_category"):
@@ -551,21 +574,24 @@ def main():
          if c["what"].startswith("write cgroup.procs")})
     w("""What the figures show, and what would fix it (functions as of this run's tree):
 
-1. **Every service gets its own cgroup in every hierarchy orchd uses, even without
-   limits.** `orch_cgroup_prepare` (src/daemon/cgroup.c, with `detect` and `create_in`)
+1. **Every service is migrated into cgroups of its own, even without limits.**
+   `orch_cgroup_prepare` (src/daemon/cgroup.c, with `detect` and `create_in`)
    creates `<hierarchy>/<own cgroup>/orchd/<namespace>/<service>` in each v1 hierarchy
    it knows (memory, cpu, pids, blkio; here the child wrote to: %s) whether or not the
-   service sets MEMORY/CPUS/TASKS_MAX/IO_WEIGHT, and the child writes its pid into each
-   `cgroup.procs` before exec (src/daemon/spawn.c, `join_cgroups` in `child`). A cgroup migration takes the global
-   `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace period; on v1
-   the memory controller's attach is the slowest of these writes (see the profile).
-   The no-cgroups row above is the same binary without that work. Fix: join only the
-   hierarchies whose controllers the service's limits need, plus one for tracking and
-   kill-all (the `pids` or the named `systemd` hierarchy, or the cgroup2 mount at
-   /sys/fs/cgroup/unified when present); on a pure cgroup v2 host spawn straight into
-   the cgroup with `clone3(CLONE_INTO_CGROUP)` so no migration happens at all. Also
-   create `<own cgroup>/orchd/<namespace>` once per hierarchy instead of an
-   `orch_mkdir_p` of the whole path per service (the profile's mkdir counts).
+   service sets MEMORY/CPUS/TASKS_MAX/IO_WEIGHT, and the forked child writes its pid into
+   each `cgroup.procs` before exec (src/daemon/spawn.c, `join_cgroups` in `child`). A
+   migration takes the global `cgroup_threadgroup_rwsem` for writing; its first writer
+   after a quiet spell waits for an RCU grace period, while writers that follow within
+   the next grace period pass quickly. So a start of many services pays a little per
+   service (the no-cgroups rows), but an isolated restart pays a whole grace period:
+   the restart trace below shows the child's first `cgroup.procs` write taking most of
+   every restart. Fix: give a service its own cgroup only when it sets a limit (the
+   process group and the daemon's subreaper role already track the rest), and where a
+   cgroup2 hierarchy is mounted (pure v2, or /sys/fs/cgroup/unified here) start the child
+   directly inside it with `clone3(CLONE_INTO_CGROUP)`, which needs no migration at all;
+   v1 controllers only for the limits that need them. Also create
+   `<own cgroup>/orchd/<namespace>` once instead of an `orch_mkdir_p` of the whole path
+   per service and hierarchy (the profile's mkdir counts).
 2. **Starts are serial: the daemon blocks on each child until it has exec'd.**
    `orch_spawn` (src/daemon/spawn.c) reads the close-on-exec error pipe synchronously
    (`read_report`), and `bare_start` (runtimes/bare/bare.c) calls it for one service after
@@ -574,8 +600,9 @@ def main():
    `uv_poll_t`, and report the start (running, or the failure with its stage) from that
    callback; the synchronous error text can still be produced there. s6-svscan and
    runsvdir never wait for their children's exec (each runsv/s6-supervise execs its
-   service on its own), so on two cores their starts overlap; that is much of why runit
-   starts faster here.
+   service on its own), so on two cores their starts overlap while orchd's do not; the
+   gap between orchd without cgroups and the floor loop (which also waits for each exec)
+   is the daemon's own per-service work.
 3. **Smaller: fork copies the daemon.** Almost all of the daemon's CPU during a start is
    system time (see the user/system split above): fork's page-table copy and the
    copy-on-write faults that follow it grow with the daemon's size. A
@@ -587,16 +614,29 @@ No O(n^2) loop showed up in orchd's own code at 1,000 services: the supervisor's
 changes, and those are coalesced; the daemon's user time stays small next to its system
 time.""" % (", ".join(hs) or "see the profile"))
     w("")
+    prr = data.get("profile_restart") or []
+    if prr:
+        w("Five restarts of orchd under `strace -f -ttt -T` (daemon attached, the new children "
+          "followed): time from the daemon reaping the killed process to the new child's "
+          "execve of /bin/sh, and the two slowest traced syscalls in between:")
+        w("")
+        w("| restart | reap to exec | slowest | next |")
+        w("| --- | --- | --- | --- |")
+        for k, x in enumerate(prr):
+            sl = x["slowest"] + [{"ms": 0, "what": "-"}] * 2
+            w("| %d | %.1f ms | %s: %.1f ms | %s: %.2f ms |" % (
+                k + 1, x["reap_to_exec_ms"], sl[0]["what"], sl[0]["ms"], sl[1]["what"],
+                sl[1]["ms"]))
+        w("")
     rn = r.restart("orchd-nocg")
     w("Restarts take the same path: on the child's death the daemon removes the service's "
       "cgroups, creates them again and forks a child that joins each of them before it execs "
       "(runtimes/bare/bare.c `bare_start` -> src/daemon/cgroup.c `orch_cgroup_prepare` -> "
       "src/daemon/spawn.c `orch_spawn`). In the restart phase orchd took %s, the same orchd "
       "without cgroups %s (orchd / no-cgroups per round %s), s6 with a readiness fd %s, the "
-      "floor %s. The cgroup join needs an RCU grace period now and then, which on a busy "
-      "2-vCPU machine lasts milliseconds; fix 1 removes it from the restart path too "
-      "(keeping the service's cgroup across restarts, instead of rmdir + mkdir + join, would "
-      "also do)." % (
+      "floor %s. Fix 1 takes the migration, and with it the grace-period wait, out of "
+      "the restart path; keeping the cgroup across restarts alone would not, since the "
+      "new child still has to be moved into it." % (
           f_ms(ro[0]) if ro else "-", f_ms(rn[0]) if rn else "-",
           f_ratio(r.restart_ratio("orchd", "orchd-nocg")),
           f_ms((r.restart("s6-ready") or [None])[0]), f_ms((r.restart("floor") or [None])[0])))
