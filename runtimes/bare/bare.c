@@ -8,7 +8,8 @@
  *            is empty, remove it, free. A new start of the same service
  *            while that is still going on takes the cgroup over: the old
  *            release kills its leftovers once more, then leaves the
- *            cgroup alone (otherwise it would kill the new instance). */
+ *            tracking cgroup alone (otherwise it would kill the new
+ *            instance) and only removes limit directories once empty. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,7 +123,7 @@ static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
         fprintf(stderr, "orchd: service %s: %s\n", svc->name, warning);
         free(warning);
     }
-    l.opts.cgroup_procs = inst->cg.n ? (const char *const *)inst->cg.procs : NULL;
+    orch_cgroup_spawn_targets(&inst->cg, &l.opts.cgroup_into, &l.opts.cgroup_procs);
     supersede_releases(&inst->cg);
 
     const char *stage;
@@ -172,12 +173,22 @@ static void on_release_tick(uv_timer_t *t)
     orch_instance *inst = t->data;
     if (!inst->exited)
         kill(-inst->pid, SIGKILL);
+    int r;
     if (inst->superseded) {
+        /* The tracking cgroup is the new instance's now. A limit directory
+         * it does not use (its spec may differ) goes once our leftovers
+         * (killed by supersede_releases) are reaped; one it uses stays
+         * busy, and is left alone after the retries. */
+        r = orch_cgroup_remove_limit_dirs(&inst->cg);
+        if (r == -EBUSY && ++inst->release_tries < RELEASE_MAX_TRIES) {
+            uv_timer_start(t, on_release_tick, RELEASE_RETRY_MS, 0);
+            return;
+        }
         uv_close((uv_handle_t *)t, on_closed);
         return;
     }
     orch_cgroup_kill_all(&inst->cg, SIGKILL);
-    int r = orch_cgroup_remove(&inst->cg);
+    r = orch_cgroup_remove(&inst->cg);
     if (r == -EBUSY && ++inst->release_tries < RELEASE_MAX_TRIES) {
         uv_timer_start(t, on_release_tick, RELEASE_RETRY_MS, 0);
         return;

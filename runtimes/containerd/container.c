@@ -40,12 +40,12 @@
 #include "ctd_internal.h"
 #include "daemon/envfile.h"
 #include "daemon/fileutil.h"
+#include "lease.h"
 #include "orchfile/orchfile.h"
 #include "pull/pull.h"
 #include "xalloc.h"
 
 #define MAX_ETC_FILE (4u << 20)
-#define LEASE_EXPIRY_S 3600
 
 typedef enum phase {
     PH_QUEUED,   /* behind a purge of the same id */
@@ -800,21 +800,9 @@ static void create_lease(orch_instance *inst)
     char *uniq = ctd_random_hex(6);
     inst->lease = xasprintf("orchd-%s-%s", inst->id, uniq);
     free(uniq);
-    char expire[64];
-    time_t t = time(NULL) + LEASE_EXPIRY_S;
-    struct tm tm;
-    strftime(expire, sizeof expire, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry e =
-        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__LABELS_ENTRY__INIT;
-    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry *ep = &e;
-    e.key = "containerd.io/gc.expire";
-    e.value = expire;
-    Containerd__Services__Leases__V1__CreateRequest req =
-        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__INIT;
-    req.id = inst->lease;
-    req.n_labels = 1;
-    req.labels = &ep;
-    if (icall_ex(inst, CTD_M_LEASE_CREATE, &req.base,
+    ctd_lease_create lc;
+    ctd_lease_create_init(&lc, inst->lease);
+    if (icall_ex(inst, CTD_M_LEASE_CREATE, &lc.req.base,
                  &containerd__services__leases__v1__create_response__descriptor, NULL, 0, false,
                  on_lease) != 0) {
         free(inst->lease);

@@ -236,7 +236,7 @@ static void on_conn_closed(void *arg)
 
 void ctd_rt_maybe_finish_shutdown(ctd_rt *r)
 {
-    if (!r->shutting_down || !r->conn || r->purges)
+    if (!r->shutting_down || !r->conn || r->purges || ctd_pull_busy(r))
         return;
     /* instances still tearing down get their calls cancelled by the close:
      * wait for those that are mid-teardown to finish first */

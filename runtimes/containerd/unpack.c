@@ -24,9 +24,8 @@
 #include "containerd/services/leases/v1/leases.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
 #include "ctd_internal.h"
+#include "lease.h"
 #include "xalloc.h"
-
-#define LEASE_EXPIRY_S 3600
 
 typedef struct uwaiter {
     ctd_unpack_cb cb;
@@ -95,7 +94,7 @@ static void on_lease_deleted(void *arg, grpc_status_code st, const char *details
     job *j = arg;
     if (st != GRPC_STATUS_OK && st != GRPC_STATUS_NOT_FOUND)
         fprintf(stderr, "orchd: containerd: deleting lease %s: %s (it expires in %d s)\n",
-                j->lease, details, LEASE_EXPIRY_S);
+                j->lease, details, CTD_LEASE_EXPIRY_S);
     job_done(j);
 }
 
@@ -359,21 +358,9 @@ static void start_job(job *j)
     char *uniq = ctd_random_hex(8);
     j->lease = xasprintf("orchd-unpack-%s", uniq);
     free(uniq);
-    char expire[64];
-    time_t t = time(NULL) + LEASE_EXPIRY_S;
-    struct tm tm;
-    strftime(expire, sizeof expire, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry e =
-        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__LABELS_ENTRY__INIT;
-    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry *ep = &e;
-    e.key = "containerd.io/gc.expire";
-    e.value = expire;
-    Containerd__Services__Leases__V1__CreateRequest req =
-        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__INIT;
-    req.id = j->lease;
-    req.n_labels = 1;
-    req.labels = &ep;
-    if (ctd_rt_call(j->rt, CTD_M_LEASE_CREATE, &req.base,
+    ctd_lease_create lc;
+    ctd_lease_create_init(&lc, j->lease);
+    if (ctd_rt_call(j->rt, CTD_M_LEASE_CREATE, &lc.req.base,
                     &containerd__services__leases__v1__create_response__descriptor, NULL, 0, false,
                     on_lease, j) != 0) {
         free(j->lease);

@@ -138,7 +138,7 @@ void orch_reply_print_problems(yajl_val reply, const char *verb)
     print_lines(orch_reply_member(reply, "errors"), "");
     print_lines(orch_reply_member(reply, "warnings"), "");
     const char *report = orch_reply_string(reply, "report");
-    if (report)
+    if (report && *report) /* an empty one has no last character to look at */
         fprintf(stderr, "%s%s", report, report[strlen(report) - 1] == '\n' ? "" : "\n");
 }
 
@@ -151,24 +151,28 @@ int orch_client_start_daemon(const orch_settings *s)
         fprintf(stderr, "orchd: cannot create state dir %s: %s\n", s->state_dir, strerror(-mk));
         return -1;
     }
-    char *log = xasprintf("%s/orchd.log", s->state_dir);
-    int ready[2];
-    if (pipe(ready) != 0) {
-        free(log);
-        return -1;
-    }
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) {
         fprintf(stderr, "orchd: cannot find my own executable: %s\n", strerror(errno));
-        free(log);
         return -1;
     }
     self[n] = '\0';
+    int ready[2];
+    if (pipe(ready) != 0) {
+        fprintf(stderr, "orchd: cannot start the daemon on %s: pipe: %s\n", s->state_dir,
+                strerror(errno));
+        return -1;
+    }
+    char *log = xasprintf("%s/orchd.log", s->state_dir);
     char fdnum[16];
     snprintf(fdnum, sizeof fdnum, "%d", ready[1]);
     pid_t pid = fork();
     if (pid < 0) {
+        fprintf(stderr, "orchd: cannot start the daemon on %s: fork: %s\n", s->state_dir,
+                strerror(errno));
+        close(ready[0]);
+        close(ready[1]);
         free(log);
         return -1;
     }
@@ -185,6 +189,11 @@ int orch_client_start_daemon(const orch_settings *s)
             dup2(out, 1);
             dup2(out, 2);
         }
+        /* The daemon keeps only 0-2 and the ready pipe. */
+        if (null > 2)
+            close(null);
+        if (out > 2)
+            close(out);
         setenv("ORCH_READY_FD", fdnum, 1);
         execl(self, "orchd", "daemon", "--state-dir", s->state_dir, "--data-dir", s->data_dir,
               "--project-dir", s->project_dir, "--namespace", s->namespace_,

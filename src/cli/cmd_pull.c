@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ typedef struct row {
 typedef struct progress {
     FILE *out;
     bool tty;
+    bool quiet; /* grow: only what was fetched, not what was there already */
     row *rows;
     size_t n, frozen, drawn;
     uint64_t last_draw;
@@ -97,8 +99,11 @@ static void redraw(progress *p, bool force)
     p->last_draw = t;
     if (p->drawn > 0)
         fprintf(p->out, "\033[%zuA", p->drawn);
+    /* a line longer than the terminal would wrap and spoil the cursor-up */
+    struct winsize ws;
+    int width = ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 ? ws.ws_col : 200;
     for (size_t i = p->frozen; i < p->n; i++)
-        fprintf(p->out, "\r\033[2K%s\n", p->rows[i].text);
+        fprintf(p->out, "\r\033[2K%.*s\n", width - 1, p->rows[i].text);
     while (p->frozen < p->n && p->rows[p->frozen].finished)
         p->frozen++;
     p->drawn = p->n - p->frozen;
@@ -133,6 +138,9 @@ static void on_event(progress *p, yajl_val ev)
         if (strcmp(status, "exists") == 0)
             snprintf(line, sizeof line, "  %s %s: already present (%s)", what ? what : "blob", id,
                      t);
+        else if (strcmp(status, "failed") == 0)
+            snprintf(line, sizeof line, "  %s %s: failed at %s of %s", what ? what : "blob", id,
+                     d, t);
         else if (finished)
             snprintf(line, sizeof line, "  %s %s: %s %s%s%s%s", what ? what : "blob", id, status,
                      t, *r ? " (" : "", r, *r ? ")" : "");
@@ -175,6 +183,8 @@ static void on_event(progress *p, yajl_val ev)
     } else {
         snprintf(line, sizeof line, "%s: %s", image, status);
     }
+    if (p->quiet && strcmp(status, "present") == 0)
+        return;
     if (p->tty) {
         row *rw = row_get(p, image);
         free(rw->text);
@@ -224,8 +234,10 @@ yajl_val orch_client_call_progress(int fd, const orch_request *r, const char *ve
         fprintf(stderr, "orchd %s: cannot talk to the daemon: %s\n", verb, strerror(errno));
         return NULL;
     }
-    progress p = {.out = out, .tty = isatty(fileno(out)) && getenv("TERM") &&
-                                     strcmp(getenv("TERM"), "dumb") != 0};
+    progress p = {.out = out,
+                  .tty = isatty(fileno(out)) && getenv("TERM") &&
+                         strcmp(getenv("TERM"), "dumb") != 0,
+                  .quiet = r->kind == ORCH_REQ_GROW};
     size_t cap = 8192, len = 0;
     char *buf = xmalloc(cap);
     yajl_val reply = NULL;

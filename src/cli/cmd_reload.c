@@ -24,7 +24,11 @@ int cmd_reload(int argc, char **argv)
     }
     int fd = orch_client_connect(&s);
     if (fd < 0) {
-        fprintf(stderr, "orchd reload: no daemon runs on %s\n", s.state_dir);
+        if (errno == ENOENT || errno == ECONNREFUSED)
+            fprintf(stderr, "orchd reload: no daemon runs on %s\n", s.state_dir);
+        else
+            fprintf(stderr, "orchd reload: cannot reach the daemon on %s: %s\n", s.state_dir,
+                    strerror(errno));
         goto out;
     }
     orch_request req;

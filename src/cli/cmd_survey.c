@@ -42,7 +42,9 @@ static void print_table(yajl_val services)
            "UPTIME/EXIT");
     for (size_t i = 0; i < YAJL_GET_ARRAY(services)->len; i++) {
         yajl_val s = YAJL_GET_ARRAY(services)->values[i];
-        char b1[32], b2[32], b3[32], b4[32], tail[96];
+        /* One buffer per str_of in the same printf: a shared one would hold
+         * only whichever was evaluated last. */
+        char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], tail[96];
         yajl_val up = orch_reply_member(s, "uptime");
         yajl_val code = orch_reply_member(s, "exit_code");
         if (up && YAJL_IS_INTEGER(up)) {
@@ -56,7 +58,7 @@ static void print_table(yajl_val services)
         const char *err = str_of(s, "error", b4, sizeof b4);
         printf("%-24s %-10s %-9s %8s %8s  %s%s%s\n", str_of(s, "service", b1, sizeof b1),
                str_of(s, "runtime", b2, sizeof b2), str_of(s, "state", b3, sizeof b3),
-               str_of(s, "pid", b1, sizeof b1), str_of(s, "restarts", b2, sizeof b2), tail,
+               str_of(s, "pid", b5, sizeof b5), str_of(s, "restarts", b6, sizeof b6), tail,
                strcmp(err, "-") ? "  " : "", strcmp(err, "-") ? err : "");
     }
 }

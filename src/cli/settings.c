@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,10 @@ static char *absolute(const char *p)
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
         return xstrdup(p);
+    while (p[0] == '.' && p[1] == '/')
+        p += 2;
+    if (strcmp(p, ".") == 0 || p[0] == '\0')
+        return xstrdup(cwd);
     return xasprintf("%s/%s", cwd, p);
 }
 
@@ -141,6 +146,32 @@ static int accepts(const char *accepted, const char *flag)
     return 0;
 }
 
+static bool valid_namespace(const char *ns)
+{
+    size_t n = strlen(ns);
+    if (n == 0 || n > 32)
+        return false;
+    return strspn(ns, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+/* A flag that takes a value, given last: name it, not "unknown option". */
+static bool missing_value(const char *verb, const char *accepted, const char *a, const char *next)
+{
+    static const char *const takes[][2] = {
+        {"--overlay", NULL}, {"--arg", NULL},       {"--pull", "pull"},
+        {"-n", "lines"},     {"--lines", "lines"},
+    };
+    if (next)
+        return false;
+    for (size_t i = 0; i < sizeof takes / sizeof *takes; i++) {
+        if (strcmp(a, takes[i][0]) == 0 && (!takes[i][1] || accepts(accepted, takes[i][1]))) {
+            fprintf(stderr, "orchd %s: %s needs a value\n", verb, a);
+            return true;
+        }
+    }
+    return false;
+}
+
 int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted, int argc,
                         char **argv)
 {
@@ -181,6 +212,8 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
         VALUE_FLAG("--namespace", NULL, fl.ns)
         VALUE_FLAG("--runtime", NULL, fl.runtime)
         VALUE_FLAG("--containerd-socket", NULL, fl.socket)
+        if (missing_value(verb, accepted, a, next))
+            goto out;
         if (strcmp(a, "--overlay") == 0 && next) {
             overlays[n_overlays++] = next;
             i++;
@@ -303,11 +336,8 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     rc_free(&rc_home);
     free(hint_dir);
 
-    rc = 0;
-    for (const char *p = s->namespace_; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-            rc = -1;
-    if (rc < 0 || !*s->namespace_ || strlen(s->namespace_) > 32)
+    rc = valid_namespace(s->namespace_) ? 0 : -1;
+    if (rc < 0)
         fprintf(stderr, "orchd %s: namespace '%s': use 1-32 of a-z, 0-9, '-' and '_'\n", verb,
                 s->namespace_);
     if (strcmp(s->runtime, "containerd") != 0 && strcmp(s->runtime, "bare") != 0) {

@@ -1,5 +1,6 @@
-/* Cgroup per service: detect the hierarchy (v2 unified, else v1 per
- * controller), create <base>/orchd/<ns>/<service>, write limits. */
+/* Cgroup per service: detect the hierarchies (cgroup2, pure or hybrid, and
+ * the v1 controllers), create the tracking <base>/orchd/<ns>/<service> in the
+ * cheapest one and, for limits that live elsewhere, in those; write limits. */
 #include "daemon/cgroup.h"
 
 #include <errno.h>
@@ -20,14 +21,21 @@
 #define CPU_PERIOD_US 100000u
 #define CPU_QUOTA_MIN_US 1000u /* the kernel rejects less */
 
-static const char *const v1_controllers[ORCH_CGROUP_MAX] = {"memory", "cpu", "pids", "blkio"};
-static const char *const v2_controllers[] = {"memory", "pids", "cpu", "io"};
+#define N_CTRL 4
+/* The limit controllers, v1 name and v2 name; v1 order is also the order in
+ * which a tracking hierarchy is chosen when there is no cgroup2 (pids first:
+ * the cheapest controller to be in). */
+static const char *const v1_controllers[N_CTRL] = {"pids", "memory", "cpu", "blkio"};
+static const char *const v2_controllers[N_CTRL] = {"pids", "memory", "cpu", "io"};
 
 /* ---- where: the hierarchies and orchd's own place in them ---- */
 
 typedef struct hierarchy {
-    char *base; /* the cgroup directory orchd runs in, in this hierarchy */
+    char *mount;
+    char *base; /* the cgroup directory orchd runs in, in this hierarchy;
+                   looked up (/proc/self/cgroup) only once needed */
     bool v2;
+    int ctrl;   /* v1: index into v1_controllers; v2: -1 */
 } hierarchy;
 
 static bool exists(const char *path)
@@ -92,23 +100,35 @@ static char *base_dir(const char *mount, const char *ctrl)
     return base ? base : xstrdup(mount);
 }
 
-/* Fills hs; returns how many hierarchies there are. */
+/* Fills hs in the order in which a tracking hierarchy is tried: cgroup2
+ * first (pure v2 has nothing else), then the v1 controllers. Returns how
+ * many there are. */
 static size_t detect(hierarchy hs[ORCH_CGROUP_MAX])
 {
     if (exists(CGROUP_MOUNT "/cgroup.controllers")) {
-        hs[0] = (hierarchy){base_dir(CGROUP_MOUNT, NULL), true};
+        hs[0] = (hierarchy){xstrdup(CGROUP_MOUNT), NULL, true, -1};
         return 1;
     }
     size_t n = 0;
-    for (size_t i = 0; i < ORCH_CGROUP_MAX; i++) {
+    if (exists(CGROUP_MOUNT "/unified/cgroup.controllers")) /* hybrid */
+        hs[n++] = (hierarchy){xstrdup(CGROUP_MOUNT "/unified"), NULL, true, -1};
+    for (int i = 0; i < N_CTRL; i++) {
         char *mount = xasprintf(CGROUP_MOUNT "/%s", v1_controllers[i]);
         char *procs = xasprintf("%s/cgroup.procs", mount);
         if (exists(procs))
-            hs[n++] = (hierarchy){base_dir(mount, v1_controllers[i]), false};
+            hs[n++] = (hierarchy){mount, NULL, false, i};
+        else
+            free(mount);
         free(procs);
-        free(mount);
     }
     return n;
+}
+
+static const char *base_of(hierarchy *h)
+{
+    if (!h->base)
+        h->base = base_dir(h->mount, h->v2 ? NULL : v1_controllers[h->ctrl]);
+    return h->base;
 }
 
 /* ---- warnings ---- */
@@ -146,7 +166,7 @@ static void enable_controllers(const char *dir)
     if (orch_read_file(path, &avail, NULL) == 0) {
         free(path);
         path = xasprintf("%s/cgroup.subtree_control", dir);
-        for (size_t i = 0; i < sizeof v2_controllers / sizeof *v2_controllers; i++) {
+        for (size_t i = 0; i < N_CTRL; i++) {
             if (!has_token(avail, strcspn(avail, "\n"), ' ', v2_controllers[i]))
                 continue;
             char *cmd = xasprintf("+%s", v2_controllers[i]);
@@ -169,13 +189,15 @@ static int make_dir(const char *dir)
     return r;
 }
 
-static int create_in(const hierarchy *h, const char *ns, const char *service, char **dir_out)
+/* enable: on v2, also enable the controllers for the service's directory. */
+static int create_in(hierarchy *h, const char *ns, const char *service, bool enable,
+                     char **dir_out)
 {
-    char *top = xasprintf("%s/orchd", h->base);
+    char *top = xasprintf("%s/orchd", base_of(h));
     char *nsdir = xasprintf("%s/%s", top, ns);
     char *dir = xasprintf("%s/%s", nsdir, service);
     int r = make_dir(dir);
-    if (r == 0 && h->v2) {
+    if (r == 0 && h->v2 && enable) {
         enable_controllers(h->base);
         enable_controllers(top);
         enable_controllers(nsdir);
@@ -201,6 +223,13 @@ char *orch_cgroup_file(const orch_cgroup *cg, const char *name)
         free(path);
     }
     return NULL;
+}
+
+static bool file_exists_in(const orch_cgroup *cg, const char *name)
+{
+    char *path = orch_cgroup_file(cg, name);
+    free(path);
+    return path != NULL;
 }
 
 /* Writes value to the first of the files that exists. */
@@ -234,17 +263,24 @@ static uint64_t cpu_quota_us(const orch_service *svc)
     return q < CPU_QUOTA_MIN_US ? CPU_QUOTA_MIN_US : q;
 }
 
-static void apply_limits(const orch_cgroup *cg, bool v2, const orch_service *svc, char **w)
+/* Which file format applies is decided by the files the directories offer:
+ * on hybrid systems a limit may live in cgroup2 or in v1. skip: limits
+ * already reported as not applied. */
+static void apply_limits(const orch_cgroup *cg, const orch_service *svc, uint64_t skip, char **w)
 {
     char value[64];
-    if (svc->set & ORCH_BIT(ORCH_F_MEMORY)) {
+    uint64_t set = svc->set & ~skip;
+    if (set & ORCH_BIT(ORCH_F_MEMORY)) {
         static const char *const files[] = {"memory.max", "memory.limit_in_bytes", NULL};
         snprintf(value, sizeof value, "%" PRIu64, svc->memory);
         set_limit(cg, "MEMORY", files, value, w);
     }
-    if (svc->set & (ORCH_BIT(ORCH_F_CPUS) | ORCH_BIT(ORCH_F_CPU_QUOTA))) {
+    if (set & (ORCH_BIT(ORCH_F_CPUS) | ORCH_BIT(ORCH_F_CPU_QUOTA))) {
         const char *directive = svc->set & ORCH_BIT(ORCH_F_CPUS) ? "CPUS" : "CPU_QUOTA";
         uint64_t quota = cpu_quota_us(svc);
+        bool v2 = file_exists_in(cg, "cpu.max")           ? true
+                  : file_exists_in(cg, "cpu.cfs_quota_us") ? false
+                                                                    : cg->v2;
         if (v2) {
             static const char *const files[] = {"cpu.max", NULL};
             snprintf(value, sizeof value, "%" PRIu64 " %u", quota, CPU_PERIOD_US);
@@ -258,24 +294,19 @@ static void apply_limits(const orch_cgroup *cg, bool v2, const orch_service *svc
             set_limit(cg, directive, files, value, w);
         }
     }
-    if (svc->set & ORCH_BIT(ORCH_F_TASKS_MAX)) {
+    if (set & ORCH_BIT(ORCH_F_TASKS_MAX)) {
         static const char *const files[] = {"pids.max", NULL};
         snprintf(value, sizeof value, "%" PRIu64, svc->tasks_max);
         set_limit(cg, "TASKS_MAX", files, value, w);
     }
-    if (svc->set & ORCH_BIT(ORCH_F_IO_WEIGHT)) {
-        char *io_weight = v2 ? orch_cgroup_file(cg, "io.weight") : NULL;
-        if (io_weight) {
+    if (set & ORCH_BIT(ORCH_F_IO_WEIGHT)) {
+        if (file_exists_in(cg, "io.weight")) {
             static const char *const files[] = {"io.weight", NULL};
             snprintf(value, sizeof value, "default %u", svc->io_weight);
             set_limit(cg, "IO_WEIGHT", files, value, w);
-            free(io_weight);
-        } else if (v2) { /* BFQ's own knob, when io.weight is absent */
-            static const char *const files[] = {"io.bfq.weight", NULL};
-            snprintf(value, sizeof value, "%u", svc->io_weight);
-            set_limit(cg, "IO_WEIGHT", files, value, w);
-        } else {
-            static const char *const files[] = {"blkio.weight", "blkio.bfq.weight", NULL};
+        } else { /* BFQ's own knob when io.weight is absent; v1's */
+            static const char *const files[] = {"io.bfq.weight", "blkio.weight",
+                                                "blkio.bfq.weight", NULL};
             snprintf(value, sizeof value, "%u", svc->io_weight);
             set_limit(cg, "IO_WEIGHT", files, value, w);
         }
@@ -286,21 +317,58 @@ static const uint64_t limit_bits = ORCH_BIT(ORCH_F_MEMORY) | ORCH_BIT(ORCH_F_CPU
                                    ORCH_BIT(ORCH_F_CPU_QUOTA) | ORCH_BIT(ORCH_F_TASKS_MAX) |
                                    ORCH_BIT(ORCH_F_IO_WEIGHT);
 
+/* The limits that live in each of v1_controllers' hierarchies. */
+static const uint64_t ctrl_bits[N_CTRL] = {
+    ORCH_BIT(ORCH_F_TASKS_MAX),
+    ORCH_BIT(ORCH_F_MEMORY),
+    ORCH_BIT(ORCH_F_CPUS) | ORCH_BIT(ORCH_F_CPU_QUOTA),
+    ORCH_BIT(ORCH_F_IO_WEIGHT),
+};
+
+static const char *directive_of(const orch_service *svc, int ctrl)
+{
+    static const char *const names[N_CTRL] = {"TASKS_MAX", "MEMORY", "CPUS", "IO_WEIGHT"};
+    if (ctrl == 2 && !(svc->set & ORCH_BIT(ORCH_F_CPUS)))
+        return "CPU_QUOTA";
+    return names[ctrl];
+}
+
+/* Whether cgroup2 directory dir has controller ctrl (its parent enabled it). */
+static bool v2_offers(const char *dir, const char *ctrl)
+{
+    char *path = xasprintf("%s/cgroup.controllers", dir);
+    char *avail = NULL;
+    bool yes = orch_read_file(path, &avail, NULL) == 0 &&
+               has_token(avail, strcspn(avail, "\n"), ' ', ctrl);
+    free(avail);
+    free(path);
+    return yes;
+}
+
+static void add_dir(orch_cgroup *cg, char *dir)
+{
+    cg->dir[cg->n] = dir;
+    cg->procs[cg->n] = xasprintf("%s/cgroup.procs", dir);
+    cg->n++;
+}
+
 int orch_cgroup_prepare(const char *ns, const char *service, const orch_service *svc,
                         orch_cgroup *out, char **warning)
 {
     memset(out, 0, sizeof *out);
     *warning = NULL;
-    bool wants_limits = svc && (svc->set & limit_bits);
+    uint64_t want = svc ? svc->set & limit_bits : 0;
 
     hierarchy hs[ORCH_CGROUP_MAX];
     size_t nh = detect(hs);
     int first_err = nh ? 0 : -ENOENT;
     const char *failed_base = NULL;
-    bool v2 = nh && hs[0].v2;
-    for (size_t i = 0; i < nh; i++) {
+
+    /* The tracking cgroup: the first hierarchy that takes it. */
+    size_t track = nh;
+    for (size_t i = 0; i < nh && track == nh; i++) {
         char *dir;
-        int r = create_in(&hs[i], ns, service, &dir);
+        int r = create_in(&hs[i], ns, service, want != 0, &dir);
         if (r < 0) {
             if (!first_err) {
                 first_err = r;
@@ -308,24 +376,58 @@ int orch_cgroup_prepare(const char *ns, const char *service, const orch_service 
             }
             continue;
         }
-        out->dir[out->n] = dir;
-        out->procs[out->n] = xasprintf("%s/cgroup.procs", dir);
-        out->n++;
+        add_dir(out, dir);
+        out->v2 = hs[i].v2;
+        track = i;
     }
 
-    if (wants_limits && out->n == 0) {
+    if (want && out->n == 0) {
         if (nh == 0)
             warn(warning, "resource limits not applied: no cgroup hierarchy is mounted under "
                           CGROUP_MOUNT);
         else
             warn(warning, "resource limits not applied: cannot create a cgroup under %s: %s",
                  failed_base, strerror(-first_err));
-    } else if (wants_limits) {
-        apply_limits(out, v2, svc, warning);
+    } else if (want) {
+        /* Limits the tracking hierarchy does not carry: the v1 hierarchy of
+         * their controller. None mounted: apply_limits reports the file no
+         * directory offers. */
+        uint64_t skip = 0;
+        for (int c = 0; c < N_CTRL; c++) {
+            if (!(want & ctrl_bits[c]))
+                continue;
+            if (hs[track].v2 ? v2_offers(out->dir[0], v2_controllers[c]) : hs[track].ctrl == c)
+                continue;
+            size_t h = 0;
+            while (h < nh && (hs[h].v2 || hs[h].ctrl != c))
+                h++;
+            if (h == nh)
+                continue;
+            char *dir;
+            int r = create_in(&hs[h], ns, service, false, &dir);
+            if (r < 0) {
+                warn(warning, "%s not applied: cannot create a cgroup under %s: %s",
+                     directive_of(svc, c), hs[h].base, strerror(-r));
+                skip |= ctrl_bits[c];
+                continue;
+            }
+            add_dir(out, dir);
+        }
+        apply_limits(out, svc, skip, warning);
     }
-    for (size_t i = 0; i < nh; i++)
+    for (size_t i = 0; i < nh; i++) {
+        free(hs[i].mount);
         free(hs[i].base);
+    }
     return out->n ? 0 : first_err;
+}
+
+void orch_cgroup_spawn_targets(const orch_cgroup *cg, const char **into,
+                               const char *const **procs)
+{
+    *into = cg->n && cg->v2 ? cg->dir[0] : NULL;
+    const char *const *join = (const char *const *)cg->procs + (*into ? 1 : 0);
+    *procs = cg->n && *join ? join : NULL;
 }
 
 /* ---- kill, remove ---- */
@@ -359,10 +461,10 @@ static int remove_dir(const char *dir)
     return rmdir(dir) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
-int orch_cgroup_remove(const orch_cgroup *cg)
+static int remove_from(const orch_cgroup *cg, size_t first)
 {
     int err = 0;
-    for (size_t i = 0; i < cg->n; i++) {
+    for (size_t i = first; i < cg->n; i++) {
         int r = remove_dir(cg->dir[i]);
         if (r < 0) {
             err = r;
@@ -381,6 +483,16 @@ int orch_cgroup_remove(const orch_cgroup *cg)
         free(parent);
     }
     return err;
+}
+
+int orch_cgroup_remove(const orch_cgroup *cg)
+{
+    return remove_from(cg, 0);
+}
+
+int orch_cgroup_remove_limit_dirs(const orch_cgroup *cg)
+{
+    return remove_from(cg, 1);
 }
 
 void orch_cgroup_free(orch_cgroup *cg)

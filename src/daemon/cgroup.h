@@ -1,26 +1,34 @@
-/* One cgroup per host service: it carries the resource limits (MEMORY, CPUS,
- * CPU_QUOTA, TASKS_MAX, IO_WEIGHT) and lets orchd find and kill every process
- * of the service, even those that left its process group.
+/* A cgroup per host service: it lets orchd find and kill every process of
+ * the service, even those that left its process group, and carries the
+ * resource limits (MEMORY, CPUS, CPU_QUOTA, TASKS_MAX, IO_WEIGHT).
  *
- * Layout, below the cgroup orchd itself runs in (the root cgroup when orchd
- * is PID 1 or started from a plain shell):
- *   v2 (unified):  <own>/orchd/<namespace>/<service>
- *   v1:            /sys/fs/cgroup/<ctrl>/<own>/orchd/<namespace>/<service>
- *                  for ctrl in memory, cpu, pids, blkio (those mounted) */
+ * Every service is tracked in ONE hierarchy, the cheapest there is: the
+ * cgroup2 hierarchy when one is mounted (pure v2 at /sys/fs/cgroup, or the
+ * hybrid layout's /sys/fs/cgroup/unified), where a child can be started
+ * directly inside its cgroup (clone3 CLONE_INTO_CGROUP: no migration); else
+ * the v1 pids hierarchy; else the first writable one of memory, cpu, blkio.
+ * Other (v1) hierarchies are joined only for a limit that lives there:
+ * MEMORY -> memory, CPUS/CPU_QUOTA -> cpu, TASKS_MAX -> pids,
+ * IO_WEIGHT -> blkio. Each is a directory below the cgroup orchd itself runs
+ * in (the root when orchd is PID 1 or started from a plain shell):
+ *   <mount>/<own>/orchd/<namespace>/<service> */
 #ifndef ORCH_CGROUP_H
 #define ORCH_CGROUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "orchfile/model.h"
 
-#define ORCH_CGROUP_MAX 4 /* v1 hierarchies used; v2 uses one */
+#define ORCH_CGROUP_MAX 5 /* the tracking hierarchy + memory, cpu, pids, blkio */
 
 typedef struct orch_cgroup {
     size_t n;                         /* directories created */
-    char *dir[ORCH_CGROUP_MAX];       /* .../orchd/<namespace>/<service> */
-    char *procs[ORCH_CGROUP_MAX + 1]; /* their cgroup.procs, NULL-terminated:
-                                         pass as orch_spawn_opts.cgroup_procs */
+    char *dir[ORCH_CGROUP_MAX];       /* .../orchd/<namespace>/<service>; dir[0]
+                                         is the tracking cgroup, the others the
+                                         limits' v1 hierarchies */
+    char *procs[ORCH_CGROUP_MAX + 1]; /* their cgroup.procs, NULL-terminated */
+    bool v2;                          /* dir[0] is in a cgroup2 hierarchy */
 } orch_cgroup;
 
 /* Creates the service's cgroup(s) and writes the limits svc asks for (svc may
@@ -30,6 +38,12 @@ typedef struct orch_cgroup {
  * warning, even when no cgroup could be created. */
 int orch_cgroup_prepare(const char *ns, const char *service, const orch_service *svc,
                         orch_cgroup *out, char **warning);
+
+/* How a child is put into cg, for orch_spawn_opts: *into is the cgroup2
+ * directory to start it in (NULL: none), *procs the cgroup.procs files it
+ * still has to join (NULL: none). Both point into cg. */
+void orch_cgroup_spawn_targets(const orch_cgroup *cg, const char **into,
+                               const char *const **procs);
 
 /* The path of control file `name` (e.g. "memory.max", "pids.max") in
  * whichever of the directories has it; NULL if none (malloc'ed). */
@@ -43,6 +57,12 @@ int orch_cgroup_kill_all(const orch_cgroup *cg, int sig);
  * empty). Kills nothing: returns -EBUSY while processes remain; call again
  * once they are gone. Removing what is already gone succeeds. */
 int orch_cgroup_remove(const orch_cgroup *cg);
+
+/* Removes only the limit directories (dir[1..]), and their parents once
+ * empty; dir[0] stays. Kills nothing; -EBUSY while one is in use. For a
+ * release whose tracking cgroup a new instance has taken over: that
+ * instance's processes keep every directory it uses busy. */
+int orch_cgroup_remove_limit_dirs(const orch_cgroup *cg);
 
 /* Frees the paths only; the directories stay. */
 void orch_cgroup_free(orch_cgroup *cg);

@@ -65,17 +65,24 @@ typedef struct write_req {
     conn *c;
 } write_req;
 
+/* The reply went out (or could not): a full fell then stops the daemon,
+ * whatever became of the client. */
+static void reply_finished(conn *c)
+{
+    int shutdown = c->fell_all;
+    orch_daemon *d = c->d;
+    conn_done(c);
+    if (shutdown)
+        orch_daemon_shutdown(d);
+}
+
 static void after_write(uv_write_t *w, int status)
 {
     write_req *wr = (write_req *)w;
     conn *c = wr->c;
     free(wr->data);
     free(wr);
-    int shutdown = c->fell_all;
-    orch_daemon *d = c->d;
-    conn_done(c);
-    if (shutdown)
-        orch_daemon_shutdown(d);
+    reply_finished(c);
 }
 
 /* Sends the generated JSON object as the reply and then closes. */
@@ -86,11 +93,7 @@ static void reply(conn *c, yajl_gen g)
     yajl_gen_get_buf(g, &buf, &len);
     if (c->closed) {
         yajl_gen_free(g);
-        int shutdown = c->fell_all;
-        orch_daemon *d = c->d;
-        conn_done(c);
-        if (shutdown)
-            orch_daemon_shutdown(d);
+        reply_finished(c);
         return;
     }
     write_req *wr = xcalloc(1, sizeof *wr);
@@ -104,7 +107,7 @@ static void reply(conn *c, yajl_gen g)
     if (uv_write(&wr->w, (uv_stream_t *)&c->pipe, &b, 1, after_write) != 0) {
         free(wr->data);
         free(wr);
-        conn_done(c);
+        reply_finished(c);
     }
 }
 
@@ -635,8 +638,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         conn_close(c);
         return;
     }
+    /* Only the new bytes: rescanning the whole buffer on every read is
+     * quadratic in a request that arrives in many pieces. */
+    char *nl = memchr(c->buf + c->len, '\n', (size_t)n);
     c->len += (size_t)n;
-    char *nl = memchr(c->buf, '\n', c->len);
     if (!nl) {
         if (c->len > ORCH_REQUEST_MAX) {
             uv_read_stop(s);
@@ -677,7 +682,8 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
-    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+        conn_close(c);
 }
 
 int orch_control_listen(orch_daemon *d, char **err)

@@ -178,6 +178,14 @@ int orch_request_decode(const char *buf, size_t len, orch_request *r, char **err
         *err = xstrdup("import needs exactly one file");
         goto out;
     }
+    /* The daemon's cwd is not the client's: a relative name would quietly
+     * read some other file. */
+    for (size_t i = 0; i < r->n_files; i++) {
+        if (r->files[i][0] != '/') {
+            *err = xasprintf("'files': %s is not an absolute path", r->files[i]);
+            goto out;
+        }
+    }
     if (r->pull && strcmp(r->pull, "always") && strcmp(r->pull, "missing") &&
         strcmp(r->pull, "never")) {
         *err = xstrdup("'pull' must be always, missing or never");

@@ -22,6 +22,14 @@
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
+/* clone3's arguments up to `cgroup` (CLONE_ARGS_SIZE_VER2), spelt out here:
+ * <linux/sched.h> clashes with glibc's <sched.h>. */
+typedef struct clone3_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    uint64_t set_tid, set_tid_size, cgroup;
+} clone3_args;
+#define CLONE3_INTO_CGROUP 0x200000000ULL
+
 typedef enum stage {
     STAGE_SETSID,
     STAGE_CGROUP,
@@ -50,6 +58,8 @@ typedef struct child_error {
 /* What the child needs beyond the options, all prepared before fork. */
 typedef struct prepared {
     char **candidates; /* paths to try for argv[0], NULL-terminated */
+    char *into_procs;  /* cgroup_into's cgroup.procs, when clone3 did not
+                          start the child there; else NULL */
     int errfd;         /* write end of the error pipe */
     long max_fd;       /* bound for the close loop when close_range is missing */
 } prepared;
@@ -260,7 +270,8 @@ static _Noreturn void child(const orch_spawn_opts *o, const prepared *p)
     reset_signals();
     if (o->new_session && setsid() < 0)
         child_fail(p, STAGE_SETSID, errno);
-    if (join_cgroups(o->cgroup_procs) < 0)
+    const char *into[] = {p->into_procs, NULL};
+    if (join_cgroups(into) < 0 || join_cgroups(o->cgroup_procs) < 0)
         child_fail(p, STAGE_CGROUP, errno);
     if (set_limit(RLIMIT_NOFILE, o->limit_nofile) < 0 ||
         set_limit(RLIMIT_NPROC, o->limit_nproc) < 0)
@@ -276,6 +287,28 @@ static _Noreturn void child(const orch_spawn_opts *o, const prepared *p)
 }
 
 /* ---- the parent ---- */
+
+/* A fork-like clone3 whose child starts in cgroup2 directory cgroup_fd.
+ * Returns -2 when clone3 is unavailable or refuses, so that the caller forks
+ * and lets the child join through cgroup.procs. The clone3 child skips
+ * glibc's fork bookkeeping (atfork handlers, the thread's cached tid,
+ * malloc's locks); until execve it only makes plain syscalls, which need
+ * none of that. */
+static pid_t clone_into(int cgroup_fd)
+{
+#ifdef SYS_clone3
+    clone3_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE3_INTO_CGROUP;
+    ca.exit_signal = SIGCHLD;
+    ca.cgroup = (uint64_t)cgroup_fd;
+    long r = syscall(SYS_clone3, &ca, sizeof ca);
+    return r >= 0 ? (pid_t)r : -2;
+#else
+    (void)cgroup_fd;
+    return -2;
+#endif
+}
 
 /* Reads the child's report: 0 when execve succeeded (EOF), else fills *ce. */
 static int read_report(int fd, child_error *ce)
@@ -309,6 +342,9 @@ pid_t orch_spawn(const orch_spawn_opts *o, const char **stage_out)
         .errfd = fds[1],
         .max_fd = sysconf(_SC_OPEN_MAX) > 0 ? sysconf(_SC_OPEN_MAX) : 1024,
     };
+    int cgroup_fd = -1;
+    if (o->cgroup_into)
+        cgroup_fd = open(o->cgroup_into, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     /* Block every signal across fork so that no handler of ours (libuv's
      * writes to the loop's signal pipe) runs in the child before the child
@@ -316,14 +352,24 @@ pid_t orch_spawn(const orch_spawn_opts *o, const char **stage_out)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = fork();
+    pid_t pid = cgroup_fd >= 0 ? clone_into(cgroup_fd) : -2;
+    if (pid == -2) {
+        /* Not started in cgroup_into: the child joins it (or fails to, and
+         * says why). */
+        if (o->cgroup_into)
+            p.into_procs = xasprintf("%s/cgroup.procs", o->cgroup_into);
+        pid = fork();
+    }
     if (pid == 0)
         child(o, &p);
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
+    if (cgroup_fd >= 0)
+        close(cgroup_fd);
     close(fds[1]);
     free_strv(p.candidates);
+    free(p.into_procs);
     if (pid < 0) {
         close(fds[0]);
         *stage_out = "fork";

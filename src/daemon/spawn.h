@@ -24,8 +24,15 @@ typedef struct orch_spawn_opts {
     int stdin_fd;          /* -1: /dev/null */
     int stdout_fd;         /* -1: /dev/null */
     int stderr_fd;         /* -1: /dev/null */
-    /* cgroup.procs files to join, NULL-terminated (v2: one; v1: one per
-     * hierarchy); NULL: none. The child writes its own pid into each. */
+    /* A cgroup2 directory to start the child in; NULL: none. The child is
+     * created there by clone3(CLONE_INTO_CGROUP), which migrates nothing and
+     * so avoids what a write to cgroup.procs costs (the cgroup core's global
+     * lock, whose first writer after a quiet spell waits out an RCU grace
+     * period, several ms). Where the kernel cannot do that, the child joins
+     * by writing its pid to cgroup.procs instead. */
+    const char *cgroup_into;
+    /* cgroup.procs files to join, NULL-terminated; NULL: none. The child
+     * writes its own pid into each. */
     const char *const *cgroup_procs;
     bool new_session;         /* setsid(): own session and process group */
 } orch_spawn_opts;

@@ -190,7 +190,8 @@ static int kill_tree(const char *dir, int depth, bool *found)
 {
     int n = 0;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path)
+        return 0; /* deeper than any cgroup orchd makes */
     FILE *f = fopen(path, "re");
     if (f) {
         *found = true;
@@ -209,7 +210,8 @@ static int kill_tree(const char *dir, int depth, bool *found)
     while ((e = readdir(d))) {
         if (e->d_type != DT_DIR || e->d_name[0] == '.')
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
         n += kill_tree(path, depth + 1, found);
     }
     closedir(d);

@@ -1,6 +1,7 @@
 #include "xalloc.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,10 @@ void xgrow(void **p, size_t *cap, size_t need, size_t size)
         return;
     size_t n = *cap ? *cap : 4;
     while (n < need)
-        n *= 2;
+        n = n > SIZE_MAX / 2 ? need : n * 2;
+    /* A wrapped n * size would shrink the block under the caller's writes. */
+    if (size && n > SIZE_MAX / size)
+        out_of_memory();
     *p = xrealloc(*p, n * size);
     *cap = n;
 }

@@ -12,6 +12,9 @@
 #   proxy_start NAME UPSTREAM_PORT [options]  # sets PROXY_<NAME>_PORT
 #   blob_gets NAME           # blob GETs in the registry's access log
 
+# loopback traffic never goes through a proxy of the environment
+export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}" NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+
 reg_require() {
     local b
     for b in docker-registry skopeo; do
@@ -26,7 +29,11 @@ free_port() {
 REG_PIDS=""
 
 reg_cleanup() {
-    local p
+    local p f
+    # registries started in subshells are known by their pid files only
+    for f in "${CTD_DIR:-/nonexistent}"/reg-*/pid; do
+        [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+    done
     for p in $REG_PIDS; do
         kill -9 "$p" 2>/dev/null
     done
@@ -36,9 +43,10 @@ reg_cleanup() {
     REG_PIDS=""
 }
 
-# reg_start NAME [htpasswd FILE]: a registry of its own under $CTD_DIR/reg-NAME.
+# reg_start NAME [htpasswd FILE | tls CERT KEY]: a registry of its own under
+# $CTD_DIR/reg-NAME, on $REG_HOST (default 127.0.0.1).
 reg_start() {
-    local name=$1 dir port auth=""
+    local name=$1 dir port auth="" tls="" host=${REG_HOST:-127.0.0.1} scheme=http
     dir=$CTD_DIR/reg-$name
     mkdir -p "$dir/storage"
     port=$(eval echo "\${REG_${name}_PORT:-}")
@@ -48,6 +56,11 @@ reg_start() {
   htpasswd:
     realm: orchd-test
     path: $3"
+    elif [ "${2:-}" = tls ]; then
+        tls="  tls:
+    certificate: $3
+    key: $4"
+        scheme=https
     fi
     cat >"$dir/config.yml" <<YML
 version: 0.1
@@ -64,16 +77,18 @@ storage:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:$port
+  addr: $host:$port
+$tls
 $auth
 YML
     docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 &
     local pid=$!
+    echo "$pid" >"$dir/pid"
     REG_PIDS="$REG_PIDS $pid"
-    eval "REG_${name}_PORT=$port REG_${name}_DIR=$dir REG_${name}_PID=$pid"
+    eval "REG_${name}_PORT=$port REG_${name}_DIR=$dir REG_${name}_PID=$pid REG_${name}_HOST=$host"
     local i
     for i in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && return 0
+        curl -sk -o /dev/null "$scheme://$host:$port/v2/" && return 0
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -83,9 +98,12 @@ YML
 }
 
 reg_stop() {
-    local pid
-    pid=$(eval echo "\${REG_${1}_PID:-}")
+    local pid dir
+    dir=$(eval echo "\${REG_${1}_DIR:-}")
+    pid=$(cat "$dir/pid" 2>/dev/null)
+    [ -n "$pid" ] || pid=$(eval echo "\${REG_${1}_PID:-}")
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -f "$dir/pid"
     return 0
 }
 
@@ -94,9 +112,11 @@ reg_push() {
     local name=$1 archive=$2 ref=$3 port
     shift 3
     port=$(eval echo "\${REG_${name}_PORT}")
+    local host
+    host=$(eval echo "\${REG_${name}_HOST:-127.0.0.1}")
     skopeo copy -q --insecure-policy --dest-tls-verify=false "$@" "oci-archive:$archive" \
-        "docker://127.0.0.1:$port/$ref" >/dev/null || {
-        echo "FAIL: skopeo could not push $archive to 127.0.0.1:$port/$ref" >&2
+        "docker://$host:$port/$ref" >/dev/null || {
+        echo "FAIL: skopeo could not push $archive to $host:$port/$ref" >&2
         exit 1
     }
 }

@@ -27,7 +27,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):
-        sys.stdout.write("%s %s\n" % (self.command, self.path))
+        rng = self.headers.get("Range")
+        sys.stdout.write("%s %s%s\n" % (self.command, self.path, " Range: " + rng if rng else ""))
         sys.stdout.flush()
 
     def send_json(self, code, obj, headers=()):

@@ -71,9 +71,11 @@ static void test_limits(void)
     }
     free(want_suffix);
 
-    char *subtree = orch_cgroup_file(cg, "cgroup.subtree_control"); /* v2 only */
-    bool v2 = subtree != NULL;
-    free(subtree);
+    /* v2 file names where the memory limit lives in cgroup2 (pure v2); v1
+     * names in the hybrid and v1 layouts */
+    char *memory_max = orch_cgroup_file(cg, "memory.max");
+    bool v2 = memory_max != NULL;
+    free(memory_max);
     char *p;
     if (v2) {
         CHECK_STR(p = read_control(cg, "memory.max"), "67108864");
@@ -141,14 +143,97 @@ static void test_cpu_quota(void)
     orch_service_free(&s);
 }
 
-/* Without limits there is still a cgroup, and never a warning. */
+static bool exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+static bool under(const char *dir, const char *mount)
+{
+    return strncmp(dir, mount, strlen(mount)) == 0 && dir[strlen(mount)] == '/';
+}
+
+/* The hierarchy a service is tracked in: cgroup2 when mounted, else v1
+ * pids (when writable, which it is wherever this test runs as root). */
+static void check_tracking(const orch_cgroup *cg)
+{
+    bool pure = exists("/sys/fs/cgroup/cgroup.controllers");
+    bool hybrid = !pure && exists("/sys/fs/cgroup/unified/cgroup.controllers");
+    if (pure || hybrid) {
+        CHECK(cg->v2);
+        CHECK(under(cg->dir[0], hybrid ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup"));
+        char *controllers = xasprintf("%s/cgroup.controllers", cg->dir[0]);
+        CHECK(exists(controllers));
+        free(controllers);
+    } else if (exists("/sys/fs/cgroup/pids/cgroup.procs")) {
+        CHECK(!cg->v2);
+        CHECK(under(cg->dir[0], "/sys/fs/cgroup/pids"));
+    }
+}
+
+/* Without limits there is still a cgroup, and never a warning: exactly one,
+ * in the tracking hierarchy. */
 static void test_no_limits(void)
 {
     char *warning = NULL;
     orch_cgroup *cg = prepare("plain", NULL, &warning);
-    CHECK(cg->n > 0);
+    CHECK(cg->n == 1);
     CHECK(warning == NULL);
     CHECK(cg->procs[cg->n] == NULL);
+    check_tracking(cg);
+
+    const char *into;
+    const char *const *procs;
+    orch_cgroup_spawn_targets(cg, &into, &procs);
+    if (cg->v2) {
+        CHECK_STR(into, cg->dir[0]);
+        CHECK(procs == NULL); /* nothing left to join */
+    } else {
+        CHECK(into == NULL);
+        CHECK(procs && procs[0] == cg->procs[0] && procs[1] == NULL);
+    }
+
+    /* A service whose directives set no limit is the same. */
+    orch_service s;
+    init_service(&s, "plain-svc");
+    cg = prepare("plain-svc", &s, &warning);
+    CHECK(cg->n == 1);
+    CHECK(warning == NULL);
+    orch_service_free(&s);
+}
+
+/* MEMORY alone: the tracking cgroup plus, where memory is a v1 hierarchy,
+ * that hierarchy, which gets the limit; no other hierarchy. */
+static void test_memory_joins_memory(void)
+{
+    orch_service s;
+    init_service(&s, "mem");
+    s.set |= ORCH_BIT(ORCH_F_MEMORY);
+    s.memory = 32 << 20;
+    char *warning = NULL;
+    orch_cgroup *cg = prepare("mem", &s, &warning);
+    check_tracking(cg);
+    CHECK(warning == NULL);
+    bool v1_memory = !exists("/sys/fs/cgroup/cgroup.controllers") &&
+                     exists("/sys/fs/cgroup/memory/cgroup.procs");
+    if (v1_memory) {
+        CHECK(cg->n == 2);
+        CHECK(cg->n == 2 && under(cg->dir[1], "/sys/fs/cgroup/memory"));
+        char *p = read_control(cg, "memory.limit_in_bytes");
+        CHECK_STR(p, "33554432");
+        free(p);
+        const char *into;
+        const char *const *procs;
+        orch_cgroup_spawn_targets(cg, &into, &procs);
+        CHECK(procs && procs[0] == cg->procs[cg->v2 ? 1 : 0]);
+    } else {
+        CHECK(cg->n == 1);
+        char *p = read_control(cg, "memory.max");
+        CHECK_STR(p, "33554432");
+        free(p);
+    }
+    free(warning);
+    orch_service_free(&s);
 }
 
 /* A cgroup that cannot be created: silent without limits, a warning naming
@@ -202,8 +287,14 @@ static bool procs_contain(const orch_cgroup *cg, size_t i, pid_t pid)
  * child, and the directories go away once they are dead. */
 static void test_join_kill_remove(void)
 {
+    orch_service s;
+    init_service(&s, "procs");
+    s.set |= ORCH_BIT(ORCH_F_MEMORY);
+    s.memory = 64 << 20;
     char *warning = NULL;
-    orch_cgroup *cg = prepare("procs", NULL, &warning);
+    orch_cgroup *cg = prepare("procs", &s, &warning);
+    orch_service_free(&s);
+    free(warning);
     if (cg->n == 0)
         return;
     const char *argv[] = {"/bin/sh", "-c", "setsid sleep 60 & sleep 60", NULL};
@@ -214,9 +305,11 @@ static void test_join_kill_remove(void)
         .stdin_fd = -1,
         .stdout_fd = -1,
         .stderr_fd = -1,
-        .cgroup_procs = (const char *const *)cg->procs,
         .new_session = true,
     };
+    /* as the bare runtime does: started in the cgroup2 one (clone3), the
+     * others joined */
+    orch_cgroup_spawn_targets(cg, &o.cgroup_into, &o.cgroup_procs);
     const char *stage;
     pid_t pid = orch_spawn(&o, &stage);
     CHECK(pid > 0);
@@ -245,6 +338,27 @@ static void test_join_kill_remove(void)
     for (size_t i = 0; i < cg->n; i++)
         CHECK(access(cg->dir[i], F_OK) < 0 && errno == ENOENT);
     CHECK(orch_cgroup_remove(cg) == 0); /* again: already gone is fine */
+}
+
+/* A cgroup_into that cannot be opened: the child tries cgroup.procs and
+ * reports the failure. */
+static void test_into_missing(void)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    const char *envp[] = {NULL};
+    orch_spawn_opts o = {
+        .argv = argv,
+        .envp = envp,
+        .stdin_fd = -1,
+        .stdout_fd = -1,
+        .stderr_fd = -1,
+        .cgroup_into = "/nonexistent-orchd-cgroup",
+    };
+    const char *stage = NULL;
+    errno = 0;
+    CHECK(orch_spawn(&o, &stage) == -1);
+    CHECK(errno == ENOENT);
+    CHECK_STR(stage, "cgroup");
 }
 
 static void cleanup(void)
@@ -278,8 +392,10 @@ int main(void)
     test_limits();
     test_cpu_quota();
     test_no_limits();
+    test_memory_joins_memory();
     test_unwritable();
     test_join_kill_remove();
+    test_into_missing();
     cleanup();
     orch_reaper_close();
     uv_run(&loop, UV_RUN_DEFAULT);

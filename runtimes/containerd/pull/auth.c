@@ -154,20 +154,22 @@ static char *key_host(const char *key)
     return xstrndup(p, n);
 }
 
+char *auth_config_path(void)
+{
+    const char *dir = getenv("DOCKER_CONFIG");
+    if (dir && *dir)
+        return xasprintf("%s/config.json", dir);
+    const char *home = getenv("HOME");
+    return xasprintf("%s/.docker/config.json", home && *home ? home : "/root");
+}
+
 bool auth_find_credentials(const char *domain, char **user, char **secret, char **where,
                            char **problem)
 {
     *user = *secret = NULL;
     *where = NULL;
     *problem = NULL;
-    const char *dir = getenv("DOCKER_CONFIG");
-    char *path;
-    if (dir && *dir) {
-        path = xasprintf("%s/config.json", dir);
-    } else {
-        const char *home = getenv("HOME");
-        path = xasprintf("%s/.docker/config.json", home && *home ? home : "/root");
-    }
+    char *path = auth_config_path();
     char *text = read_small_file(path, problem);
     if (!text) {
         free(path);

@@ -25,6 +25,9 @@ void auth_challenge_free(auth_challenge *c);
 bool auth_find_credentials(const char *domain, char **user, char **secret, char **where,
                            char **problem);
 
+/* The credentials file that auth_find_credentials reads (malloc'ed). */
+char *auth_config_path(void);
+
 char *auth_base64(const void *data, size_t len);
 /* NULL when s is not base64. */
 char *auth_unbase64(const char *s, size_t *len);

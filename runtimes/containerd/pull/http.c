@@ -24,7 +24,8 @@ typedef struct engine {
     uv_timer_t *timer;  /* curl's timeout */
     uv_timer_t *linger; /* tears the engine down once idle */
     size_t pending;
-    int depth; /* inside an engine entry point */
+    int depth;    /* inside an engine entry point */
+    bool closing; /* curl_multi_cleanup runs */
 } engine;
 
 typedef struct sock_ctx {
@@ -151,7 +152,8 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *
         if (s) {
             uv_poll_stop(&s->poll);
             uv_close((uv_handle_t *)&s->poll, on_handle_closed);
-            curl_multi_assign(e->multi, fd, NULL);
+            if (!e->closing)
+                curl_multi_assign(e->multi, fd, NULL);
         }
         return 0;
     }
@@ -190,6 +192,7 @@ static void engine_free(engine *e)
     if (eng == e)
         eng = NULL;
     /* closes cached connections: curl removes their sockets (sock_cb) */
+    e->closing = true;
     curl_multi_cleanup(e->multi);
     uv_timer_stop(e->timer);
     uv_close((uv_handle_t *)e->timer, on_handle_closed);

@@ -104,7 +104,7 @@ static void on_aborted(void *arg, grpc_status_code st, const char *details,
 /* After a failure with the stream closed: drop the ref unless kept. */
 static void abort_ref(ingest *g)
 {
-    if (g->keep_ref || pull_closed() || !g->rt->conn) {
+    if (g->keep_ref || !g->rt->conn) {
         complete(g);
         return;
     }
@@ -119,9 +119,16 @@ static void abort_ref(ingest *g)
 /* "unexpected commit digest sha256:a, expected sha256:b: failed precondition" */
 static char *describe_commit_error(ingest *g, grpc_status_code st, const char *details)
 {
-    if (strstr(details, "unexpected commit digest") || strstr(details, "unexpected digest"))
-        return xasprintf("digest mismatch: the content received for %s does not have that "
-                         "digest (%s)", g->digest, details);
+    const char *u = strstr(details, "unexpected commit digest ");
+    if (u) {
+        /* "unexpected commit digest sha256:X, expected sha256:Y: failed precondition" */
+        u += strlen("unexpected commit digest ");
+        return xasprintf("digest mismatch: the bytes received for %s have digest %.*s", g->digest,
+                         (int)strcspn(u, ", "), u);
+    }
+    if (strstr(details, "unexpected digest"))
+        return xasprintf("digest mismatch: the bytes received for %s have another digest (%s)",
+                         g->digest, details);
     if (strstr(details, "failed size validation") || strstr(details, "unexpected commit size"))
         return xasprintf("size mismatch: %s should be %lld bytes (%s)", g->digest,
                          (long long)g->size, details);

@@ -140,7 +140,9 @@ void job_emit_blob(job_blob *b, const char *status)
     gen_kv(g, "id", id);
     gen_kv(g, "what", b->what);
     gen_kv(g, "status", status);
-    int64_t done = b->g ? ingest_position(b->g) : (b->state == BLOB_DONE ? b->size : 0);
+    if (b->g)
+        b->pos = ingest_position(b->g);
+    int64_t done = b->pos;
     if (strcmp(status, "done") == 0 || strcmp(status, "exists") == 0)
         done = b->size;
     gen_num(g, "done", done);
@@ -513,8 +515,10 @@ static void job_free(img_job *j)
 static void on_timer_closed(uv_handle_t *h)
 {
     img_job *j = h->data;
+    ctd_rt *rt = j->rt;
     free(h);
     job_free(j);
+    pull_job_gone(rt);
 }
 
 /* Tells everyone, then goes (the job is off the list before any callback). */
@@ -562,7 +566,7 @@ static void on_lease_deleted(void *arg, grpc_status_code st, const char *details
 /* Leases.Delete (sync: the lease goes with everything it alone held). */
 static void drop_lease(img_job *j, void (*then)(img_job *j))
 {
-    if (!j->lease || pull_closed() || !j->rt->conn) {
+    if (!j->lease || !j->rt->conn) {
         then(j);
         return;
     }

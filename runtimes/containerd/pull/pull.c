@@ -30,6 +30,20 @@ bool pull_closed(void)
     return closed;
 }
 
+void pull_job_gone(ctd_rt *rt)
+{
+    if (closed && jobs_count() == 0) {
+        http_shutdown();
+        ctd_rt_maybe_finish_shutdown(rt);
+    }
+}
+
+bool ctd_pull_busy(const ctd_rt *rt)
+{
+    (void)rt;
+    return jobs_count() > 0;
+}
+
 /* ---------------------------------------------------------------- notes */
 
 /* What happened to an image name lately: pulled in which generation (for
@@ -249,7 +263,9 @@ static void on_present(void *arg, grpc_status_code st, const char *details,
         free(e);
         return;
     }
-    const char *f = recent_failure(a->rt, a->name);
+    /* a start right after a failed pull (grow's, or another start's)
+     * reports that failure rather than trying again at once */
+    const char *f = a->for_start ? recent_failure(a->rt, a->name) : NULL;
     if (f) {
         acq_finish(a, NULL, f);
         return;
@@ -634,7 +650,10 @@ void ctd_pull_shutdown(ctd_rt *rt)
     (void)rt;
     closed = true;
     the_rt = NULL;
+    /* every job fails now, aborts its content refs and deletes its lease;
+     * the connection stays open until the last is gone (ctd_pull_busy) */
     jobs_shutdown();
     notes_free();
-    http_shutdown();
+    if (jobs_count() == 0)
+        http_shutdown();
 }

@@ -12,6 +12,9 @@ extern const orch_image_ops ctd_image_ops;
  * every pull and import stops, nothing touches rt afterwards). */
 void ctd_pull_init(ctd_rt *rt);
 void ctd_pull_shutdown(ctd_rt *rt);
+/* True while pulls or imports still clean up after a shutdown began: the
+ * connection must stay open for their Content.Abort and Leases.Delete. */
+bool ctd_pull_busy(const ctd_rt *rt);
 
 /* For a start: like ctd_image_get (same callback, same contract), but first
  * makes the image present as the pull policy says: pulls a registry image

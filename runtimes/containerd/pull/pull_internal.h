@@ -51,6 +51,7 @@ struct job_blob {
     int state; /* BLOB_* */
     ingest *g;
     int64_t from;  /* where the source started */
+    int64_t pos;   /* where it was last seen (for progress) */
     int retries;
     uint64_t t_start, t_emit;
     bool http_failed_transient;
@@ -114,6 +115,8 @@ struct img_job {
 /* True once the module shuts down: from then on nothing may touch the
  * runtime (it goes when its connection has closed). */
 bool pull_closed(void);
+/* A job is gone: a shutdown waiting for the last one may go on. */
+void pull_job_gone(ctd_rt *rt);
 
 /* ---- job.c ---- */
 /* The job of name, or NULL. */

@@ -222,11 +222,14 @@ static char *refused(reg *r, img_job *j, const http_result *res)
         m = xasprintf("the registry %s refused the credentials of user %s (from %s)%s%s%s",
                       r->host, r->user, r->creds_file, detail ? " (" : "", detail ? detail : "",
                       detail ? ")" : "");
-    else
+    else {
+        char *cfg = auth_config_path();
         m = xasprintf("the registry %s denied access to %s%s%s%s: the repository does not exist, "
-                      "or it needs credentials (none for %s in ~/.docker/config.json)",
+                      "or it needs credentials (%s has none for %s)",
                       r->host, j->ref.path, detail ? " (" : "", detail ? detail : "",
-                      detail ? ")" : "", j->ref.domain);
+                      detail ? ")" : "", cfg, j->ref.domain);
+        free(cfg);
+    }
     free(detail);
     return m;
 }
@@ -489,6 +492,15 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     if (res->curl_code != CURLE_OK) {
         if (res->body_cut)
             job_fail(j, "the manifest from %s is larger than %u bytes", r->host, MAX_MANIFEST);
+        else if (res->curl_code == CURLE_PEER_FAILED_VERIFICATION)
+            job_fail(j, "cannot reach the registry %s: %s (its certificate is not trusted by "
+                        "the system's CAs: add its CA to /usr/local/share/ca-certificates and run "
+                        "update-ca-certificates)",
+                     r->host, res->error);
+        else if (res->curl_code == CURLE_SSL_CONNECT_ERROR && strncmp(r->base, "https:", 6) == 0)
+            job_fail(j, "cannot reach the registry %s: %s (if it serves plain http, list it in "
+                        "ORCH_INSECURE_REGISTRIES)",
+                     r->host, res->error);
         else
             job_fail(j, "cannot reach the registry %s: %s", r->host, res->error);
         return;
@@ -705,6 +717,7 @@ static int on_blob_data(void *arg, const char *data, size_t n)
     }
     ingest_feed(b->g, data, n);
     b->j->fetched += (int64_t)n;
+    b->pos = ingest_position(b->g);
     job_emit_blob(b, "downloading");
     return HTTP_TAKEN;
 }
@@ -745,6 +758,10 @@ static void on_blob_done(void *arg, const http_result *res, const char *err)
         bool t = transient_curl(res->curl_code);
         char *e = xasprintf("downloading %s %s from %s: %s", b->what, b->digest, r->host,
                             res->error);
+        /* a stall (the registry stopped sending) is retried once, other
+         * network errors twice (job.c) */
+        if (res->curl_code == CURLE_OPERATION_TIMEDOUT && b->retries >= 1)
+            t = false;
         b->http_failed_transient = t;
         ingest_fail(b->g, e, t);
         free(e);
