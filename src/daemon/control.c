@@ -25,17 +25,30 @@ typedef struct conn {
     orch_request req;
     int fell_all;
     orch_model *model; /* grow: the model, while its images are pulled */
+    struct conn *prev, *next; /* every open connection, for shutdown */
 } conn;
+
+static conn *open_conns;
+
+static void conn_free(conn *c)
+{
+    orch_request_free(&c->req);
+    free(c->buf);
+    free(c);
+}
 
 static void on_close(uv_handle_t *h)
 {
     conn *c = h->data;
     c->closed = 2;
-    if (!c->pending) {
-        orch_request_free(&c->req);
-        free(c->buf);
-        free(c);
-    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        open_conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (!c->pending)
+        conn_free(c);
 }
 
 static void conn_close(conn *c)
@@ -51,9 +64,7 @@ static void conn_done(conn *c)
 {
     c->pending = 0;
     if (c->closed == 2) {
-        orch_request_free(&c->req);
-        free(c->buf);
-        free(c);
+        conn_free(c);
     } else {
         conn_close(c);
     }
@@ -674,6 +685,10 @@ static void on_connection(uv_stream_t *server, int status)
     c->d = d;
     uv_pipe_init(d->loop, &c->pipe, 0);
     c->pipe.data = c;
+    c->next = open_conns;
+    if (open_conns)
+        open_conns->prev = c;
+    open_conns = c;
     if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
         conn_close(c);
         return;
@@ -683,6 +698,13 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+        conn_close(c);
+}
+
+void orch_control_close_clients(orch_daemon *d)
+{
+    (void)d;
+    for (conn *c = open_conns; c; c = c->next)
         conn_close(c);
 }
 

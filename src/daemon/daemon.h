@@ -44,6 +44,9 @@ void orch_daemon_shutdown(orch_daemon *d);
 
 /* control.c: accepts CLI connections on d->server. */
 int orch_control_listen(orch_daemon *d, char **err);
+/* Closes every client connection (at exit: an idle client must not keep the
+ * loop alive). */
+void orch_control_close_clients(orch_daemon *d);
 
 /* Paths inside the state dir. */
 char *orch_socket_path(const char *state_dir);

@@ -5,6 +5,7 @@
 cat > Orchfile <<'OF'
 SERVICE db
 RUN echo "db start $(date +%s%N)" >> order.log; exec sleep 1000
+HEALTHCHECK grep -q "^db" order.log
 
 SERVICE migrate
 RUN echo "migrate $(date +%s%N)" >> order.log; echo migrated
@@ -17,7 +18,7 @@ REQUIRES migrate
 OF
 
 "$ORCHD" grow || fail "grow failed"
-[ "$(sv "s['db']['state']")" = running ] || fail "db not running: $(survey)"
+[ "$(sv "s['db']['state']")" = ready ] || fail "db not ready: $(survey)"
 [ "$(sv "s['migrate']['state']")" = exited ] || fail "migrate not exited: $(survey)"
 [ "$(sv "s['migrate']['exit_code']")" = 0 ] || fail "migrate exit code: $(survey)"
 [ "$(sv "s['web']['state']")" = running ] || fail "web not running: $(survey)"

@@ -192,10 +192,20 @@ static void emit_plain(acq *a, const char *status, const char *key, const char *
     yajl_gen_free(g);
 }
 
+/* containerd itself down (it may be a service this very grow starts, as in
+ * examples/demo) says nothing about the image: such a failure is not
+ * remembered, so the start, once containerd is up, pulls again. The
+ * transport words these failures this way (ctd_transport.c). */
+static bool is_containerd_down(const char *err)
+{
+    return err && (strncmp(err, "containerd not reachable", 24) == 0 ||
+                   strncmp(err, "containerd at ", 14) == 0);
+}
+
 static void on_job_done(void *arg, const char *name, const char *err)
 {
     acq *a = arg;
-    if (!closed) {
+    if (!closed && !is_containerd_down(err)) {
         note *n = note_get(a->name);
         free(n->fail);
         n->fail = err ? xstrdup(err) : NULL;
