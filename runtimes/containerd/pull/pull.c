@@ -112,7 +112,13 @@ static void on_got(void *arg, grpc_status_code st, const char *details, Protobuf
     free(g);
 }
 
-static int get_image(ctd_rt *rt, const char *name, got_cb cb, void *arg)
+/* wait: a service's start waits for the channel to be ready (bounded by
+ * GET_WAIT_MS) instead of failing fast: containerd may be a service that
+ * just became healthy while the channel still backs off from a failed
+ * connect (grow's early pull, before containerd ran). */
+#define GET_WAIT_MS 15000
+
+static int get_image(ctd_rt *rt, const char *name, bool wait, got_cb cb, void *arg)
 {
     if (closed)
         return -ESHUTDOWN;
@@ -123,8 +129,8 @@ static int get_image(ctd_rt *rt, const char *name, got_cb cb, void *arg)
         CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
     req.name = (char *)name;
     int rc = ctd_rt_call(rt, M_IMAGES_GET, &req.base,
-                         &containerd__services__images__v1__get_image_response__descriptor, NULL, 0,
-                         false, on_got, g);
+                         &containerd__services__images__v1__get_image_response__descriptor, NULL,
+                         wait ? GET_WAIT_MS : 0, wait, on_got, g);
     if (rc != 0)
         free(g);
     return rc;
@@ -238,7 +244,7 @@ static void on_present(void *arg, grpc_status_code st, const char *details,
 
 static void look_up(acq *a, const char *name)
 {
-    if (get_image(a->rt, name, on_present, a) != 0)
+    if (get_image(a->rt, name, a->for_start, on_present, a) != 0)
         acq_finish(a, NULL, "the containerd connection is closing");
 }
 
@@ -326,7 +332,7 @@ static void on_local_stat(uv_fs_t *req)
         free(e);
         return;
     }
-    if (get_image(a->rt, a->name, on_local_record, a) != 0)
+    if (get_image(a->rt, a->name, a->for_start, on_local_record, a) != 0)
         acq_finish(a, NULL, "the containerd connection is closing");
 }
 
