@@ -98,41 +98,87 @@ typedef void (*got_cb)(void *arg, grpc_status_code st, const char *details,
 typedef struct get_call {
     got_cb cb;
     void *arg;
+    ctd_rt *rt;
+    char *name;
+    int retries_left; /* a service's start retries UNAVAILABLE a few times */
+    uv_timer_t timer;
 } get_call;
+
+/* A service's start retries while containerd is UNAVAILABLE for a moment:
+ * containerd may be a service that just became healthy while orchd's
+ * channel still backs off from a connect that failed earlier (grow's early
+ * pull ran before containerd did, as in examples/demo). A containerd that
+ * stays away still gets its own clear error, after ~3 s. */
+#define GET_RETRIES 12
+#define GET_RETRY_MS 250
+
+static int issue_get(get_call *g);
+
+static void get_call_free(uv_handle_t *h)
+{
+    get_call *g = h->data;
+    free(g->name);
+    free(g);
+}
+
+static void get_call_done(get_call *g)
+{
+    uv_close((uv_handle_t *)&g->timer, get_call_free);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    get_call *g = t->data;
+    if (closed || issue_get(g) != 0) {
+        g->cb(g->arg, GRPC_STATUS_UNAVAILABLE, "containerd not reachable: orchd is shutting down",
+              NULL);
+        get_call_done(g);
+    }
+}
 
 static void on_got(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
 {
     get_call *g = arg;
+    if (st == GRPC_STATUS_UNAVAILABLE && g->retries_left-- > 0 && !closed) {
+        uv_timer_start(&g->timer, on_retry, GET_RETRY_MS, 0);
+        return;
+    }
     const Containerd__Services__Images__V1__Image *img = NULL;
     if (st == GRPC_STATUS_OK && reply)
         img = ((Containerd__Services__Images__V1__GetImageResponse *)reply)->image;
     if (st == GRPC_STATUS_OK && !img)
         st = GRPC_STATUS_NOT_FOUND;
     g->cb(g->arg, st, details, img);
-    free(g);
+    get_call_done(g);
 }
 
-/* wait: a service's start waits for the channel to be ready (bounded by
- * GET_WAIT_MS) instead of failing fast: containerd may be a service that
- * just became healthy while the channel still backs off from a failed
- * connect (grow's early pull, before containerd ran). */
-#define GET_WAIT_MS 15000
+static int issue_get(get_call *g)
+{
+    Containerd__Services__Images__V1__GetImageRequest req =
+        CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
+    req.name = g->name;
+    return ctd_rt_call(g->rt, M_IMAGES_GET, &req.base,
+                       &containerd__services__images__v1__get_image_response__descriptor, NULL, 0,
+                       false, on_got, g);
+}
 
-static int get_image(ctd_rt *rt, const char *name, bool wait, got_cb cb, void *arg)
+/* retry: for a service's start (see GET_RETRIES); grow's early pull and
+ * orchd pull fail fast. */
+static int get_image(ctd_rt *rt, const char *name, bool retry, got_cb cb, void *arg)
 {
     if (closed)
         return -ESHUTDOWN;
     get_call *g = xcalloc(1, sizeof *g);
     g->cb = cb;
     g->arg = arg;
-    Containerd__Services__Images__V1__GetImageRequest req =
-        CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
-    req.name = (char *)name;
-    int rc = ctd_rt_call(rt, M_IMAGES_GET, &req.base,
-                         &containerd__services__images__v1__get_image_response__descriptor, NULL,
-                         wait ? GET_WAIT_MS : 0, wait, on_got, g);
+    g->rt = rt;
+    g->name = xstrdup(name);
+    g->retries_left = retry ? GET_RETRIES : 0;
+    uv_timer_init(rt->loop, &g->timer);
+    g->timer.data = g;
+    int rc = issue_get(g);
     if (rc != 0)
-        free(g);
+        get_call_done(g);
     return rc;
 }
 
