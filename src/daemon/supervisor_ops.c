@@ -364,6 +364,15 @@ static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
     gen_string(g, u->spec.name);
     gen_key(g, "runtime");
     gen_string(g, container ? "containerd" : "bare");
+    /* containerd runtime: the container id, <namespace>-<service> */
+    gen_key(g, "container");
+    if (container) {
+        char *id = xasprintf("%s-%s", sv->namespace_, u->spec.name);
+        gen_string(g, id);
+        free(id);
+    } else {
+        yajl_gen_null(g);
+    }
     gen_key(g, "state");
     gen_string(g, orch_state_name(u->state));
     gen_key(g, "pid");

@@ -90,6 +90,8 @@ if [ "$(survey_field app state)" = running ] && [ -n "$tpid" ] && [ "$pid" = "$t
 else
     bad "app: state $(survey_field app state), survey pid $pid, task pid '$tpid'"
 fi
+[ "$(survey_field app container)" = "$CTD_NS-app" ] && ok "survey names the container $CTD_NS-app" ||
+    bad "survey's container field is '$(survey_field app container)'"
 info=$($CTD_CTR containers info "$CTD_NS-app" 2>&1)
 for l in "\"orchd.namespace\": \"$CTD_NS\"" '"orchd.service": "app"' '"orchd.spec-hash": "'; do
     grep -qF "$l" <<<"$info" || bad "container labels lack $l"
