@@ -574,24 +574,17 @@ def main():
          if c["what"].startswith("write cgroup.procs")})
     w("""What the figures show, and what would fix it (functions as of this run's tree):
 
-1. **Every service is migrated into cgroups of its own, even without limits.**
-   `orch_cgroup_prepare` (src/daemon/cgroup.c, with `detect` and `create_in`)
-   creates `<hierarchy>/<own cgroup>/orchd/<namespace>/<service>` in each v1 hierarchy
-   it knows (memory, cpu, pids, blkio; here the child wrote to: %s) whether or not the
-   service sets MEMORY/CPUS/TASKS_MAX/IO_WEIGHT, and the forked child writes its pid into
-   each `cgroup.procs` before exec (src/daemon/spawn.c, `join_cgroups` in `child`). A
-   migration takes the global `cgroup_threadgroup_rwsem` for writing; its first writer
-   after a quiet spell waits for an RCU grace period, while writers that follow within
-   the next grace period pass quickly. So a start of many services pays a little per
-   service (the no-cgroups rows), but an isolated restart pays a whole grace period:
-   the restart trace below shows the child's first `cgroup.procs` write taking most of
-   every restart. Fix: give a service its own cgroup only when it sets a limit (the
-   process group and the daemon's subreaper role already track the rest), and where a
-   cgroup2 hierarchy is mounted (pure v2, or /sys/fs/cgroup/unified here) start the child
-   directly inside it with `clone3(CLONE_INTO_CGROUP)`, which needs no migration at all;
-   v1 controllers only for the limits that need them. Also create
-   `<own cgroup>/orchd/<namespace>` once instead of an `orch_mkdir_p` of the whole path
-   per service and hierarchy (the profile's mkdir counts).
+1. **Cgroups (fixed in this tree; kept here for the record).** Earlier, every service
+   got a cgroup in every v1 hierarchy and its child wrote its pid into each
+   `cgroup.procs` before exec. A migration takes the global `cgroup_threadgroup_rwsem`;
+   its first writer after a quiet spell waits for an RCU grace period, so an isolated
+   restart paid a whole grace period (17 ms median in an earlier run). Now a service has
+   one tracking cgroup (the cgroup2 hierarchy where mounted, /sys/fs/cgroup/unified here;
+   else v1 pids) and joins other hierarchies only for the limits it sets
+   (src/daemon/cgroup.c), and its process is created directly inside the tracking cgroup
+   with `clone3(CLONE_INTO_CGROUP)` (src/daemon/spawn.c), so nothing is migrated: the
+   restart rows above show the result. The child wrote to: %s. What is left: a service
+   with a v1-only limit (MEMORY on this hybrid host) still pays one migration per start.
 2. **Starts are serial: the daemon blocks on each child until it has exec'd.**
    `orch_spawn` (src/daemon/spawn.c) reads the close-on-exec error pipe synchronously
    (`read_report`), and `bare_start` (runtimes/bare/bare.c) calls it for one service after
@@ -630,13 +623,12 @@ time.""" % (", ".join(hs) or "see the profile"))
         w("")
     rn = r.restart("orchd-nocg")
     w("Restarts take the same path: on the child's death the daemon removes the service's "
-      "cgroups, creates them again and forks a child that joins each of them before it execs "
+      "cgroup, creates it again and clones the new child straight into it "
       "(runtimes/bare/bare.c `bare_start` -> src/daemon/cgroup.c `orch_cgroup_prepare` -> "
-      "src/daemon/spawn.c `orch_spawn`). In the restart phase orchd took %s, the same orchd "
-      "without cgroups %s (orchd / no-cgroups per round %s), s6 with a readiness fd %s, the "
-      "floor %s. Fix 1 takes the migration, and with it the grace-period wait, out of "
-      "the restart path; keeping the cgroup across restarts alone would not, since the "
-      "new child still has to be moved into it." % (
+      "src/daemon/spawn.c `orch_spawn`, `clone3(CLONE_INTO_CGROUP)`). In the restart phase "
+      "orchd took %s, the same orchd without cgroups %s (orchd / no-cgroups per round %s), "
+      "s6 with a readiness fd %s, the floor %s. The rest of the gap to the floor is the "
+      "supervisor's release-then-start path and the exec of /bin/sh for the RUN line." % (
           f_ms(ro[0]) if ro else "-", f_ms(rn[0]) if rn else "-",
           f_ratio(r.restart_ratio("orchd", "orchd-nocg")),
           f_ms((r.restart("s6-ready") or [None])[0]), f_ms((r.restart("floor") or [None])[0])))
