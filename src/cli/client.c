@@ -237,3 +237,14 @@ int orch_client_wait_daemon_gone(const orch_settings *s, int timeout_ms)
     close(fd);
     return -1;
 }
+
+int orch_client_connect_or_start(const orch_settings *s, const char *verb)
+{
+    int fd = orch_client_connect(s);
+    if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED))
+        return orch_client_start_daemon(s); /* it says why when it fails */
+    if (fd < 0)
+        fprintf(stderr, "orchd %s: cannot reach the daemon on %s: %s\n", verb, s->state_dir,
+                strerror(errno));
+    return fd;
+}

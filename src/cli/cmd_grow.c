@@ -53,17 +53,9 @@ int cmd_grow(int argc, char **argv)
     int rc = 1;
     if (check_model(&s) != 0)
         goto out;
-    int fd = orch_client_connect(&s);
-    if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
-        fd = orch_client_start_daemon(&s);
-        if (fd < 0) /* it said why; errno is no longer the connect's */
-            goto out;
-    }
-    if (fd < 0) {
-        fprintf(stderr, "orchd grow: cannot reach the daemon on %s: %s\n", s.state_dir,
-                strerror(errno));
+    int fd = orch_client_connect_or_start(&s, "grow");
+    if (fd < 0)
         goto out;
-    }
     orch_request req;
     orch_request_from_settings(&req, ORCH_REQ_GROW, &s);
     req.pull = s.pull ? xstrdup(s.pull) : NULL;

@@ -321,17 +321,6 @@ static int check_model(const orch_settings *s)
     return r;
 }
 
-int orch_client_connect_or_start(const orch_settings *s, const char *verb)
-{
-    int fd = orch_client_connect(s);
-    if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED))
-        fd = orch_client_start_daemon(s);
-    if (fd < 0)
-        fprintf(stderr, "orchd %s: cannot reach the daemon on %s: %s\n", verb, s->state_dir,
-                strerror(errno));
-    return fd;
-}
-
 int cmd_pull(int argc, char **argv)
 {
     orch_settings s;
