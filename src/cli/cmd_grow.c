@@ -12,36 +12,6 @@
 #include "orchfile/orchfile.h"
 #include "request.h"
 
-/* Checking the files here first means bad input never starts a daemon. */
-static int check_model(const orch_settings *s)
-{
-    const char **files;
-    size_t n = orch_settings_files(s, &files);
-    orch_arg_override *args = xcalloc(s->n_args + 1, sizeof *args);
-    for (size_t i = 0; i < s->n_args; i++)
-        args[i] = (orch_arg_override){s->args[i].name, s->args[i].value};
-    orch_load_opts lo = {.files = files, .n_files = n, .cli_args = args, .n_cli_args = s->n_args};
-    orch_diags d;
-    orch_diags_init(&d);
-    orch_model m;
-    int r = orch_load(&lo, &m, &d);
-    cli_print_diags(&d);
-    if (r == 0) {
-        for (size_t i = 0; i < s->n_names; i++) {
-            if (!orch_model_find(&m, s->names[i])) {
-                fprintf(stderr, "orchd grow: no service named %s in %s\n", s->names[i],
-                        s->orchfile);
-                r = -1;
-            }
-        }
-        orch_model_free(&m);
-    }
-    orch_diags_free(&d);
-    free(args);
-    free(files);
-    return r;
-}
-
 int cmd_grow(int argc, char **argv)
 {
     orch_settings s;
@@ -51,8 +21,10 @@ int cmd_grow(int argc, char **argv)
         return r > 0 ? 0 : 2;
     }
     int rc = 1;
-    if (check_model(&s) != 0)
+    orch_model m;
+    if (orch_cli_load_model(&s, "grow", &m) != 0)
         goto out;
+    orch_model_free(&m);
     int fd = orch_client_connect_or_start(&s, "grow");
     if (fd < 0)
         goto out;

@@ -287,37 +287,21 @@ yajl_val orch_client_call_progress(int fd, const orch_request *r, const char *ve
 
 /* ---------------------------------------------------------------- the verb */
 
+/* The named services must exist and be container services. */
 static int check_model(const orch_settings *s)
 {
-    const char **files;
-    size_t n = orch_settings_files(s, &files);
-    orch_arg_override *args = xcalloc(s->n_args + 1, sizeof *args);
-    for (size_t i = 0; i < s->n_args; i++)
-        args[i] = (orch_arg_override){s->args[i].name, s->args[i].value};
-    orch_load_opts lo = {.files = files, .n_files = n, .cli_args = args, .n_cli_args = s->n_args};
-    orch_diags d;
-    orch_diags_init(&d);
     orch_model m;
-    int r = orch_load(&lo, &m, &d);
-    cli_print_diags(&d);
-    if (r == 0) {
-        for (size_t i = 0; i < s->n_names; i++) {
-            orch_service *svc = orch_model_find(&m, s->names[i]);
-            if (!svc) {
-                fprintf(stderr, "orchd pull: no service named %s in %s\n", s->names[i],
-                        s->orchfile);
-                r = -1;
-            } else if (!svc->image) {
-                fprintf(stderr, "orchd pull: service %s has no image (it is a RUN service)\n",
-                        s->names[i]);
-                r = -1;
-            }
+    if (orch_cli_load_model(s, "pull", &m) != 0)
+        return -1;
+    int r = 0;
+    for (size_t i = 0; i < s->n_names; i++) {
+        if (!orch_model_find(&m, s->names[i])->image) {
+            fprintf(stderr, "orchd pull: service %s has no image (it is a RUN service)\n",
+                    s->names[i]);
+            r = -1;
         }
-        orch_model_free(&m);
     }
-    orch_diags_free(&d);
-    free(args);
-    free(files);
+    orch_model_free(&m);
     return r;
 }
 

@@ -1,8 +1,11 @@
 /* Building requests from settings, shared by the verbs. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../util/xalloc.h"
+#include "cli.h"
+#include "orchfile/orchfile.h"
 #include "request.h"
 
 extern char **environ;
@@ -40,4 +43,33 @@ void orch_request_from_settings(orch_request *r, orch_req_kind kind, const orch_
     r->project_dir = xstrdup(s->project_dir);
     r->data_dir = xstrdup(s->data_dir);
     r->namespace_ = xstrdup(s->namespace_);
+}
+
+int orch_cli_load_model(const orch_settings *s, const char *verb, orch_model *m)
+{
+    const char **files;
+    size_t n = orch_settings_files(s, &files);
+    orch_arg_override *args = xcalloc(s->n_args + 1, sizeof *args);
+    for (size_t i = 0; i < s->n_args; i++)
+        args[i] = (orch_arg_override){s->args[i].name, s->args[i].value};
+    orch_load_opts lo = {.files = files, .n_files = n, .cli_args = args, .n_cli_args = s->n_args};
+    orch_diags d;
+    orch_diags_init(&d);
+    int r = orch_load(&lo, m, &d);
+    cli_print_diags(&d);
+    orch_diags_free(&d);
+    free(args);
+    free(files);
+    if (r != 0)
+        return -1;
+    for (size_t i = 0; i < s->n_names; i++) {
+        if (!orch_model_find(m, s->names[i])) {
+            fprintf(stderr, "orchd %s: no service named %s in %s\n", verb, s->names[i],
+                    s->orchfile);
+            r = -1;
+        }
+    }
+    if (r != 0)
+        orch_model_free(m);
+    return r;
 }

@@ -8,4 +8,11 @@
  * files, args, ORCH_ARG_* environment, project/data dirs and namespace). */
 void orch_request_from_settings(orch_request *r, orch_req_kind kind, const orch_settings *s);
 
+struct orch_model;
+/* Loads the settings' Orchfiles as the daemon will, printing every
+ * diagnostic (so bad input never reaches, or starts, a daemon), and checks
+ * that each named service exists. Returns 0 with *m filled (the caller
+ * frees it), or -1. */
+int orch_cli_load_model(const orch_settings *s, const char *verb, struct orch_model *m);
+
 #endif
