@@ -46,7 +46,7 @@ int orch_client_connect(const orch_settings *s)
     return fd;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+int orch_write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
@@ -63,7 +63,7 @@ static int write_all(int fd, const char *buf, size_t len)
 yajl_val orch_client_call(int fd, const orch_request *r, const char *verb)
 {
     char *line = orch_request_encode(r);
-    int w = write_all(fd, line, strlen(line));
+    int w = orch_write_all(fd, line, strlen(line));
     free(line);
     if (w != 0) {
         fprintf(stderr, "orchd %s: cannot talk to the daemon: %s\n", verb, strerror(errno));

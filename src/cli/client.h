@@ -20,6 +20,9 @@ int orch_client_start_daemon(const orch_settings *s);
 /* Waits until no daemon holds the state dir's lock (it has exited). */
 int orch_client_wait_daemon_gone(const orch_settings *s, int timeout_ms);
 
+/* write(2) until done (EINTR retried); 0 or -1 with errno. */
+int orch_write_all(int fd, const char *buf, size_t len);
+
 /* Reply accessors. */
 int orch_reply_ok(yajl_val reply);
 const char *orch_reply_string(yajl_val reply, const char *key);

@@ -211,24 +211,10 @@ static void progress_end(progress *p)
     free(p->rows);
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 yajl_val orch_client_call_progress(int fd, const orch_request *r, const char *verb, FILE *out)
 {
     char *line = orch_request_encode(r);
-    int w = write_all(fd, line, strlen(line));
+    int w = orch_write_all(fd, line, strlen(line));
     free(line);
     if (w != 0) {
         fprintf(stderr, "orchd %s: cannot talk to the daemon: %s\n", verb, strerror(errno));

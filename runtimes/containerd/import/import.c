@@ -84,22 +84,6 @@ static void fail(imp *m, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *jstr(yajl_val v, const char *key)
-{
-    const char *path[] = {key, NULL};
-    return YAJL_GET_STRING(yajl_tree_get(v, path, yajl_t_string));
-}
-
-static bool jint(yajl_val v, const char *key, long long *out)
-{
-    const char *path[] = {key, NULL};
-    yajl_val n = yajl_tree_get(v, path, yajl_t_number);
-    if (!n || !YAJL_IS_INTEGER(n))
-        return false;
-    *out = YAJL_GET_INTEGER(n);
-    return true;
-}
-
 /* ---------------------------------------------------------------- tar */
 
 static int64_t octal(const char *p, size_t n, bool *ok)

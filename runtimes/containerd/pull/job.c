@@ -12,10 +12,10 @@
 
 #include "containerd/services/images/v1/images.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
+#include "lease.h"
 #include "pull/pull_internal.h"
 #include "xalloc.h"
 
-#define LEASE_EXPIRY_S 3600
 #define REGISTRY_PARALLEL 3
 #define FILE_CHUNK (1u << 20)
 #define MAX_RETRIES 2
@@ -555,7 +555,7 @@ static void on_lease_deleted(void *arg, grpc_status_code st, const char *details
     j->busy--;
     if (st != GRPC_STATUS_OK && st != GRPC_STATUS_NOT_FOUND)
         fprintf(stderr, "orchd: containerd: deleting lease %s: %s (it expires in %d s)\n",
-                j->lease, details, LEASE_EXPIRY_S);
+                j->lease, details, CTD_LEASE_EXPIRY_S);
     free(j->lease);
     j->lease = NULL;
     void (*then)(img_job *) = d->then;
@@ -864,22 +864,10 @@ img_job *job_new(ctd_rt *rt, img_ref *ref, bool is_import)
     char *uniq = ctd_random_hex(8);
     j->lease = xasprintf("orchd-%s-%s", is_import ? "import" : "pull", uniq);
     free(uniq);
-    char expire[64];
-    time_t t = time(NULL) + LEASE_EXPIRY_S;
-    struct tm tm;
-    strftime(expire, sizeof expire, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry e =
-        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__LABELS_ENTRY__INIT;
-    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry *ep = &e;
-    e.key = "containerd.io/gc.expire";
-    e.value = expire;
-    Containerd__Services__Leases__V1__CreateRequest req =
-        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__INIT;
-    req.id = j->lease;
-    req.n_labels = 1;
-    req.labels = &ep;
+    ctd_lease_create lc;
+    ctd_lease_create_init(&lc, j->lease);
     j->busy++;
-    if (pull_closed() || ctd_rt_call(rt, M_LEASE_CREATE, &req.base,
+    if (pull_closed() || ctd_rt_call(rt, M_LEASE_CREATE, &lc.req.base,
                     &containerd__services__leases__v1__create_response__descriptor, NULL, 0, false,
                     on_lease, j) != 0) {
         j->busy--;

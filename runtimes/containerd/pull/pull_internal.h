@@ -12,6 +12,7 @@
 #define ORCH_PULL_INTERNAL_H
 
 #include <stdbool.h>
+#include <yajl/yajl_tree.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -165,5 +166,23 @@ void imp_free(img_job *j);
 #define LABEL_IMPORT_SOURCE "orchd.import.source"
 #define LABEL_IMPORT_STAMP "orchd.import.stamp"
 #define LABEL_IMPORT_DIGEST "orchd.import.digest"
+
+/* Members of parsed manifests, indexes and layout files (registry.c,
+ * import.c): a string, or NULL; an integer, or false. */
+static inline const char *jstr(yajl_val v, const char *key)
+{
+    const char *path[] = {key, NULL};
+    return YAJL_GET_STRING(yajl_tree_get(v, path, yajl_t_string));
+}
+
+static inline bool jint(yajl_val v, const char *key, long long *out)
+{
+    const char *path[] = {key, NULL};
+    yajl_val n = yajl_tree_get(v, path, yajl_t_number);
+    if (!n || !YAJL_IS_INTEGER(n))
+        return false;
+    *out = YAJL_GET_INTEGER(n);
+    return true;
+}
 
 #endif

@@ -64,22 +64,6 @@ struct reg_req {
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *jstr(yajl_val v, const char *key)
-{
-    const char *path[] = {key, NULL};
-    return YAJL_GET_STRING(yajl_tree_get(v, path, yajl_t_string));
-}
-
-static bool jint(yajl_val v, const char *key, long long *out)
-{
-    const char *path[] = {key, NULL};
-    yajl_val n = yajl_tree_get(v, path, yajl_t_number);
-    if (!n || !YAJL_IS_INTEGER(n))
-        return false;
-    *out = YAJL_GET_INTEGER(n);
-    return true;
-}
-
 bool is_index_type(const char *mt)
 {
     return mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0);
