@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "orchfile.h"
+#include "orchfile/orchfile.h"
 
 #define SERVICES 1000
 #define RUNS 25

@@ -18,8 +18,9 @@
 
 #include "bare/bare.h"
 #include "bare/launch.h"
-#include "daemon/cgroup.h"
-#include "xalloc.h"
+#include "bare/cgroup.h"
+#include "runtime/reaper.h"
+#include "common/xalloc.h"
 
 #define RELEASE_RETRY_MS 20
 #define RELEASE_MAX_TRIES 250 /* 5 s for leftovers to die and be reaped */
@@ -71,15 +72,21 @@ static void supersede_releases(const orch_cgroup *cg)
     }
 }
 
-char *orch_default_log_path(const orch_env_ctx *ctx, const char *service)
-{
-    return xasprintf("%s/logs/%s.%s.log", ctx->state_dir,
-                     ctx->namespace_ ? ctx->namespace_ : "orch", service);
-}
-
 static const char *namespace_of(const orch_env_ctx *ctx)
 {
-    return ctx->namespace_ ? ctx->namespace_ : "orch";
+    return ctx->namespace_ ? ctx->namespace_ : ORCH_DEFAULT_NAMESPACE;
+}
+
+static char *bare_log_path(const orch_service *svc, const orch_env_ctx *ctx)
+{
+    return orch_log_path_default(ctx->state_dir, ctx->namespace_, svc->name);
+}
+
+/* A host process is known by its pid, which survey shows anyway. */
+static void bare_describe(const orch_service *svc, const orch_env_ctx *ctx,
+                          const orch_instance *inst, orch_describe_put put, void *arg)
+{
+    (void)svc, (void)ctx, (void)inst, (void)put, (void)arg;
 }
 
 static void on_reaped(void *owner, pid_t pid, int status)
@@ -217,4 +224,8 @@ const orch_runtime_ops orch_runtime_bare = {
     .start = bare_start,
     .signal = bare_signal,
     .release = bare_release,
+    .exec = orch_bare_exec,
+    .exec_cancel = orch_bare_exec_cancel,
+    .describe = bare_describe,
+    .log_path = bare_log_path,
 };

@@ -6,16 +6,12 @@
 
 #include <sys/types.h>
 
-#include "daemon/reaper.h"
-#include "daemon/runtime.h"
+#include "runtime/runtime.h"
 
-/* Runs a helper command of svc (HEALTHCHECK, STOP, RELOAD) as
- * `/bin/sh -c command` with the service's environment, USER, WORKDIR and
- * rlimits, output appended to the service's STDOUT/STDERR files (/dev/null
- * when they cannot be opened), in its own session and process group (kill
- * it with kill(-pid, sig)). The reaper calls cb(owner, pid, status) when it
- * exits. Returns the pid, or -1 with *err (malloc'ed, names the service). */
-pid_t orch_bare_run_command(const orch_service *svc, const orch_env_ctx *ctx,
-                            const char *command, orch_reap_cb cb, void *owner, char **err);
+/* The ops table's exec and exec_cancel (runtimes/bare/exec.c). */
+orch_exec *orch_bare_exec(orch_instance *inst, const orch_service *svc, const orch_env_ctx *ctx,
+                          const char *command, uint64_t timeout_ms, orch_exec_cb cb, void *owner,
+                          char **err);
+void orch_bare_exec_cancel(orch_exec *x);
 
 #endif

@@ -12,9 +12,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "daemon/envfile.h"
-#include "daemon/fileutil.h"
-#include "xalloc.h"
+#include "common/envfile.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
 
 /* path itself when absolute, else joined to the project directory. */
 static char *project_path(const orch_env_ctx *ctx, const char *path)
@@ -70,7 +70,7 @@ static int open_log(const char *path)
 static int open_logs(const orch_service *svc, const orch_env_ctx *ctx, bool strict,
                      orch_bare_launch *l, char **err)
 {
-    char *fallback = orch_default_log_path(ctx, svc->name);
+    char *fallback = orch_log_path_default(ctx->state_dir, ctx->namespace_, svc->name);
     char *out = svc->stdout_path ? project_path(ctx, svc->stdout_path) : xstrdup(fallback);
     char *errp = svc->stderr_path ? project_path(ctx, svc->stderr_path) : xstrdup(fallback);
     const char *what[2] = {svc->stdout_path ? "STDOUT" : "log file",

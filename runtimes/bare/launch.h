@@ -8,8 +8,8 @@
 #include <stdbool.h>
 
 #include "bare/user.h"
-#include "daemon/runtime.h"
-#include "daemon/spawn.h"
+#include "runtime/runtime.h"
+#include "bare/spawn.h"
 
 #define ORCH_BARE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

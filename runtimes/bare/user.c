@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 /* A decimal id that fits in 32 bits (and is not (uid_t)-1). */
 static bool parse_id(const char *s, unsigned *out)

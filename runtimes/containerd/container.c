@@ -37,13 +37,13 @@
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
 #include "containerd/spec.h"
-#include "ctd_internal.h"
-#include "daemon/envfile.h"
-#include "daemon/fileutil.h"
-#include "lease.h"
+#include "containerd/ctd_internal.h"
+#include "common/envfile.h"
+#include "common/fileutil.h"
+#include "containerd/lease.h"
 #include "orchfile/orchfile.h"
-#include "pull/pull.h"
-#include "xalloc.h"
+#include "containerd/pull/pull.h"
+#include "common/xalloc.h"
 
 #define MAX_ETC_FILE (4u << 20)
 
@@ -1064,7 +1064,7 @@ static char *log_relay_path(const orch_env_ctx *ctx, const char *svc_name, char 
 static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
 {
     const orch_service *svc = inst->svc;
-    char *deflt = xasprintf("%s/logs/%s.%s.log", ctx->state_dir, inst->rt->ns, svc->name);
+    char *deflt = orch_log_path_default(ctx->state_dir, inst->rt->ns, svc->name);
     char *out = svc->stdout_path ? ctd_path_join(ctx->project_dir, svc->stdout_path)
                                  : xstrdup(deflt);
     char *errp = svc->stderr_path ? ctd_path_join(ctx->project_dir, svc->stderr_path)

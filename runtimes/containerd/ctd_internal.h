@@ -12,8 +12,8 @@
 
 #include "containerd/image_config.h"
 #include "containerd/types/mount.pb-c.h"
-#include "daemon/runtime.h"
-#include "transport/ctd_transport.h"
+#include "runtime/runtime.h"
+#include "containerd/transport/ctd_transport.h"
 
 /* ---------------------------------------------------------------- methods */
 #define CTD_M_IMAGES_GET "/containerd.services.images.v1.Images/Get"
@@ -205,6 +205,11 @@ bool ctd_instances_busy(const ctd_rt *rt);
 int ctd_wait_status(uint32_t exit_status);
 /* The container id of a service. Malloc'ed. */
 char *ctd_container_id(const char *ns, const char *service);
+
+/* A helper command inside the instance's task (Tasks.Exec): exec.c. */
+orch_exec *ctd_exec_start(orch_instance *inst, const char *command, uint64_t timeout_ms,
+                          orch_exec_cb cb, void *owner, char **err);
+void ctd_exec_cancel(orch_exec *x);
 
 /* Deep copy of a service (origins' file names copied too: see svc_copy.c). */
 typedef struct ctd_svc_copy {

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctd_internal.h"
-#include "xalloc.h"
+#include "containerd/ctd_internal.h"
+#include "common/xalloc.h"
 
 /* ---------------------------------------------------------------- SHA-256
  * FIPS 180-4, written from the standard. */

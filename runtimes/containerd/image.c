@@ -20,8 +20,8 @@
 
 #include "containerd/services/content/v1/content.pb-c.h"
 #include "containerd/services/images/v1/images.pb-c.h"
-#include "ctd_internal.h"
-#include "xalloc.h"
+#include "containerd/ctd_internal.h"
+#include "common/xalloc.h"
 
 #define MAX_MANIFEST_BYTES (4u << 20)
 #define MAX_CONFIG_BYTES (8u << 20)

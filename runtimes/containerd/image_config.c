@@ -5,7 +5,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 static yajl_val member(yajl_val obj, const char *key)
 {

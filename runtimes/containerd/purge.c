@@ -20,8 +20,8 @@
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
-#include "ctd_internal.h"
-#include "xalloc.h"
+#include "containerd/ctd_internal.h"
+#include "common/xalloc.h"
 
 typedef struct pwaiter {
     void (*then)(void *arg);

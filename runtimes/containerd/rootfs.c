@@ -18,8 +18,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "ctd_internal.h"
-#include "xalloc.h"
+#include "containerd/ctd_internal.h"
+#include "common/xalloc.h"
 
 /* openat with dirfd as "/" for the path; -1 with errno. Falls back to a
  * no-symlinks walk where the kernel lacks openat2 (before 5.6). */

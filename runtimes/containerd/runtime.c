@@ -19,10 +19,10 @@
 #include <sys/vfs.h>
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
-#include "ctd_internal.h"
-#include "module.h"
-#include "pull/pull.h"
-#include "xalloc.h"
+#include "containerd/ctd_internal.h"
+#include "runtime/module.h"
+#include "containerd/pull/pull.h"
+#include "common/xalloc.h"
 
 #ifndef RAMFS_MAGIC
 #define RAMFS_MAGIC 0x858458f6
@@ -157,11 +157,51 @@ static void op_release(orch_instance *inst, void (*done)(void *arg), void *arg)
     ctd_instance_release(inst, done, arg);
 }
 
+static orch_exec *op_exec(orch_instance *inst, const orch_service *svc, const orch_env_ctx *ctx,
+                          const char *command, uint64_t timeout_ms, orch_exec_cb cb, void *owner,
+                          char **err)
+{
+    if (!rt || rt->shutting_down || !inst) {
+        *err = xasprintf("service %s: the containerd runtime is shut down",
+                         svc && svc->name ? svc->name : "?");
+        return NULL;
+    }
+    return ctd_exec_start(inst, command, timeout_ms, cb, owner, err);
+}
+
+static void op_exec_cancel(orch_exec *x)
+{
+    ctd_exec_cancel(x);
+}
+
+/* The container id is what `ctr containers ls` lists; it is known from the
+ * name alone, so survey shows it even while nothing runs. */
+static void op_describe(const orch_service *svc, const orch_env_ctx *ctx,
+                        const orch_instance *inst, orch_describe_put put, void *arg)
+{
+    const char *ns = rt ? rt->ns : ctx->namespace_ ? ctx->namespace_ : ORCH_DEFAULT_NAMESPACE;
+    char *id = ctd_container_id(ns, svc->name);
+    put(arg, "id", id);
+    free(id);
+    if (rt)
+        put(arg, "namespace", rt->ns);
+    (void)inst;
+}
+
+static char *op_log_path(const orch_service *svc, const orch_env_ctx *ctx)
+{
+    return orch_log_path_default(ctx->state_dir, rt ? rt->ns : ctx->namespace_, svc->name);
+}
+
 static const orch_runtime_ops ctd_ops = {
     .name = "containerd",
     .start = op_start,
     .signal = op_signal,
     .release = op_release,
+    .exec = op_exec,
+    .exec_cancel = op_exec_cancel,
+    .describe = op_describe,
+    .log_path = op_log_path,
     .images = &ctd_image_ops,
 };
 
@@ -176,14 +216,14 @@ static bool root_is_ramfs(void)
            (unsigned long)s.f_type == (unsigned long)TMPFS_MAGIC;
 }
 
-const orch_runtime_ops *orch_containerd_init(uv_loop_t *loop, const char *socket_path,
-                                             const char *namespace_, char **err)
+static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_config *cfg,
+                                          char **err)
 {
     *err = NULL;
     if (rt)
         return &ctd_ops;
-    const char *ns = namespace_ && *namespace_ ? namespace_ : "orch";
-    ctd_conn *conn = ctd_conn_new(loop, socket_path, ns, err);
+    const char *ns = cfg->namespace_ && *cfg->namespace_ ? cfg->namespace_ : ORCH_DEFAULT_NAMESPACE;
+    ctd_conn *conn = ctd_conn_new(loop, cfg->socket_path, ns, err);
     if (!conn)
         return NULL;
     rt = xcalloc(1, sizeof *rt);
@@ -247,7 +287,7 @@ void ctd_rt_maybe_finish_shutdown(ctd_rt *r)
     ctd_conn_close(c, on_conn_closed, r);
 }
 
-void orch_containerd_shutdown(void (*done)(void *arg), void *arg)
+static void module_shutdown(void (*done)(void *arg), void *arg)
 {
     ctd_rt *r = rt;
     rt = NULL;
@@ -270,3 +310,12 @@ void orch_containerd_shutdown(void (*done)(void *arg), void *arg)
     purge_unclaimed(r);
     ctd_rt_maybe_finish_shutdown(r);
 }
+
+/* The module's one exported symbol (runtime/module.h). */
+ORCH_MODULE_EXPORT const orch_module_desc orch_runtime_module = {
+    .abi_version = ORCH_MODULE_ABI_VERSION,
+    .service_size = sizeof(orch_service),
+    .name = "containerd",
+    .init = module_init,
+    .shutdown = module_shutdown,
+};

@@ -16,7 +16,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "containerd/user.h"
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 #define OCI_VERSION "1.0.2-dev"
 #define CPU_QUOTA_MIN 1000 /* the kernel refuses a CFS quota below 1ms */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctd_internal.h"
-#include "xalloc.h"
+#include "containerd/ctd_internal.h"
+#include "common/xalloc.h"
 
 static char *dup_or_null(const char *s)
 {

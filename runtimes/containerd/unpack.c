@@ -23,9 +23,9 @@
 #include "containerd/services/diff/v1/diff.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
-#include "ctd_internal.h"
-#include "lease.h"
-#include "xalloc.h"
+#include "containerd/ctd_internal.h"
+#include "containerd/lease.h"
+#include "common/xalloc.h"
 
 typedef struct uwaiter {
     ctd_unpack_cb cb;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 #define ID_MAX 2147483647u /* runc rejects ids above INT32_MAX */
 #define MAX_FIELDS 7

@@ -1,4 +1,4 @@
-#include "client.h"
+#include "cli/client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../util/fsutil.h"
-#include "daemon/fileutil.h"
-#include "../util/xalloc.h"
+#include "common/fsutil.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
 
 static char *sock_path(const orch_settings *s)
 {

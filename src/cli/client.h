@@ -5,8 +5,8 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "daemon/protocol.h"
-#include "settings.h"
+#include "protocol/protocol.h"
+#include "cli/settings.h"
 
 /* Connects to the daemon of s->state_dir. Returns a fd, or -1 (errno set:
  * ENOENT/ECONNREFUSED mean no daemon runs there). */

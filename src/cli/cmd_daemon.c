@@ -2,9 +2,9 @@
  * detached when none runs). */
 #include <stdlib.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "daemon/daemon.h"
-#include "settings.h"
+#include "cli/settings.h"
 
 int cmd_daemon(int argc, char **argv)
 {

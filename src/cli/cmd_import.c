@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../util/xalloc.h"
-#include "cli.h"
-#include "client.h"
-#include "request.h"
+#include "common/xalloc.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/request.h"
 
 int cmd_import(int argc, char **argv)
 {

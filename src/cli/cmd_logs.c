@@ -9,17 +9,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../util/xalloc.h"
-#include "cli.h"
-#include "client.h"
-#include "request.h"
+#include "common/xalloc.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/request.h"
+#include "runtime/runtime.h"
 
 /* Asks the daemon; without one, falls back to the default log path. */
 static char *log_path(const orch_settings *s, const char *service)
 {
     int fd = orch_client_connect(s);
     if (fd < 0)
-        return xasprintf("%s/logs/%s.%s.log", s->state_dir, s->namespace_, service);
+        return orch_log_path_default(s->state_dir, s->namespace_, service);
     orch_request req;
     orch_request_from_settings(&req, ORCH_REQ_LOG_PATH, s);
     yajl_val reply = orch_client_call(fd, &req, "logs");

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/xalloc.h"
-#include "cli.h"
+#include "common/xalloc.h"
+#include "cli/cli.h"
 #include "orchfile/orchfile.h"
 
 void cli_print_diags(const orch_diags *d)

@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../util/xalloc.h"
-#include "cli.h"
-#include "client.h"
+#include "common/xalloc.h"
+#include "cli/cli.h"
+#include "cli/client.h"
 #include "orchfile/orchfile.h"
-#include "request.h"
+#include "cli/request.h"
 
 /* ---------------------------------------------------------------- progress */
 

@@ -4,9 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "client.h"
-#include "request.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/request.h"
 
 int cmd_reload(int argc, char **argv)
 {

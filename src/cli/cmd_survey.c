@@ -5,10 +5,10 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
-#include "../util/json_emit.h"
-#include "cli.h"
-#include "client.h"
-#include "request.h"
+#include "common/json_emit.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/request.h"
 
 static const char *str_of(yajl_val obj, const char *key, char *buf, size_t len)
 {

@@ -1,6 +1,6 @@
 #include <stdio.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "orchfile/model.h"
 
 int cmd_version(int argc, char **argv)

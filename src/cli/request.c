@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/xalloc.h"
-#include "cli.h"
+#include "common/xalloc.h"
+#include "cli/cli.h"
 #include "orchfile/orchfile.h"
-#include "request.h"
+#include "cli/request.h"
 
 extern char **environ;
 

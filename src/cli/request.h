@@ -1,8 +1,8 @@
 #ifndef ORCH_CLI_REQUEST_H
 #define ORCH_CLI_REQUEST_H
 
-#include "daemon/protocol.h"
-#include "settings.h"
+#include "protocol/protocol.h"
+#include "cli/settings.h"
 
 /* Fills r for kind from the resolved settings (names, and for grow the
  * files, args, ORCH_ARG_* environment, project/data dirs and namespace). */

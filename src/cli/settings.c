@@ -1,4 +1,4 @@
-#include "settings.h"
+#include "cli/settings.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../util/xalloc.h"
+#include "common/xalloc.h"
 
 enum { RC_MAX = 32 };
 

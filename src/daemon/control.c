@@ -8,12 +8,12 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
-#include "../util/fsutil.h"
-#include "../util/xalloc.h"
-#include "daemon.h"
+#include "common/fsutil.h"
+#include "common/xalloc.h"
+#include "daemon/daemon.h"
 #include "orchfile/orchfile.h"
-#include "protocol.h"
-#include "runtime_loader.h"
+#include "protocol/protocol.h"
+#include "daemon/runtime_loader.h"
 
 typedef struct conn {
     uv_pipe_t pipe;
@@ -184,6 +184,20 @@ static int same_setting(const char *asked, const char *ours)
     return !asked || strcmp(asked, ours) == 0;
 }
 
+/* The containerd module, loaded on the first FROM service or import. */
+static int load_container_runtime(orch_daemon *d, char **err)
+{
+    if (d->container_runtime)
+        return 0;
+    orch_module_config cfg = {.socket_path = d->opts.containerd_socket,
+                              .namespace_ = d->ctx.namespace_};
+    d->container_runtime = orch_runtime_module_load(d->loop, "containerd", &cfg, err);
+    if (!d->container_runtime)
+        return -1;
+    orch_supervisor_set_container_runtime(d->sv, d->container_runtime);
+    return 0;
+}
+
 static int needs_container_runtime(const orch_model *m)
 {
     for (size_t i = 0; i < m->n_services; i++)
@@ -283,16 +297,11 @@ static int load_model(conn *c, orch_model *m)
     keep_origin_files(m);
     orch_diags_free(&dg);
     char *err = NULL;
-    if (needs_container_runtime(m) && !d->container_runtime) {
-        d->container_runtime = orch_container_runtime_load(d->loop, d->opts.containerd_socket,
-                                                           d->ctx.namespace_, &err);
-        if (!d->container_runtime) {
-            orch_model_free(m);
-            reply_error(c, err);
-            free(err);
-            return -1;
-        }
-        orch_supervisor_set_container_runtime(d->sv, d->container_runtime);
+    if (needs_container_runtime(m) && load_container_runtime(d, &err) != 0) {
+        orch_model_free(m);
+        reply_error(c, err);
+        free(err);
+        return -1;
     }
     return 0;
 }
@@ -504,15 +513,10 @@ static void do_import(conn *c)
 {
     orch_daemon *d = c->d;
     char *err = NULL;
-    if (!d->container_runtime) {
-        d->container_runtime = orch_container_runtime_load(d->loop, d->opts.containerd_socket,
-                                                           d->ctx.namespace_, &err);
-        if (!d->container_runtime) {
-            reply_error(c, err);
-            free(err);
-            return;
-        }
-        orch_supervisor_set_container_runtime(d->sv, d->container_runtime);
+    if (load_container_runtime(d, &err) != 0) {
+        reply_error(c, err);
+        free(err);
+        return;
     }
     const orch_image_ops *img = image_ops(d);
     if (!img) {

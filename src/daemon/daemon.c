@@ -1,6 +1,6 @@
 /* The daemon's life: lock the state dir, listen, supervise, and on fell (or
  * SIGTERM) stop every service and leave. */
-#include "daemon.h"
+#include "daemon/daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../util/fsutil.h"
-#include "fileutil.h"
-#include "../util/xalloc.h"
-#include "reaper.h"
-#include "runtime_loader.h"
+#include "common/fsutil.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
+#include "runtime/reaper.h"
+#include "daemon/runtime_loader.h"
 
 char *orch_socket_path(const char *state_dir)
 {
@@ -73,7 +73,7 @@ static void finish_exit(void *arg)
  * channel first, then the daemon's own handles go and the loop ends. */
 static void on_all_stopped(void *arg)
 {
-    orch_container_runtime_unload(finish_exit, arg);
+    orch_runtime_modules_unload(finish_exit, arg);
 }
 
 void orch_daemon_shutdown(orch_daemon *d)

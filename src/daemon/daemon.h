@@ -4,8 +4,8 @@
 
 #include <uv.h>
 
-#include "runtime.h"
-#include "supervisor.h"
+#include "runtime/runtime.h"
+#include "daemon/supervisor.h"
 
 typedef struct orch_daemon_opts {
     const char *state_dir;

@@ -14,9 +14,7 @@
 #include <strings.h>
 #include <sys/wait.h>
 
-#include "bare/bare.h"
-#include "daemon/reaper.h"
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 typedef struct http_url {
     char *host;     /* without brackets */
@@ -29,6 +27,8 @@ typedef struct http_probe http_probe;
 
 struct orch_health {
     uv_loop_t *loop;
+    const orch_runtime_ops *ops; /* command probes run through ops->exec */
+    orch_instance *inst;
     const orch_service *svc;
     const orch_env_ctx *ctx;
     orch_health_cb cb;
@@ -39,8 +39,8 @@ struct orch_health {
     bool is_http;
     http_url url;
     uv_timer_t tick;     /* pause between probes */
-    uv_timer_t deadline; /* the probe in flight's timeout */
-    pid_t pid;           /* command probe in flight */
+    uv_timer_t deadline; /* the HTTP probe in flight's timeout */
+    orch_exec *cmd;      /* command probe in flight */
     http_probe *http;    /* HTTP probe in flight */
 };
 
@@ -175,7 +175,7 @@ static void on_tick(uv_timer_t *t);
 static void deliver(orch_health *h, bool ok, const char *detail)
 {
     uv_timer_stop(&h->deadline);
-    h->pid = 0;
+    h->cmd = NULL;
     h->http = NULL;
     if (h->stopped)
         return;
@@ -362,16 +362,22 @@ static void http_probe_start(orch_health *h)
 
 /* ---- command probes ------------------------------------------------------- */
 
-static void on_command_exit(void *owner, pid_t pid, int status)
+/* A command probe runs where the service runs (ops->exec: on the host, or
+ * inside the container), with the runtime enforcing the timeout. */
+static void on_command_exit(void *owner, const orch_exec_result *r)
 {
     orch_health *h = owner;
-    if (pid != h->pid)
-        return;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    h->cmd = NULL;
+    int status = r->status;
+    if (!r->err && !r->timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         deliver(h, true, NULL);
         return;
     }
-    char *why = WIFEXITED(status)
+    char *why = r->err ? xasprintf("healthcheck: %s", r->err)
+                : r->timed_out
+                    ? xasprintf("healthcheck timed out after %ds",
+                                ORCH_HEALTH_COMMAND_TIMEOUT_MS / 1000)
+                : WIFEXITED(status)
                     ? xasprintf("healthcheck exited with code %d", WEXITSTATUS(status))
                     : xasprintf("healthcheck killed by signal %d", WTERMSIG(status));
     deliver(h, false, why);
@@ -380,25 +386,23 @@ static void on_command_exit(void *owner, pid_t pid, int status)
 
 static void kill_command(orch_health *h)
 {
-    orch_reaper_unwatch(h->pid);
-    if (kill(-h->pid, SIGKILL) < 0 && errno == ESRCH)
-        kill(h->pid, SIGKILL);
-    h->pid = 0;
+    h->ops->exec_cancel(h->cmd);
+    h->cmd = NULL;
 }
 
 static void command_probe_start(orch_health *h)
 {
     char *err = NULL;
-    pid_t pid = orch_bare_run_command(h->svc, h->ctx, h->svc->healthcheck, on_command_exit, h,
-                                      &err);
-    if (pid <= 0) {
+    orch_exec *x = h->ops->exec(h->inst, h->svc, h->ctx, h->svc->healthcheck,
+                                ORCH_HEALTH_COMMAND_TIMEOUT_MS, on_command_exit, h, &err);
+    if (!x) {
         char *why = xasprintf("healthcheck: %s", err ? err : "cannot run the command");
         free(err);
         deliver(h, false, why);
         free(why);
         return;
     }
-    h->pid = pid;
+    h->cmd = x;
 }
 
 /* ---- the checker ---------------------------------------------------------- */
@@ -411,11 +415,6 @@ static void on_deadline(uv_timer_t *t)
         char *why = xasprintf("%s: no response within %ds", h->svc->healthcheck,
                               ORCH_HEALTH_HTTP_TIMEOUT_MS / 1000);
         probe_abandon(p);
-        deliver(h, false, why);
-        free(why);
-    } else if (h->pid > 0) {
-        kill_command(h);
-        char *why = xasprintf("healthcheck timed out after %ds", ORCH_HEALTH_COMMAND_TIMEOUT_MS / 1000);
         deliver(h, false, why);
         free(why);
     }
@@ -433,18 +432,17 @@ static void on_tick(uv_timer_t *t)
         uv_timer_start(&h->deadline, on_deadline, ORCH_HEALTH_HTTP_TIMEOUT_MS, 0);
         http_probe_start(h);
     } else {
-        uv_timer_start(&h->deadline, on_deadline, ORCH_HEALTH_COMMAND_TIMEOUT_MS, 0);
         command_probe_start(h);
     }
 }
 
-orch_health *orch_health_start(uv_loop_t *loop, const orch_service *svc,
-                               const orch_env_ctx *ctx, uint64_t interval_ms,
-                               orch_health_cb cb, void *owner)
+orch_health *orch_health_start(uv_loop_t *loop, const orch_runtime_ops *ops, orch_instance *inst,
+                               const orch_service *svc, const orch_env_ctx *ctx,
+                               uint64_t interval_ms, orch_health_cb cb, void *owner)
 {
     orch_health *h = xcalloc(1, sizeof *h);
-    *h = (orch_health){.loop = loop, .svc = svc, .ctx = ctx, .cb = cb, .owner = owner,
-                       .interval_ms = interval_ms, .open_handles = 2};
+    *h = (orch_health){.loop = loop, .ops = ops, .inst = inst, .svc = svc, .ctx = ctx, .cb = cb,
+                       .owner = owner, .interval_ms = interval_ms, .open_handles = 2};
     h->is_http = is_http(svc->healthcheck);
     if (h->is_http) {
         char *err = NULL;
@@ -483,7 +481,7 @@ void orch_health_stop(orch_health *h)
     h->stopped = true;
     if (h->http)
         probe_abandon(h->http);
-    if (h->pid > 0)
+    if (h->cmd)
         kill_command(h);
     h->http = NULL;
     uv_close((uv_handle_t *)&h->tick, on_closed);

@@ -1,7 +1,8 @@
 /* Health checks on the loop: a HEALTHCHECK is either an HTTP URL, probed
  * with an HTTP/1.0 GET over uv_tcp (2xx passes; 5 s per probe), or a shell
- * command run like the service's own (/bin/sh -c, the service's env, user,
- * workdir and log; exit 0 passes; its process group is killed after 10 s).
+ * command run where the service runs, through its runtime's exec (on the
+ * host for bare, inside the container for containerd: /bin/sh -c, the
+ * service's env, user, workdir and log; exit 0 passes; killed after 10 s).
  * https:// needs TLS, which orchd does not carry: such a check is rejected
  * by orch_health_check_spec with a message that says so.
  *
@@ -14,7 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "daemon/runtime.h"
+#include "runtime/runtime.h"
 #include "orchfile/model.h"
 
 #define ORCH_HEALTH_HTTP_TIMEOUT_MS 5000
@@ -31,10 +32,11 @@ typedef void (*orch_health_cb)(void *owner, bool ok, const char *detail);
 int orch_health_check_spec(const char *check, char **err);
 
 /* Starts probing svc->healthcheck (already checked with
- * orch_health_check_spec). svc and ctx must outlive the checker. */
-orch_health *orch_health_start(uv_loop_t *loop, const orch_service *svc,
-                               const orch_env_ctx *ctx, uint64_t interval_ms,
-                               orch_health_cb cb, void *owner);
+ * orch_health_check_spec) of the instance inst that ops runs. svc, ctx and
+ * inst must outlive the checker. */
+orch_health *orch_health_start(uv_loop_t *loop, const orch_runtime_ops *ops, orch_instance *inst,
+                               const orch_service *svc, const orch_env_ctx *ctx,
+                               uint64_t interval_ms, orch_health_cb cb, void *owner);
 
 /* Changes the pause between probes, from the next one on. */
 void orch_health_set_interval(orch_health *h, uint64_t interval_ms);

@@ -20,10 +20,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "bare/bare.h"
 #include "daemon/depgraph.h"
-#include "daemon/reaper.h"
-#include "xalloc.h"
+#include "runtime/reaper.h"
+#include "common/xalloc.h"
 
 static void on_pass(uv_idle_t *idle);
 
@@ -88,6 +87,7 @@ static void unit_release(unit *u)
 {
     if (!u->inst || u->releasing)
         return;
+    unit_forget_commands(u); /* helper commands end before their instance */
     u->releasing = true;
     u->pid = 0;
     u->ops->release(u->inst, on_released, u);
@@ -97,8 +97,10 @@ static void unit_release(unit *u)
 
 static void on_stop_timeout(unit *u)
 {
-    if (u->stop_cmd_pid > 0)
-        kill(-u->stop_cmd_pid, SIGKILL);
+    if (u->stop_exec) {
+        u->ops->exec_cancel(u->stop_exec);
+        u->stop_exec = NULL;
+    }
     if (u->pid <= 0)
         return;
     u->ops->signal(u->inst, SIGKILL);
@@ -107,29 +109,30 @@ static void on_stop_timeout(unit *u)
     free(detail);
 }
 
-static void on_stop_command_exit(void *owner, pid_t pid, int status)
+static void on_stop_command_exit(void *owner, const orch_exec_result *r)
 {
     unit *u = owner;
-    u->stop_cmd_pid = 0;
-    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    u->stop_exec = NULL;
+    bool ok = !r->err && !r->timed_out && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0;
     if (!ok && u->pid > 0 && u->state == ORCH_ST_STOPPING)
         u->ops->signal(u->inst, SIGTERM); /* the STOP command failed: fall back */
 }
 
+/* STOP runs where the service runs (ops->exec); TIMEOUT_STOP bounds it. */
 static bool run_stop_command(unit *u)
 {
-    if (!u->spec.stop_command || orch_service_mode(&u->spec) != ORCH_MODE_HOST)
+    if (!u->spec.stop_command)
         return false;
     char *err = NULL;
-    pid_t pid = orch_bare_run_command(&u->spec, &u->sv->ctx, u->spec.stop_command,
-                                      on_stop_command_exit, u, &err);
-    if (pid <= 0) {
+    orch_exec *x = u->ops->exec(u->inst, &u->spec, &u->sv->ctx, u->spec.stop_command, 0,
+                                on_stop_command_exit, u, &err);
+    if (!x) {
         fprintf(stderr, "orchd: service %s: STOP command: %s; sending SIGTERM\n", u->spec.name,
                 err ? without_service_prefix(u, err) : "cannot run it");
         free(err);
         return false;
     }
-    u->stop_cmd_pid = pid;
+    u->stop_exec = x;
     return true;
 }
 
@@ -303,8 +306,8 @@ static void on_started(void *owner, pid_t pid, const char *err)
     unit_set_state(u, ORCH_ST_RUNNING, detail);
     if (!unit_has_health(u))
         return;
-    u->health = orch_health_start(u->sv->loop, &u->spec, &u->sv->ctx, SV_HEALTH_STARTING_MS,
-                                  on_health, u);
+    u->health = orch_health_start(u->sv->loop, u->ops, u->inst, &u->spec, &u->sv->ctx,
+                                  SV_HEALTH_STARTING_MS, on_health, u);
     unit_timer_start(u, (uint64_t)readiness_deadline_s(u) * 1000, on_ready_deadline);
 }
 
@@ -345,13 +348,14 @@ static void record_start(unit *u, uint64_t now)
     u->starts[u->n_starts++] = now;
 }
 
-static const orch_runtime_ops *runtime_for(const unit *u, char **err)
+const orch_runtime_ops *sv_runtime_for(const orch_supervisor *sv, const orch_service *s,
+                                       char **err)
 {
-    if (orch_service_mode(&u->spec) != ORCH_MODE_CONTAINER)
-        return u->sv->host_ops;
-    if (!u->sv->container_ops)
+    if (orch_service_mode(s) != ORCH_MODE_CONTAINER)
+        return sv->host_ops;
+    if (!sv->container_ops && err)
         *err = xstrdup("no container runtime");
-    return u->sv->container_ops;
+    return sv->container_ops;
 }
 
 static void unit_start(unit *u)
@@ -366,7 +370,7 @@ static void unit_start(unit *u)
         return;
     }
     char *err = NULL;
-    const orch_runtime_ops *ops = runtime_for(u, &err);
+    const orch_runtime_ops *ops = sv_runtime_for(u->sv, &u->spec, &err);
     if (ops && unit_has_health(u) && orch_health_check_spec(u->spec.healthcheck, &err) != 0)
         ops = NULL;
     if (!ops) {

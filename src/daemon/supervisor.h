@@ -14,7 +14,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "orchfile/model.h"
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 typedef enum orch_state {
     ORCH_ST_WAITING,

@@ -10,7 +10,7 @@
 #include "daemon/supervisor_impl.h"
 #include "orchfile/expand.h"
 #include "orchfile/orchfile.h"
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 /* ---- built-ins ------------------------------------------------------------ */
 
@@ -89,7 +89,13 @@ static bool same_json(const char *a, const char *b)
 
 char *unit_default_log_path(const orch_supervisor *sv, const orch_service *s)
 {
-    return s->stdout_path ? xstrdup(s->stdout_path) : orch_default_log_path(&sv->ctx, s->name);
+    if (s->stdout_path)
+        return xstrdup(s->stdout_path);
+    const orch_runtime_ops *ops = sv_runtime_for(sv, s, NULL);
+    if (ops && ops->log_path)
+        return ops->log_path(s, &sv->ctx);
+    /* the runtime is not loaded yet: where every runtime puts it today */
+    return orch_log_path_default(sv->ctx.state_dir, sv->ctx.namespace_, s->name);
 }
 
 /* Takes *s (leaving it empty) as the unit's next spec. */

@@ -52,8 +52,8 @@ struct unit {
     pid_t pid;       /* > 0 between started and exited */
     bool releasing;
 
-    pid_t stop_cmd_pid;   /* STOP command in flight */
-    pid_t reload_cmd_pid; /* RELOAD command in flight */
+    orch_exec *stop_exec;   /* STOP command in flight (ops->exec) */
+    orch_exec *reload_exec; /* RELOAD command in flight */
 
     orch_health *health;
     unsigned health_failures;
@@ -146,7 +146,7 @@ void unit_timer_stop(unit *u);
 void unit_timer_close(unit *u);
 void unit_health_stop(unit *u);
 void unit_reset_history(unit *u);
-/* Forgets STOP/RELOAD commands in flight (they are still reaped). */
+/* Kills STOP/RELOAD commands still in flight (before the instance goes). */
 void unit_forget_commands(unit *u);
 void unit_destroy(unit *u);
 void sv_free_handle(uv_handle_t *h); /* a close callback: free(h) */
@@ -170,6 +170,10 @@ int wait_status_code(int status);
 /* supervisor_apply.c */
 void unit_swap_in_next_spec(unit *u);
 char *unit_default_log_path(const orch_supervisor *sv, const orch_service *s);
+/* The runtime that runs s (host or container), or NULL with *err when it is
+ * not available; err may be NULL. */
+const orch_runtime_ops *sv_runtime_for(const orch_supervisor *sv, const orch_service *s,
+                                       char **err);
 
 /* supervisor_ops.c: stop/settle bookkeeping run by the pass. */
 void sv_pass_stops(orch_supervisor *sv);

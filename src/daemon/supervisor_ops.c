@@ -6,10 +6,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "bare/bare.h"
 #include "daemon/depgraph.h"
 #include "daemon/supervisor_impl.h"
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 /* ---- looking names up ----------------------------------------------------- */
 
@@ -293,13 +292,13 @@ void sv_fire_completed(orch_supervisor *sv)
 
 /* ---- reload --------------------------------------------------------------- */
 
-static void on_reload_exit(void *owner, pid_t pid, int status)
+static void on_reload_exit(void *owner, const orch_exec_result *r)
 {
     unit *u = owner;
-    u->reload_cmd_pid = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    u->reload_exec = NULL;
+    if (!r->err && !r->timed_out && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)
         return;
-    char *how = describe_wait_status(status);
+    char *how = r->err ? xstrdup(r->err) : describe_wait_status(r->status);
     char *why = xasprintf("RELOAD command %s", how);
     unit_set_error(u, why);
     if (u->sv)
@@ -319,8 +318,7 @@ int orch_supervisor_reload(orch_supervisor *sv, const char *name, char **err)
         *err = xasprintf("service %s is not running (it is %s)", name, orch_state_name(u->state));
         return -1;
     }
-    bool host = orch_service_mode(&u->spec) == ORCH_MODE_HOST;
-    if (!u->spec.reload_command || !host) {
+    if (!u->spec.reload_command) {
         int r = u->ops->signal(u->inst, SIGHUP);
         if (r < 0) {
             *err = xasprintf("service %s: SIGHUP: %s", name, strerror(-r));
@@ -328,15 +326,16 @@ int orch_supervisor_reload(orch_supervisor *sv, const char *name, char **err)
         }
         return 0;
     }
-    if (u->reload_cmd_pid > 0) {
+    if (u->reload_exec) {
         *err = xasprintf("service %s: a RELOAD command is still running", name);
         return -1;
     }
-    pid_t pid = orch_bare_run_command(&u->spec, &sv->ctx, u->spec.reload_command, on_reload_exit,
-                                      u, err);
-    if (pid <= 0)
+    /* RELOAD runs where the service runs (inside its container, say). */
+    orch_exec *x = u->ops->exec(u->inst, &u->spec, &sv->ctx, u->spec.reload_command, 0,
+                                on_reload_exit, u, err);
+    if (!x)
         return -1;
-    u->reload_cmd_pid = pid;
+    u->reload_exec = x;
     return 0;
 }
 
@@ -355,24 +354,54 @@ static void gen_key(yajl_gen g, const char *key)
     yajl_gen_string(g, (const unsigned char *)key, strlen(key));
 }
 
+/* What the runtime says about an instance (ops->describe), collected. */
+typedef struct facts {
+    char *id;
+    char **kv; /* key, value, key, value, ... */
+    size_t n, cap;
+} facts;
+
+static void put_fact(void *arg, const char *key, const char *value)
+{
+    facts *f = arg;
+    if (strcmp(key, "id") == 0) {
+        free(f->id);
+        f->id = xstrdup(value);
+        return;
+    }
+    xgrow((void **)&f->kv, &f->cap, f->n + 2, sizeof *f->kv);
+    f->kv[f->n++] = xstrdup(key);
+    f->kv[f->n++] = xstrdup(value);
+}
+
 static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
 {
-    bool container = orch_service_mode(&u->spec) == ORCH_MODE_CONTAINER;
     bool up = u->state == ORCH_ST_RUNNING || u->state == ORCH_ST_READY;
+    const orch_runtime_ops *ops = u->ops ? u->ops : sv_runtime_for(sv, &u->spec, NULL);
+    facts f = {0};
+    if (ops && ops->describe)
+        ops->describe(&u->spec, &sv->ctx, u->inst, put_fact, &f);
     yajl_gen_map_open(g);
     gen_key(g, "service");
     gen_string(g, u->spec.name);
     gen_key(g, "runtime");
-    gen_string(g, container ? "containerd" : "bare");
-    /* containerd runtime: the container id, <namespace>-<service> */
+    /* a container runtime not loaded yet still names itself */
+    gen_string(g, ops ? ops->name
+                      : orch_service_mode(&u->spec) == ORCH_MODE_CONTAINER ? "containerd" : "bare");
+    /* the runtime's own name for it: the container id for containerd */
     gen_key(g, "container");
-    if (container) {
-        char *id = xasprintf("%s-%s", sv->namespace_, u->spec.name);
-        gen_string(g, id);
-        free(id);
-    } else {
-        yajl_gen_null(g);
+    gen_string(g, f.id);
+    gen_key(g, "runtime_info");
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i + 1 < f.n; i += 2) {
+        gen_key(g, f.kv[i]);
+        gen_string(g, f.kv[i + 1]);
+        free(f.kv[i]);
+        free(f.kv[i + 1]);
     }
+    yajl_gen_map_close(g);
+    free(f.kv);
+    free(f.id);
     gen_key(g, "state");
     gen_string(g, orch_state_name(u->state));
     gen_key(g, "pid");

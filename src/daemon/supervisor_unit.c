@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "daemon/reaper.h"
-#include "xalloc.h"
+#include "runtime/reaper.h"
+#include "common/xalloc.h"
 
 const char *orch_state_name(orch_state st)
 {
@@ -210,11 +210,11 @@ void unit_reset_history(unit *u)
 
 void unit_forget_commands(unit *u)
 {
-    if (u->stop_cmd_pid > 0)
-        orch_reaper_unwatch(u->stop_cmd_pid); /* still reaped, just not reported */
-    if (u->reload_cmd_pid > 0)
-        orch_reaper_unwatch(u->reload_cmd_pid);
-    u->stop_cmd_pid = u->reload_cmd_pid = 0;
+    if (u->stop_exec)
+        u->ops->exec_cancel(u->stop_exec);
+    if (u->reload_exec)
+        u->ops->exec_cancel(u->reload_exec);
+    u->stop_exec = u->reload_exec = NULL;
 }
 
 void unit_destroy(unit *u)

@@ -1,5 +1,5 @@
 /* Kernel command line parsing for orchd init (cmdline.h). */
-#include "cmdline.h"
+#include "init/cmdline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../util/xalloc.h"
+#include "common/xalloc.h"
 
 static int is_blank(char c)
 {

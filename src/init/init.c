@@ -10,7 +10,7 @@
  * Shutdown: SIGTERM to the daemon (it stops every service in reverse
  * dependency order), bounded by the sum of the stop timeouts; then SIGTERM
  * and SIGKILL to whatever is left (kill(-1)); sync; unmount; reboot(2). */
-#include "init.h"
+#include "init/init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,11 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cli/settings.h"
-#include "../orchfile/orchfile.h"
-#include "../util/xalloc.h"
-#include "cmdline.h"
-#include "machine.h"
+#include "cli/settings.h"
+#include "orchfile/orchfile.h"
+#include "common/xalloc.h"
+#include "init/cmdline.h"
+#include "init/machine.h"
 
 #define RESTART_MIN_MS 1000u
 #define RESTART_MAX_MS 30000u

@@ -1,6 +1,6 @@
 /* The machine-level steps of orchd init (machine.h). Plain syscalls only:
  * this runs in process 1, before anything else exists. */
-#include "machine.h"
+#include "init/machine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "../util/xalloc.h"
+#include "common/xalloc.h"
 
 /* The inode number of the initial pid namespace (PROC_PID_INIT_INO in the
  * kernel's include/linux/proc_ns.h, fixed since Linux 3.8). */

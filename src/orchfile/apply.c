@@ -1,11 +1,11 @@
 /* Typing: raw directive text -> model fields, with FILE:LINE errors. */
-#include "apply.h"
+#include "orchfile/apply.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/xalloc.h"
-#include "values.h"
+#include "common/xalloc.h"
+#include "orchfile/values.h"
 
 void orch_strv_add_unique(orch_strv *v, const char *s, orch_origin at)
 {

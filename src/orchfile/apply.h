@@ -3,9 +3,9 @@
 #ifndef ORCH_APPLY_H
 #define ORCH_APPLY_H
 
-#include "expand.h"
-#include "layer.h"
-#include "model.h"
+#include "orchfile/expand.h"
+#include "orchfile/layer.h"
+#include "orchfile/model.h"
 
 typedef struct orch_typed_layer {
     orch_service *services;

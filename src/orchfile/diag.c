@@ -1,11 +1,11 @@
-#include "diag.h"
+#include "orchfile/diag.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/xalloc.h"
+#include "common/xalloc.h"
 
 void orch_diags_init(orch_diags *d)
 {

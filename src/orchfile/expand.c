@@ -4,7 +4,7 @@
  * kept as written. There is no escape syntax ("$${x}" is '$' then "${x}") and
  * substituted values are not rescanned, so an ARG value containing "${...}"
  * comes through verbatim and expansion always terminates. */
-#include "expand.h"
+#include "orchfile/expand.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* The resolved model as JSON, the interchange form (docs/JSON.md). Keys come
  * in a fixed order so the output is stable for diffs and golden tests; absent
  * optional values are omitted, never written as null. */
-#include "orchfile.h"
+#include "orchfile/orchfile.h"
 
 #include <inttypes.h>
 #include <math.h> /* isfinite: a macro, needs no libm */

@@ -1,15 +1,15 @@
 /* The layer builder: the one place where the structure of an Orchfile is
  * checked, whichever front-end (text or YAML) read it. */
-#include "layer.h"
+#include "orchfile/layer.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/xalloc.h"
-#include "expand.h"
-#include "values.h"
+#include "common/xalloc.h"
+#include "orchfile/expand.h"
+#include "orchfile/values.h"
 
 static const uint64_t list_fields =
     ORCH_BIT(ORCH_F_PUBLISH) | ORCH_BIT(ORCH_F_VOLUME) | ORCH_BIT(ORCH_F_ENV) |

@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "diag.h"
-#include "model.h"
-#include "../util/strmap.h"
+#include "orchfile/diag.h"
+#include "orchfile/model.h"
+#include "common/strmap.h"
 
 typedef struct orch_raw_directive {
     orch_field field;

@@ -6,11 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../util/xalloc.h"
-#include "apply.h"
-#include "layer.h"
-#include "orchfile.h"
-#include "values.h"
+#include "common/xalloc.h"
+#include "orchfile/apply.h"
+#include "orchfile/layer.h"
+#include "orchfile/orchfile.h"
+#include "orchfile/values.h"
 
 extern char **environ;
 

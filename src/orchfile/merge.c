@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/xalloc.h"
-#include "../util/strmap.h"
-#include "apply.h"
+#include "common/xalloc.h"
+#include "common/strmap.h"
+#include "orchfile/apply.h"
 
 static void take_string(char **dst, char **src)
 {

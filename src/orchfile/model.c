@@ -1,6 +1,6 @@
 /* The service model's small helpers: defaults, freeing, lookups. Nothing here
  * reports diagnostics; validation lives in the later pipeline stages. */
-#include "model.h"
+#include "orchfile/model.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "diag.h"
+#include "orchfile/diag.h"
 
 #define ORCH_SPEC_VERSION "0.2.1"
 #define ORCH_NAME_MAX 63

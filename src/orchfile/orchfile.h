@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "diag.h"
-#include "model.h"
+#include "orchfile/diag.h"
+#include "orchfile/model.h"
 
 typedef struct orch_arg_override {
     const char *name;

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/xalloc.h"
-#include "layer.h"
-#include "orchfile.h"
-#include "values.h"
+#include "common/xalloc.h"
+#include "orchfile/layer.h"
+#include "orchfile/orchfile.h"
+#include "orchfile/values.h"
 
 static bool is_blank(char c)
 {

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "layer.h"
-#include "orchfile.h"
+#include "orchfile/layer.h"
+#include "orchfile/orchfile.h"
 
 /* An Orchfile nests four collections at most (the document, services, a
  * service, an env mapping). Deeper input is refused early: libyaml's scanner slows down

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/xalloc.h"
-#include "../util/strmap.h"
-#include "apply.h"
+#include "common/xalloc.h"
+#include "common/strmap.h"
+#include "orchfile/apply.h"
 
 static void check_mode(const orch_service *s, orch_diags *d)
 {

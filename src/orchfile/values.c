@@ -2,7 +2,7 @@
  * strict by design: no sign, no spaces, no locale-dependent conversions
  * (strtoul and friends accept leading blanks and '-', strtod honours the
  * locale's decimal point), so the digits are walked by hand. */
-#include "values.h"
+#include "orchfile/values.h"
 
 #include <stdio.h>
 #include <stdlib.h>

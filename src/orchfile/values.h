@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "orchfile/model.h"
 
 /* "<digits>s" or "<digits>m"; result in seconds; at most 2^31-1 seconds. */
 bool orch_parse_duration(const char *s, uint32_t *out, const char **why);

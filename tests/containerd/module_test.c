@@ -9,7 +9,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "module.h"
+#include "runtime/module.h"
 
 static int failures;
 #define CHECK(cond, ...)                                                                   \
@@ -38,36 +38,42 @@ int main(int argc, char **argv)
         fprintf(stderr, "FAIL: dlopen %s: %s\n", argv[1], dlerror());
         return 1;
     }
-    orch_containerd_init_fn init =
-        (orch_containerd_init_fn)(uintptr_t)dlsym(h, ORCH_CONTAINERD_INIT_SYMBOL);
-    orch_containerd_shutdown_fn shutdown =
-        (orch_containerd_shutdown_fn)(uintptr_t)dlsym(h, ORCH_CONTAINERD_SHUTDOWN_SYMBOL);
-    CHECK(init && shutdown, "symbols missing");
-    if (!init || !shutdown)
+    const orch_module_desc *mod = dlsym(h, ORCH_MODULE_SYMBOL);
+    CHECK(mod != NULL, "%s missing", ORCH_MODULE_SYMBOL);
+    if (!mod)
         return 1;
+    CHECK(mod->abi_version == ORCH_MODULE_ABI_VERSION, "ABI version %u", mod->abi_version);
+    CHECK(mod->service_size == sizeof(orch_service), "service size %zu", mod->service_size);
+    CHECK(mod->name && strcmp(mod->name, "containerd") == 0, "module name");
+    CHECK(mod->init && mod->shutdown, "entry points missing");
     CHECK(dlsym(h, "ctd_conn_new") == NULL, "transport symbols are exported");
     CHECK(dlsym(h, "xmalloc") == NULL, "helper symbols are exported");
 
     uv_loop_t *loop = uv_default_loop();
     char *err = NULL;
-    const orch_runtime_ops *ops = init(loop, "tcp://127.0.0.1:1", "orch", &err);
+    orch_module_config tcp = {.socket_path = "tcp://127.0.0.1:1", .namespace_ = "orch"};
+    const orch_runtime_ops *ops = mod->init(loop, &tcp, &err);
     CHECK(ops == NULL && err, "tcp address accepted");
     printf("tcp address: %s\n", err ? err : "(no error)");
     free(err);
     err = NULL;
 
-    ops = init(loop, "unix:/nonexistent/containerd.sock", "orch", &err);
+    orch_module_config unix_cfg = {.socket_path = "unix:/nonexistent/containerd.sock",
+                                   .namespace_ = "orch"};
+    ops = mod->init(loop, &unix_cfg, &err);
     CHECK(ops && !err, "init: %s", err ? err : "");
     if (ops) {
         CHECK(strcmp(ops->name, "containerd") == 0, "name %s", ops->name);
-        CHECK(ops->start && ops->signal && ops->release, "ops table incomplete");
+        CHECK(ops->start && ops->signal && ops->release && ops->exec && ops->exec_cancel &&
+                  ops->describe && ops->log_path,
+              "ops table incomplete");
         char *err2 = NULL;
-        CHECK(init(loop, "unix:/nonexistent/containerd.sock", "orch", &err2) == ops,
+        CHECK(mod->init(loop, &unix_cfg, &err2) == ops,
               "second init returned another table");
         free(err2);
     }
     int done = 0;
-    shutdown(on_shutdown, &done);
+    mod->shutdown(on_shutdown, &done);
     uv_run(loop, UV_RUN_DEFAULT);
     CHECK(done == 1, "shutdown did not complete");
     CHECK(uv_loop_close(loop) == 0, "handles left on the loop");

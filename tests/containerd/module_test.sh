@@ -17,8 +17,8 @@ echo "== dlopen $MODULE"
 
 exported=$(nm -D --defined-only "$MODULE" | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' | sort | tr '\n' ' ')
 echo "exported: $exported"
-[ "$exported" = "orch_containerd_init orch_containerd_shutdown " ] ||
-    bad "the module should export only orch_containerd_init and orch_containerd_shutdown"
+[ "$exported" = "orch_runtime_module " ] ||
+    bad "the module should export only orch_runtime_module (runtime/module.h)"
 ldd "$MODULE" | grep -q 'libgrpc\.so' || bad "the module does not link libgrpc (?)"
 ldd "$MODULE" | grep -q 'not found' && bad "the module has unresolved libraries: $(ldd "$MODULE" | grep 'not found')"
 

@@ -31,7 +31,7 @@
 #include "containerd/services/namespaces/v1/namespace.pb-c.h"
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
 #include "containerd/services/version/v1/version.pb-c.h"
-#include "ctd_transport.h"
+#include "containerd/transport/ctd_transport.h"
 
 static int failures;
 static uv_loop_t *loop;

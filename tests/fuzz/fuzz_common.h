@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply.h"
-#include "layer.h"
-#include "orchfile.h"
+#include "orchfile/apply.h"
+#include "orchfile/layer.h"
+#include "orchfile/orchfile.h"
 
 typedef struct fuzz_args {
     const orch_layer *layers;

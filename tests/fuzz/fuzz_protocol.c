@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/protocol.h"
+#include "protocol/protocol.h"
 
 static void same_strings(char **a, size_t na, char **b, size_t nb)
 {

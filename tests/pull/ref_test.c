@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pull/auth.h"
-#include "pull/ref.h"
+#include "containerd/pull/auth.h"
+#include "containerd/pull/ref.h"
 
 static int failures;
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "daemon/fileutil.h"
+#include "common/fileutil.h"
 
 /* ---- pids to kill at the end ---- */
 

@@ -13,9 +13,9 @@
 
 #include "bare/bare.h"
 #include "check.h"
-#include "daemon/reaper.h"
+#include "runtime/reaper.h"
 #include "proc_helpers.h"
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 static uv_loop_t loop;
 static char *tmp, *project, *state;
@@ -196,7 +196,7 @@ static void test_logs(void)
     service(&s, "logsvc", "echo to-out; echo to-err >&2");
     run r = {0};
     run_service(&s, &r);
-    char *log = orch_default_log_path(&ctx, "logsvc");
+    char *log = orch_runtime_bare.log_path(&s, &ctx);
     char *want = xasprintf("%s/logs/%s.logsvc.log", state, ns);
     CHECK_STR(log, want);
     char *text = test_read(log);
@@ -577,14 +577,35 @@ static void test_restart_during_release(void)
 
 typedef struct cmd_rec {
     bool done;
-    int status;
+    orch_exec_result r;
 } cmd_rec;
 
-static void on_command(void *owner, pid_t pid, int status)
+static void on_command(void *owner, const orch_exec_result *r)
 {
     cmd_rec *c = owner;
     c->done = true;
-    c->status = status;
+    c->r = *r;
+    c->r.err = NULL;
+}
+
+static orch_exec *run_cmd(orch_service *s, const char *cmd, uint64_t timeout_ms, cmd_rec *c,
+                          char **err)
+{
+    *c = (cmd_rec){0};
+    return orch_runtime_bare.exec(NULL, s, &ctx, cmd, timeout_ms, on_command, c, err);
+}
+
+static pid_t read_pid_file(const char *path)
+{
+    char *text = test_read(path);
+    pid_t pid = text ? (pid_t)atoi(text) : 0;
+    free(text);
+    return pid;
+}
+
+static bool file_exists(void *arg)
+{
+    return access(arg, F_OK) == 0;
 }
 
 static void test_run_command(void)
@@ -594,33 +615,62 @@ static void test_run_command(void)
     s.stdout_path = path_in(tmp, "cmd.log");
     add_env(&s, "GREETING", "hello");
     char *err = NULL;
-    cmd_rec c = {0};
-    pid_t pid = orch_bare_run_command(&s, &ctx, "echo $GREETING-$ORCH_SERVICE; pwd; exit 3",
-                                      on_command, &c, &err);
-    CHECK(pid > 0);
-    test_track_pid(pid);
+    cmd_rec c;
+    orch_exec *x = run_cmd(&s, "echo $GREETING-$ORCH_SERVICE; pwd; exit 3", 0, &c, &err);
+    CHECK(x != NULL);
     CHECK(err == NULL);
+    CHECK(!c.done); /* never from inside the call */
     CHECK(test_run_until(&loop, &c.done, 10000));
-    CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 3);
+    CHECK(!c.r.timed_out && WIFEXITED(c.r.status) && WEXITSTATUS(c.r.status) == 3);
     char *text = test_read(s.stdout_path);
     char *want = xasprintf("hello-cmdsvc\n%s\n", project);
     CHECK_STR(text, want);
     free(want);
     free(text);
 
+    /* a timeout kills the command's whole process group */
+    char *pidfile = path_in(tmp, "cmd.pid");
+    char *cmd = xasprintf("sleep 30 & echo $! >%s; wait", pidfile);
+    x = run_cmd(&s, cmd, 300, &c, &err);
+    CHECK(x != NULL);
+    CHECK(test_run_until(&loop, &c.done, 10000));
+    CHECK(c.r.timed_out);
+    pid_t child = read_pid_file(pidfile);
+    CHECK(child > 0);
+    if (child > 0) {
+        test_track_pid(child);
+        CHECK(test_run_until_cond(&loop, pid_gone, &child, 5000));
+    }
+
+    /* a cancelled command is killed and never reported */
+    unlink(pidfile);
+    x = run_cmd(&s, cmd, 0, &c, &err);
+    CHECK(x != NULL);
+    CHECK(test_run_until_cond(&loop, file_exists, pidfile, 5000));
+    orch_runtime_bare.exec_cancel(x);
+    child = read_pid_file(pidfile);
+    CHECK(child > 0);
+    if (child > 0) {
+        test_track_pid(child);
+        CHECK(test_run_until_cond(&loop, pid_gone, &child, 5000));
+    }
+    bool never = false;
+    test_run_until(&loop, &never, 300);
+    CHECK(!c.done);
+    free(cmd);
+    free(pidfile);
+
     /* an unopenable log is not fatal for a helper command */
     free(s.stdout_path);
     s.stdout_path = xstrdup("/proc/orchd-nope/out.log");
-    c = (cmd_rec){0};
-    pid = orch_bare_run_command(&s, &ctx, "exit 0", on_command, &c, &err);
-    CHECK(pid > 0);
-    test_track_pid(pid);
+    x = run_cmd(&s, "exit 0", 0, &c, &err);
+    CHECK(x != NULL);
     CHECK(test_run_until(&loop, &c.done, 10000));
-    CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+    CHECK(WIFEXITED(c.r.status) && WEXITSTATUS(c.r.status) == 0);
 
     s.workdir = xstrdup("/nonexistent-orchd-dir");
-    pid = orch_bare_run_command(&s, &ctx, "exit 0", on_command, &c, &err);
-    CHECK(pid == -1);
+    x = run_cmd(&s, "exit 0", 0, &c, &err);
+    CHECK(x == NULL);
     CHECK_CONTAINS(err, "service cmdsvc: WORKDIR '/nonexistent-orchd-dir'");
     free(err);
     orch_service_free(&s);

@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "daemon/cgroup.h"
-#include "daemon/reaper.h"
-#include "daemon/spawn.h"
+#include "bare/cgroup.h"
+#include "runtime/reaper.h"
+#include "bare/spawn.h"
 #include "proc_helpers.h"
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 static uv_loop_t loop;
 static char ns[64];

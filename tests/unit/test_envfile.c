@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "daemon/envfile.h"
+#include "common/envfile.h"
 #include "proc_helpers.h"
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 static orch_kvlist parse_ok(const char *text)
 {

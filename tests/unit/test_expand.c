@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "expand.h"
+#include "orchfile/expand.h"
 
 /* A lookup over a NULL-terminated {name, value, ...} table that also counts
  * its calls and remembers the last name it was asked for. */

@@ -10,7 +10,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "check.h"
-#include "orchfile.h"
+#include "orchfile/orchfile.h"
 
 /* Exercises every escape yajl must apply, plus raw UTF-8 and '/' (which must
  * stay unescaped). */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "orchfile.h"
+#include "orchfile/orchfile.h"
 
 /* ---- harness -------------------------------------------------------------- */
 

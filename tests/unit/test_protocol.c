@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "daemon/protocol.h"
+#include "protocol/protocol.h"
 
 /* Decodes text; returns the error (malloc'ed) or NULL when it was accepted. */
 static char *decode_error(const char *text)

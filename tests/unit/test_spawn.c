@@ -12,10 +12,10 @@
 #include <uv.h>
 
 #include "check.h"
-#include "daemon/reaper.h"
-#include "daemon/spawn.h"
+#include "runtime/reaper.h"
+#include "bare/spawn.h"
 #include "proc_helpers.h"
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 static uv_loop_t loop;
 static char *tmp;

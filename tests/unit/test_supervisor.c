@@ -4,7 +4,7 @@
  * ignore SIGTERM, "exit N", "failstart", "syncfail"). Every start, signal
  * and release, and every state change the observer sees, goes into one
  * event log, so tests assert counts and order. Health-check commands and
- * STOP commands run for real (orch_bare_run_command), and one test runs
+ * STOP commands run for real (the bare runtime's exec), and one test runs
  * real processes through the bare runtime. */
 #include <errno.h>
 #include <signal.h>
@@ -18,7 +18,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "check.h"
-#include "daemon/reaper.h"
+#include "runtime/reaper.h"
 #include "daemon/supervisor.h"
 #include "orchfile/orchfile.h"
 
@@ -328,8 +328,42 @@ static void fake_release(orch_instance *in, void (*done)(void *), void *arg)
     post(in, deliver_released, 0);
 }
 
-static const orch_runtime_ops fake_ops = {
-    .name = "bare", .start = fake_start, .signal = fake_signal, .release = fake_release};
+/* Helper commands run for real, through the bare runtime's exec (it needs
+ * only the service's settings, not a bare instance). */
+static orch_exec *fake_exec(orch_instance *in, const orch_service *svc, const orch_env_ctx *c,
+                            const char *command, uint64_t timeout_ms, orch_exec_cb cb,
+                            void *owner, char **err)
+{
+    CHECK(in != NULL && in->alive);
+    return orch_runtime_bare.exec(NULL, svc, c, command, timeout_ms, cb, owner, err);
+}
+
+static void fake_exec_cancel(orch_exec *x)
+{
+    orch_runtime_bare.exec_cancel(x);
+}
+
+static void fake_describe(const orch_service *svc, const orch_env_ctx *c, const orch_instance *in,
+                          orch_describe_put put, void *arg)
+{
+    (void)c;
+    if (in)
+        put(arg, "fake", svc->name);
+}
+
+static char *fake_log_path(const orch_service *svc, const orch_env_ctx *c)
+{
+    return orch_runtime_bare.log_path(svc, c);
+}
+
+static const orch_runtime_ops fake_ops = {.name = "bare",
+                                          .start = fake_start,
+                                          .signal = fake_signal,
+                                          .release = fake_release,
+                                          .exec = fake_exec,
+                                          .exec_cancel = fake_exec_cancel,
+                                          .describe = fake_describe,
+                                          .log_path = fake_log_path};
 
 static struct orch_instance *alive_instance(const char *name)
 {
@@ -470,8 +504,15 @@ static char *survey_of(orch_supervisor *sv, const char *name)
     char *start = strstr(all, key);
     char *out = NULL;
     if (start) {
-        char *end = strchr(start, '}');
-        out = strndup(start, end ? (size_t)(end - start + 1) : strlen(start));
+        /* to the brace that closes this service's object (values hold no
+         * braces here: service names and states are plain words) */
+        char *end = start;
+        for (int depth = 0; *end; end++) {
+            depth += *end == '{' ? 1 : *end == '}' ? -1 : 0;
+            if (depth == 0)
+                break;
+        }
+        out = strndup(start, *end ? (size_t)(end - start + 1) : strlen(start));
     }
     free(all);
     return out ? out : strdup("");

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "values.h"
+#include "orchfile/values.h"
 
 /* Each helper returns the parsed value for an accepted input, and for a
  * rejected one records that *why was set and contains `want`. */

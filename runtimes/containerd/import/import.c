@@ -24,8 +24,8 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "pull/pull_internal.h"
-#include "xalloc.h"
+#include "containerd/pull/pull_internal.h"
+#include "common/xalloc.h"
 
 #define MAX_JSON (4u << 20)
 #define MAX_PAX (1u << 20)

@@ -1,6 +1,6 @@
 /* Registry authentication (auth.h). Tokens are fetched by the pull itself
  * (pull.c); here are the parsing and the credentials file. */
-#include "auth.h"
+#include "containerd/pull/auth.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 #define MAX_CONFIG (1u << 20)
 

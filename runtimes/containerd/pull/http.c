@@ -6,14 +6,14 @@
  * curl_multi_info_read. User callbacks run only from those entry points,
  * outside curl's own callbacks, except on_data, which runs inside curl's
  * write callback and must not call into curl. */
-#include "http.h"
+#include "containerd/pull/http.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 #define DEFAULT_MAX_BODY (64u << 10)
 #define LINGER_MS 5000

@@ -1,5 +1,5 @@
 /* Content.Write from the client side (ingest.h). */
-#include "ingest.h"
+#include "containerd/pull/ingest.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,9 +9,9 @@
 
 #include "containerd/services/content/v1/content.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
-#include "pull/pull_internal.h"
-#include "transport/ctd_write.h"
-#include "xalloc.h"
+#include "containerd/pull/pull_internal.h"
+#include "containerd/transport/ctd_write.h"
+#include "common/xalloc.h"
 
 #define CHUNK (1u << 20)
 #define HIGH_WATER (8u << 20)

@@ -12,9 +12,9 @@
 
 #include "containerd/services/images/v1/images.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
-#include "lease.h"
-#include "pull/pull_internal.h"
-#include "xalloc.h"
+#include "containerd/lease.h"
+#include "containerd/pull/pull_internal.h"
+#include "common/xalloc.h"
 
 #define REGISTRY_PARALLEL 3
 #define FILE_CHUNK (1u << 20)

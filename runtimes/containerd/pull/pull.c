@@ -12,9 +12,9 @@
 #include <yajl/yajl_gen.h>
 
 #include "containerd/services/images/v1/images.pb-c.h"
-#include "pull/pull.h"
-#include "pull/pull_internal.h"
-#include "xalloc.h"
+#include "containerd/pull/pull.h"
+#include "containerd/pull/pull_internal.h"
+#include "common/xalloc.h"
 
 #define FAIL_MEMORY_MS 30000
 

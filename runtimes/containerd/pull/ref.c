@@ -1,13 +1,13 @@
 /* Image references (ref.h), following distribution/reference's grammar and
  * docker's normalisation (reference/normalize.go). */
-#include "ref.h"
+#include "containerd/pull/ref.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 bool img_digest_valid(const char *d)
 {

@@ -18,9 +18,9 @@
 #include <curl/curl.h>
 #include <yajl/yajl_tree.h>
 
-#include "pull/auth.h"
-#include "pull/pull_internal.h"
-#include "xalloc.h"
+#include "containerd/pull/auth.h"
+#include "containerd/pull/pull_internal.h"
+#include "common/xalloc.h"
 
 #define ACCEPT                                                                                  \
     "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST \

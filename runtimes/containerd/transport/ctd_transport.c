@@ -6,8 +6,8 @@
  * of its batches has a ctd_tag, which travels through the completion queue
  * and then through the done queue (one tag is in flight at most once, so its
  * queue link can live inside it). */
-#include "ctd_transport.h"
-#include "ctd_transport_ext.h"
+#include "containerd/transport/ctd_transport.h"
+#include "containerd/transport/ctd_transport_ext.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -14,7 +14,7 @@
 
 #include <grpc/grpc.h>
 
-#include "ctd_transport.h"
+#include "containerd/transport/ctd_transport.h"
 
 typedef bool (*ctd_ext_handler)(void *arg, int which, bool success);
 

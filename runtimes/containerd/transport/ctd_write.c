@@ -4,7 +4,7 @@
  * one) or, once half-closed, one read of the drain; 2 waits for the status
  * from the start. The stream is over when the status is in and no batch is
  * in flight. */
-#include "ctd_write.h"
+#include "containerd/transport/ctd_write.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 #include <grpc/grpc.h>
 #include <grpc/slice.h>
 
-#include "ctd_transport_ext.h"
+#include "containerd/transport/ctd_transport_ext.h"
 
 enum { TAG_MAIN, TAG_XCHG, TAG_STATUS };
 

@@ -7,7 +7,7 @@
 #ifndef ORCH_CTD_WRITE_H
 #define ORCH_CTD_WRITE_H
 
-#include "ctd_transport.h"
+#include "containerd/transport/ctd_transport.h"
 
 typedef struct ctd_bidi ctd_bidi;
 

@@ -1,4 +1,4 @@
-#include "fsutil.h"
+#include "common/fsutil.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -4,7 +4,7 @@
  *    that comes late still gets its exit;
  *  - pending: exits found by orch_reaper_watch, delivered from an idle
  *    callback so cb never runs inside orch_reaper_watch. */
-#include "daemon/reaper.h"
+#include "runtime/reaper.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 #define UNCLAIMED_MAX 64
 /* An unclaimed exit older than this is dropped: by then its pid may belong
@@ -186,6 +186,11 @@ int orch_reaper_init(uv_loop_t *loop)
      * saw: collect them now. */
     orch_reaper_reap();
     return 0;
+}
+
+uv_loop_t *orch_reaper_loop(void)
+{
+    return R.loop;
 }
 
 void orch_reaper_close(void)

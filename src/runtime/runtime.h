@@ -6,17 +6,20 @@
 #define ORCH_RUNTIME_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
 
 #include "orchfile/model.h"
+
+#define ORCH_DEFAULT_NAMESPACE "orch"
 
 /* Where the engine keeps things, and the built-ins filled in for services. */
 typedef struct orch_env_ctx {
     const char *state_dir;   /* ${ORCH_STATE_DIR} */
     const char *data_dir;    /* ${ORCH_DATA} */
     const char *project_dir; /* ${ORCH_PROJECT}; relative WORKDIR resolves here */
-    const char *namespace_;  /* ORCH_NAMESPACE, default "orch" */
+    const char *namespace_;  /* ORCH_NAMESPACE, default ORCH_DEFAULT_NAMESPACE */
 } orch_env_ctx;
 
 typedef struct orch_instance orch_instance; /* one start of one service */
@@ -52,6 +55,20 @@ typedef struct orch_image_ops {
                   void *arg, char **err);
 } orch_image_ops;
 
+/* A helper command (HEALTHCHECK, STOP, RELOAD) running where an instance
+ * runs: on the host for bare, inside the container for containerd. */
+typedef struct orch_exec orch_exec;
+typedef struct orch_exec_result {
+    bool timed_out;  /* killed after timeout_ms; status is meaningless */
+    int status;      /* raw wait status (WIFEXITED/WEXITSTATUS apply) */
+    const char *err; /* it never ran or its end is unknown (valid during the
+                      * call); status and timed_out are meaningless */
+} orch_exec_result;
+typedef void (*orch_exec_cb)(void *owner, const orch_exec_result *r);
+
+/* One fact about an instance for survey: ("id", "orchd-1f3a..."). */
+typedef void (*orch_describe_put)(void *arg, const char *key, const char *value);
+
 typedef struct orch_runtime_ops {
     const char *name; /* "bare", "containerd" */
     /* Begins starting svc (already fully resolved: builtins expanded). On a
@@ -65,13 +82,36 @@ typedef struct orch_runtime_ops {
     /* Releases the instance after its exit was reported (or after a failed
      * start): removes cgroups, containers, snapshots. done may be NULL. */
     void (*release)(orch_instance *inst, void (*done)(void *arg), void *arg);
+    /* Runs `/bin/sh -c command` where inst runs, as the service would run:
+     * its environment, USER, WORKDIR and limits, output appended to its
+     * log. svc and ctx are the instance's (they outlive the command). After
+     * timeout_ms (0: none) the command is killed and reported timed out. cb
+     * runs once, later, never inside this call. Returns a handle, or NULL
+     * with *err (malloc'ed, names the service) when it cannot be started. */
+    orch_exec *(*exec)(orch_instance *inst, const orch_service *svc, const orch_env_ctx *ctx,
+                       const char *command, uint64_t timeout_ms, orch_exec_cb cb, void *owner,
+                       char **err);
+    /* Kills a command still running; its cb never runs; x is gone after. */
+    void (*exec_cancel)(orch_exec *x);
+    /* What survey shows about svc beyond its state: put() once per fact.
+     * inst is the live instance or NULL (not running). Key "id" is the name
+     * the runtime's own tools list it under (containerd: the container id,
+     * which `ctr containers ls` shows); bare puts nothing. */
+    void (*describe)(const orch_service *svc, const orch_env_ctx *ctx, const orch_instance *inst,
+                     orch_describe_put put, void *arg);
+    /* The file svc's output goes to when it names no STDOUT (malloc'ed). */
+    char *(*log_path)(const orch_service *svc, const orch_env_ctx *ctx);
     /* Image pulls and imports; NULL when the runtime has no images. */
     const orch_image_ops *images;
 } orch_runtime_ops;
 
+/* The one runtime built into orchd (runtimes/bare); others are modules
+ * (runtime/module.h). */
 extern const orch_runtime_ops orch_runtime_bare;
 
-/* The log file a service writes to by default: <state>/logs/<ns>.<service>.log */
-char *orch_default_log_path(const orch_env_ctx *ctx, const char *service);
+/* The default log file of a service, <state>/logs/<namespace>.<service>.log,
+ * for runtimes that keep the usual place and for the CLI without a daemon.
+ * namespace_ NULL means ORCH_DEFAULT_NAMESPACE. malloc'ed. */
+char *orch_log_path_default(const char *state_dir, const char *namespace_, const char *service);
 
 #endif

@@ -1,11 +1,11 @@
-#include "protocol.h"
+#include "protocol/protocol.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "../util/xalloc.h"
+#include "common/xalloc.h"
 
 static const char *const kind_names[] = {
     [ORCH_REQ_PING] = "ping",     [ORCH_REQ_GROW] = "grow",     [ORCH_REQ_FELL] = "fell",

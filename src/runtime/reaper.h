@@ -14,6 +14,8 @@ typedef void (*orch_reap_cb)(void *owner, pid_t pid, int status);
 /* Installs the handler on loop and makes this process a child subreaper
  * (prctl PR_SET_CHILD_SUBREAPER) unless it is PID 1. */
 int orch_reaper_init(uv_loop_t *loop);
+/* The loop the reaper runs on (NULL before init / after close). */
+uv_loop_t *orch_reaper_loop(void);
 /* Closes the signal handle so the loop can end. */
 void orch_reaper_close(void);
 /* Registers pid: cb runs once, on the loop thread, when it exits. If the pid

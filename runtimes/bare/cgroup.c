@@ -1,7 +1,7 @@
 /* Cgroup per service: detect the hierarchies (cgroup2, pure or hybrid, and
  * the v1 controllers), create the tracking <base>/orchd/<ns>/<service> in the
  * cheapest one and, for limits that live elsewhere, in those; write limits. */
-#include "daemon/cgroup.h"
+#include "bare/cgroup.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/fileutil.h"
-#include "xalloc.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
 
 #define CGROUP_MOUNT "/sys/fs/cgroup"
 #define CPU_PERIOD_US 100000u

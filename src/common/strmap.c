@@ -1,10 +1,10 @@
-#include "strmap.h"
+#include "common/strmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 static uint64_t hash(const char *s)
 {

@@ -1,12 +1,12 @@
 /* ENV_FILE parsing (format in envfile.h) and the KEY=value list. */
-#include "daemon/envfile.h"
+#include "common/envfile.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/fileutil.h"
-#include "xalloc.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
 
 /* ---- the list ---- */
 

@@ -2,7 +2,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "json_emit.h"
+#include "common/json_emit.h"
 
 /* Writes a parsed yajl tree back out through a generator. */
 void orch_json_emit(yajl_gen g, yajl_val v)

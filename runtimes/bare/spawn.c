@@ -2,7 +2,7 @@
  * child runs only async-signal-safe code: syscalls, plus arithmetic on memory
  * prepared by the parent. Any failure goes back through a close-on-exec pipe
  * as {stage, errno}; EOF on the pipe means execve succeeded. */
-#include "daemon/spawn.h"
+#include "bare/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)

@@ -1,4 +1,4 @@
-#include "daemon/fileutil.h"
+#include "common/fileutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "xalloc.h"
+#include "common/xalloc.h"
 
 int orch_read_file(const char *path, char **out, size_t *len)
 {
