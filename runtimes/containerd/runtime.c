@@ -19,9 +19,9 @@
 #include <sys/vfs.h>
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
-#include "containerd/ctd_internal.h"
+#include "containerd/core/core.h"
 #include "runtime/module.h"
-#include "containerd/pull/pull.h"
+#include "containerd/fetch/pull.h"
 #include "common/xalloc.h"
 
 #ifndef RAMFS_MAGIC

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "containerd/pull/auth.h"
-#include "containerd/pull/ref.h"
+#include "containerd/fetch/auth.h"
+#include "containerd/fetch/ref.h"
 
 static int failures;
 

@@ -13,9 +13,9 @@
 #include <yajl/yajl_tree.h>
 
 #include "check.h"
-#include "containerd/image_config.h"
-#include "containerd/spec.h"
-#include "containerd/user.h"
+#include "containerd/store/image_config.h"
+#include "containerd/container/spec.h"
+#include "containerd/container/user.h"
 #include "orchfile/orchfile.h"
 
 /* ---- harness -------------------------------------------------------------- */

@@ -1,4 +1,4 @@
-#include "containerd/image_config.h"
+#include "containerd/store/image_config.h"
 
 #include <stdlib.h>
 #include <string.h>

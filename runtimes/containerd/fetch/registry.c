@@ -18,8 +18,8 @@
 #include <curl/curl.h>
 #include <yajl/yajl_tree.h>
 
-#include "containerd/pull/auth.h"
-#include "containerd/pull/pull_internal.h"
+#include "containerd/fetch/auth.h"
+#include "containerd/fetch/pull_internal.h"
 #include "common/xalloc.h"
 
 #define ACCEPT                                                                                  \

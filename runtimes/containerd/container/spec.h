@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "containerd/image_config.h"
+#include "containerd/store/image_config.h"
 #include "orchfile/model.h"
 
 #define CTD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

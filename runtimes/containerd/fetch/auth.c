@@ -1,6 +1,6 @@
 /* Registry authentication (auth.h). Tokens are fetched by the pull itself
  * (pull.c); here are the parsing and the credentials file. */
-#include "containerd/pull/auth.h"
+#include "containerd/fetch/auth.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -20,7 +20,7 @@
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
-#include "containerd/ctd_internal.h"
+#include "containerd/core/core.h"
 #include "common/xalloc.h"
 
 typedef struct pwaiter {

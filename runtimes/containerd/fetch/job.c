@@ -12,8 +12,8 @@
 
 #include "containerd/services/images/v1/images.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
-#include "containerd/lease.h"
-#include "containerd/pull/pull_internal.h"
+#include "containerd/core/lease.h"
+#include "containerd/fetch/pull_internal.h"
 #include "common/xalloc.h"
 
 #define REGISTRY_PARALLEL 3

@@ -1,5 +1,5 @@
 /* Helper commands inside a container's task: not written yet (WIP). */
-#include "containerd/ctd_internal.h"
+#include "containerd/core/core.h"
 #include "common/xalloc.h"
 
 orch_exec *ctd_exec_start(orch_instance *inst, const char *command, uint64_t timeout_ms,

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "containerd/image_config.h"
+#include "containerd/store/image_config.h"
 #include "containerd/types/mount.pb-c.h"
 #include "runtime/runtime.h"
 #include "containerd/transport/ctd_transport.h"

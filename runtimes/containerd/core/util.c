@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "containerd/ctd_internal.h"
+#include "containerd/core/core.h"
 #include "common/xalloc.h"
 
 /* ---------------------------------------------------------------- SHA-256

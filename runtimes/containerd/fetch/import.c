@@ -24,7 +24,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "containerd/pull/pull_internal.h"
+#include "containerd/fetch/pull_internal.h"
 #include "common/xalloc.h"
 
 #define MAX_JSON (4u << 20)

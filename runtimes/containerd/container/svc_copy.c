@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "containerd/ctd_internal.h"
+#include "containerd/core/core.h"
 #include "common/xalloc.h"
 
 static char *dup_or_null(const char *s)

@@ -3,7 +3,7 @@
 #ifndef ORCH_PULL_H
 #define ORCH_PULL_H
 
-#include "containerd/ctd_internal.h"
+#include "containerd/core/core.h"
 
 /* The daemon's view (orch_runtime_ops.images). */
 extern const orch_image_ops ctd_image_ops;

@@ -1,6 +1,6 @@
 /* Image references (ref.h), following distribution/reference's grammar and
  * docker's normalisation (reference/normalize.go). */
-#include "containerd/pull/ref.h"
+#include "containerd/fetch/ref.h"
 
 #include <ctype.h>
 #include <stdio.h>

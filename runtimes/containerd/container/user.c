@@ -1,4 +1,4 @@
-#include "containerd/user.h"
+#include "containerd/container/user.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Content.Write from the client side (ingest.h). */
-#include "containerd/pull/ingest.h"
+#include "containerd/fetch/ingest.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include "containerd/services/content/v1/content.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
-#include "containerd/pull/pull_internal.h"
+#include "containerd/fetch/pull_internal.h"
 #include "containerd/transport/ctd_write.h"
 #include "common/xalloc.h"
 

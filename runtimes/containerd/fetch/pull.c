@@ -12,8 +12,8 @@
 #include <yajl/yajl_gen.h>
 
 #include "containerd/services/images/v1/images.pb-c.h"
-#include "containerd/pull/pull.h"
-#include "containerd/pull/pull_internal.h"
+#include "containerd/fetch/pull.h"
+#include "containerd/fetch/pull_internal.h"
 #include "common/xalloc.h"
 
 #define FAIL_MEMORY_MS 30000

@@ -1,5 +1,5 @@
 /* The Leases.Create request the unpacker and the container start share. */
-#include "containerd/lease.h"
+#include "containerd/core/lease.h"
 
 #include <time.h>
 

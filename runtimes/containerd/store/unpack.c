@@ -23,8 +23,8 @@
 #include "containerd/services/diff/v1/diff.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
-#include "containerd/ctd_internal.h"
-#include "containerd/lease.h"
+#include "containerd/core/core.h"
+#include "containerd/core/lease.h"
 #include "common/xalloc.h"
 
 typedef struct uwaiter {

@@ -16,10 +16,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "containerd/ctd_internal.h"
-#include "containerd/pull/http.h"
-#include "containerd/pull/ingest.h"
-#include "containerd/pull/ref.h"
+#include "containerd/core/core.h"
+#include "containerd/fetch/http.h"
+#include "containerd/fetch/ingest.h"
+#include "containerd/fetch/ref.h"
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"

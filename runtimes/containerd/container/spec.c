@@ -3,7 +3,7 @@
  * containerd 1.6's populateDefaultUnixSpec plus the device rules of
  * WithDefaultUnixDevices (what `ctr run` uses); the service and its image
  * fill in the rest. docs/OCI-SPEC.md is the user-facing account. */
-#include "containerd/spec.h"
+#include "containerd/container/spec.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,7 +15,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "containerd/user.h"
+#include "containerd/container/user.h"
 #include "common/xalloc.h"
 
 #define OCI_VERSION "1.0.2-dev"

@@ -36,13 +36,13 @@
 #include "containerd/services/leases/v1/leases.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
-#include "containerd/spec.h"
-#include "containerd/ctd_internal.h"
+#include "containerd/container/spec.h"
+#include "containerd/core/core.h"
 #include "common/envfile.h"
 #include "common/fileutil.h"
-#include "containerd/lease.h"
+#include "containerd/core/lease.h"
 #include "orchfile/orchfile.h"
-#include "containerd/pull/pull.h"
+#include "containerd/fetch/pull.h"
 #include "common/xalloc.h"
 
 #define MAX_ETC_FILE (4u << 20)

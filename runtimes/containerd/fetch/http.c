@@ -6,7 +6,7 @@
  * curl_multi_info_read. User callbacks run only from those entry points,
  * outside curl's own callbacks, except on_data, which runs inside curl's
  * write callback and must not call into curl. */
-#include "containerd/pull/http.h"
+#include "containerd/fetch/http.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "containerd/ctd_internal.h"
+#include "containerd/core/core.h"
 
 typedef struct ingest ingest;
 
