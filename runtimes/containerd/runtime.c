@@ -19,9 +19,11 @@
 #include <sys/vfs.h>
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
-#include "containerd/core/core.h"
+#include "containerd/container/container.h"
+#include "containerd/fetch/fetch.h"
+#include "containerd/store/store.h"
 #include "runtime/module.h"
-#include "containerd/fetch/pull.h"
+#include "containerd/fetch/fetch.h"
 #include "common/xalloc.h"
 
 #ifndef RAMFS_MAGIC
@@ -36,41 +38,9 @@
 
 static ctd_rt *rt; /* the module's one runtime */
 
-/* ---------------------------------------------------------------- calls */
-
-int ctd_rt_call(ctd_rt *r, const char *method, const ProtobufCMessage *req,
-                const ProtobufCMessageDescriptor *reply_desc, const char *lease, int64_t timeout_ms,
-                bool wait_for_ready, ctd_reply_cb cb, void *arg)
-{
-    if (!r->conn)
-        return -ESHUTDOWN;
-    ctd_call_opts o = {.lease = lease, .timeout_ms = timeout_ms, .wait_for_ready = wait_for_ready};
-    return ctd_call_ex(r->conn, method, req, reply_desc, &o, cb, arg, NULL);
-}
+static void maybe_finish_shutdown(ctd_rt *r);
 
 /* ---------------------------------------------------------------- adoption scan */
-
-static bool in_list(char **v, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], s) == 0)
-            return true;
-    return false;
-}
-
-void ctd_rt_claim(ctd_rt *r, const char *id)
-{
-    for (size_t i = 0; i < r->n_found; i++)
-        if (strcmp(r->found[i], id) == 0) {
-            free(r->found[i]);
-            r->found[i] = r->found[--r->n_found];
-            break;
-        }
-    if (in_list(r->claimed, r->n_claimed, id))
-        return;
-    r->claimed = xrealloc(r->claimed, (r->n_claimed + 1) * sizeof *r->claimed);
-    r->claimed[r->n_claimed++] = xstrdup(id);
-}
 
 static void purge_unclaimed(ctd_rt *r)
 {
@@ -106,7 +76,7 @@ static void on_scan(void *arg, grpc_status_code st, const char *details, Protobu
         (Containerd__Services__Containers__V1__ListContainersResponse *)reply;
     for (size_t i = 0; i < l->n_containers; i++) {
         const char *id = l->containers[i]->id;
-        if (!id || in_list(r->claimed, r->n_claimed, id) || in_list(r->found, r->n_found, id))
+        if (!id || ctd_strv_has(r->claimed, r->n_claimed, id) || ctd_strv_has(r->found, r->n_found, id))
             continue;
         r->found = xrealloc(r->found, (r->n_found + 1) * sizeof *r->found);
         r->found[r->n_found++] = xstrdup(id);
@@ -230,6 +200,7 @@ static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_co
     rt->loop = loop;
     rt->conn = conn;
     rt->ns = xstrdup(ns);
+    rt->on_work_done = maybe_finish_shutdown;
     const char *sn = getenv("ORCH_SNAPSHOTTER");
     rt->snapshotter_fixed = sn && *sn;
     rt->snapshotter = xstrdup(rt->snapshotter_fixed ? sn : "overlayfs");
@@ -274,7 +245,7 @@ static void on_conn_closed(void *arg)
         done(done_arg);
 }
 
-void ctd_rt_maybe_finish_shutdown(ctd_rt *r)
+static void maybe_finish_shutdown(ctd_rt *r)
 {
     if (!r->shutting_down || !r->conn || r->purges || ctd_pull_busy(r))
         return;
@@ -308,7 +279,7 @@ static void module_shutdown(void (*done)(void *arg), void *arg)
     /* containers an earlier daemon left and nobody claimed: the daemon is
      * leaving with everything stopped, so they go too */
     purge_unclaimed(r);
-    ctd_rt_maybe_finish_shutdown(r);
+    maybe_finish_shutdown(r);
 }
 
 /* The module's one exported symbol (runtime/module.h). */

@@ -37,12 +37,14 @@
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
 #include "containerd/container/spec.h"
-#include "containerd/core/core.h"
+#include "containerd/container/container.h"
+#include "containerd/fetch/fetch.h"
+#include "containerd/store/store.h"
 #include "common/envfile.h"
 #include "common/fileutil.h"
 #include "containerd/core/lease.h"
 #include "orchfile/orchfile.h"
-#include "containerd/fetch/pull.h"
+#include "containerd/fetch/fetch.h"
 #include "common/xalloc.h"
 
 #define MAX_ETC_FILE (4u << 20)
@@ -139,7 +141,7 @@ static void inst_free_now(orch_instance *inst)
         protobuf_c_message_free_unpacked(inst->prepared, NULL);
     free(inst->error);
     free(inst);
-    ctd_rt_maybe_finish_shutdown(rt);
+    ctd_rt_work_done(rt);
 }
 
 typedef void (*icb)(orch_instance *inst, grpc_status_code st, const char *details,
@@ -270,7 +272,7 @@ static void after_teardown(orch_instance *inst)
             return;
         }
         inst->cbs.started(inst->owner, 0, inst->error);
-        ctd_rt_maybe_finish_shutdown(inst->rt);
+        ctd_rt_work_done(inst->rt);
         return;
     }
     inst->ph = PH_RELEASED;

@@ -1,5 +1,7 @@
 /* Helper commands inside a container's task: not written yet (WIP). */
-#include "containerd/core/core.h"
+#include "containerd/container/container.h"
+#include "containerd/fetch/fetch.h"
+#include "containerd/store/store.h"
 #include "common/xalloc.h"
 
 orch_exec *ctd_exec_start(orch_instance *inst, const char *command, uint64_t timeout_ms,

@@ -20,7 +20,9 @@
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
-#include "containerd/core/core.h"
+#include "containerd/container/container.h"
+#include "containerd/fetch/fetch.h"
+#include "containerd/store/store.h"
 #include "common/xalloc.h"
 
 typedef struct pwaiter {
@@ -63,7 +65,7 @@ static void purge_done(ctd_purge *p)
     free(p->snapshot_key);
     free(p->err);
     free(p);
-    ctd_rt_maybe_finish_shutdown(rt);
+    ctd_rt_work_done(rt);
 }
 
 static void note(ctd_purge *p, const char *what, grpc_status_code st, const char *details)

@@ -392,7 +392,7 @@ char *ctd_volume_source(const orch_volume *v, const char *project_dir, const cha
 
 char *ctd_default_cgroups_path(const char *namespace_, const char *service)
 {
-    return xasprintf("/orchd/%s/%s", namespace_ && *namespace_ ? namespace_ : "orch", service);
+    return xasprintf("/orchd/%s/%s", namespace_ && *namespace_ ? namespace_ : ORCH_DEFAULT_NAMESPACE, service);
 }
 
 /* ---- JSON output ------------------------------------------------------------ */

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "containerd/core/core.h"
+#include "containerd/container/container.h"
+#include "containerd/fetch/fetch.h"
+#include "containerd/store/store.h"
 #include "common/xalloc.h"
 
 static char *dup_or_null(const char *s)

@@ -1,21 +1,29 @@
-/* Shared inside the containerd runtime module (never installed, never seen by
- * the daemon): the module's global state, the image cache, the unpacker, the
- * per-container lifecycle and small helpers. Everything here runs on the loop
- * thread. docs/CONTAINERD.md describes the lifecycle. */
-#ifndef ORCH_CTD_INTERNAL_H
-#define ORCH_CTD_INTERNAL_H
+/* The containerd module's bottom layer above the transport (never seen by
+ * the daemon): the module's state (ctd_rt), calls in its namespace, names
+ * used everywhere (gRPC methods, labels, limits), leases (core/lease.h) and
+ * small helpers. Layers, each calling only downward:
+ *
+ *   runtime.c                    the ops table, init, shutdown, adoption scan
+ *   container/ (container.h)     lifecycle, exec, purge, OCI spec, users
+ *   fetch/     (fetch.h)         registry pulls and archive imports
+ *   store/     (store.h)         images in the store, unpack, rootfs reads
+ *   core/      (core.h)          this
+ *   transport/                   gRPC <-> libuv
+ *
+ * Everything here runs on the loop thread. docs/CONTAINERD.md describes the
+ * lifecycle. */
+#ifndef ORCH_CTD_CORE_H
+#define ORCH_CTD_CORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-#include "containerd/store/image_config.h"
-#include "containerd/types/mount.pb-c.h"
-#include "runtime/runtime.h"
 #include "containerd/transport/ctd_transport.h"
+#include "runtime/runtime.h"
 
-/* ---------------------------------------------------------------- methods */
+/* ---------------------------------------------------------------- methods: every gRPC method the module calls, named once */
 #define CTD_M_IMAGES_GET "/containerd.services.images.v1.Images/Get"
 #define CTD_M_CONTENT_READ "/containerd.services.content.v1.Content/Read"
 #define CTD_M_CONTENT_UPDATE "/containerd.services.content.v1.Content/Update"
@@ -26,6 +34,12 @@
 #define CTD_M_DIFF_APPLY "/containerd.services.diff.v1.Diff/Apply"
 #define CTD_M_LEASE_CREATE "/containerd.services.leases.v1.Leases/Create"
 #define CTD_M_LEASE_DELETE "/containerd.services.leases.v1.Leases/Delete"
+#define CTD_M_LEASE_ADD_RESOURCE "/containerd.services.leases.v1.Leases/AddResource"
+#define CTD_M_IMAGES_CREATE "/containerd.services.images.v1.Images/Create"
+#define CTD_M_IMAGES_UPDATE "/containerd.services.images.v1.Images/Update"
+#define CTD_M_CONTENT_INFO "/containerd.services.content.v1.Content/Info"
+#define CTD_M_CONTENT_WRITE "/containerd.services.content.v1.Content/Write"
+#define CTD_M_CONTENT_ABORT "/containerd.services.content.v1.Content/Abort"
 #define CTD_M_CONT_GET "/containerd.services.containers.v1.Containers/Get"
 #define CTD_M_CONT_LIST "/containerd.services.containers.v1.Containers/List"
 #define CTD_M_CONT_CREATE "/containerd.services.containers.v1.Containers/Create"
@@ -55,7 +69,8 @@
 typedef struct ctd_image ctd_image;
 typedef struct ctd_purge ctd_purge;
 
-typedef struct ctd_rt {
+typedef struct ctd_rt ctd_rt;
+struct ctd_rt {
     uv_loop_t *loop;
     ctd_conn *conn;
     char *ns;               /* containerd namespace == orchd namespace */
@@ -81,20 +96,26 @@ typedef struct ctd_rt {
     struct ctd_img_job *img_jobs;
     struct ctd_unpack_job *unpack_jobs;
 
+    void (*on_work_done)(ctd_rt *rt); /* see ctd_rt_work_done */
     bool shutting_down;
     void (*shutdown_done)(void *arg);
     void *shutdown_arg;
-} ctd_rt;
+};
 
 /* The connection's namespace in every call; optional lease and deadline. */
 int ctd_rt_call(ctd_rt *rt, const char *method, const ProtobufCMessage *req,
                 const ProtobufCMessageDescriptor *reply_desc, const char *lease, int64_t timeout_ms,
                 bool wait_for_ready, ctd_reply_cb cb, void *arg);
 
+/* s is one of v[0..n). */
+bool ctd_strv_has(char **v, size_t n, const char *s);
 /* Marks id as used by a start (no start-up removal for it). */
 void ctd_rt_claim(ctd_rt *rt, const char *id);
-/* An instance or purge ended: the shutdown may be able to finish now. */
-void ctd_rt_maybe_finish_shutdown(ctd_rt *rt);
+/* Something that held the connection open (an instance's teardown, a purge,
+ * a pull) ended: runs the hook the module's top layer set (runtime.c: the
+ * shutdown may be able to finish now). Lower layers call this instead of
+ * calling up. */
+void ctd_rt_work_done(ctd_rt *rt);
 
 /* ---------------------------------------------------------------- helpers */
 typedef struct ctd_sha256 {
@@ -126,98 +147,5 @@ char *ctd_random_hex(size_t n);
 
 /* Status and details of a finished call, for messages. */
 char *ctd_call_error(grpc_status_code st, const char *details);
-
-/* ---------------------------------------------------------------- images */
-typedef struct ctd_layer {
-    char *media_type;
-    char *digest;
-    int64_t size;
-    char *diff_id;
-    char *chain_id; /* of the layers up to and including this one */
-} ctd_layer;
-
-struct ctd_image {
-    ctd_image *next;
-    int refs;
-    char *target_digest; /* the image record's target: the cache key */
-    char *config_digest;
-    ctd_image_config config;
-    ctd_layer *layers;
-    size_t n_layers;
-    const char *chain_id; /* the last layer's */
-};
-
-/* The image named ref in the store, resolved to linux/<host arch>: manifest,
- * config, layers and chain ID. cb gets a reference (ctd_image_unref it) or
- * err; *name_out (if given) the name found in the store. cb runs later, from
- * the loop. Returns 0, or -errno when no call could be made (cb never runs). */
-typedef void (*ctd_image_cb)(void *arg, ctd_image *img, const char *name, const char *err);
-int ctd_image_get(ctd_rt *rt, const char *ref, ctd_image_cb cb, void *arg);
-void ctd_image_unref(ctd_image *img);
-void ctd_images_free(ctd_rt *rt);
-/* Content.Read of a whole blob (at most max bytes), digest-checked. */
-typedef void (*ctd_blob_cb)(void *arg, char *data, size_t len, const char *err);
-int ctd_blob_read(ctd_rt *rt, const char *digest, size_t max, ctd_blob_cb cb, void *arg);
-/* The host's architecture in OCI terms ("amd64", "arm64", ...) and variant. */
-const char *ctd_host_arch(const char **variant);
-
-/* ---------------------------------------------------------------- unpack */
-/* Makes sure img's chain snapshot exists in snapshotter: Stat, and when
- * missing, unpacks every missing layer under a lease of its own
- * (Prepare, Diff.Apply, Commit) and labels the config blob so the garbage
- * collector keeps the snapshots. Concurrent calls for one chain share the
- * work. err_status is containerd's status on failure (for the snapshotter
- * fallback). */
-typedef void (*ctd_unpack_cb)(void *arg, grpc_status_code st, const char *err);
-int ctd_unpack_ensure(ctd_rt *rt, ctd_image *img, const char *snapshotter, ctd_unpack_cb cb,
-                      void *arg);
-
-/* ---------------------------------------------------------------- rootfs */
-/* Reads relpath ("etc/passwd") from the root filesystem that mounts (a
- * prepared snapshot: overlay or bind) describe, without mounting it: the
- * topmost layer directory that has the file wins, an overlay whiteout hides
- * it. Symbolic links are not followed. Returns 0 with *out (malloc'ed,
- * NUL-terminated; NULL when there is no such file), or -1 with *err. */
-int ctd_rootfs_read(Containerd__Types__Mount *const *mounts, size_t n, const char *relpath,
-                    size_t max, char **out, char **err);
-
-/* ---------------------------------------------------------------- purge */
-/* Removes container id and everything of it: SIGKILL to its task, wait for
- * the exit, delete the task, the container and its snapshot (the container's
- * snapshotter and key, or snapshotter/id when there is no container record).
- * Only a container labelled with our namespace is touched unless force.
- * cb(arg, err) runs once at the end (err NULL on success); cb may be NULL. */
-typedef void (*ctd_purge_cb)(void *arg, const char *err);
-void ctd_purge_start(ctd_rt *rt, const char *id, const char *snapshotter, bool force,
-                     ctd_purge_cb cb, void *arg);
-/* True while a purge of id runs; then `then(arg)` runs after it. */
-bool ctd_purge_wait(ctd_rt *rt, const char *id, void (*then)(void *arg), void *arg);
-
-/* ---------------------------------------------------------------- lifecycle */
-orch_instance *ctd_instance_start(ctd_rt *rt, const orch_service *svc, const orch_env_ctx *ctx,
-                                  orch_instance_cbs cbs, void *owner, char **err);
-int ctd_instance_signal(orch_instance *inst, int sig);
-void ctd_instance_release(orch_instance *inst, void (*done)(void *arg), void *arg);
-/* True while an instance is undoing a failed start or tearing down: the
- * shutdown lets it finish before closing the connection. */
-bool ctd_instances_busy(const ctd_rt *rt);
-/* The exit code containerd reports -> a raw wait status. */
-int ctd_wait_status(uint32_t exit_status);
-/* The container id of a service. Malloc'ed. */
-char *ctd_container_id(const char *ns, const char *service);
-
-/* A helper command inside the instance's task (Tasks.Exec): exec.c. */
-orch_exec *ctd_exec_start(orch_instance *inst, const char *command, uint64_t timeout_ms,
-                          orch_exec_cb cb, void *owner, char **err);
-void ctd_exec_cancel(orch_exec *x);
-
-/* Deep copy of a service (origins' file names copied too: see svc_copy.c). */
-typedef struct ctd_svc_copy {
-    orch_service svc;
-    char **files;
-    size_t n_files;
-} ctd_svc_copy;
-void ctd_svc_copy_init(ctd_svc_copy *dst, const orch_service *src);
-void ctd_svc_copy_free(ctd_svc_copy *c);
 
 #endif

@@ -18,10 +18,6 @@
 #define LOW_WATER (2u << 20)
 #define WRITE_TIMEOUT_MS (60 * 60 * 1000)
 
-#define M_INFO "/containerd.services.content.v1.Content/Info"
-#define M_WRITE "/containerd.services.content.v1.Content/Write"
-#define M_ABORT "/containerd.services.content.v1.Content/Abort"
-#define M_ADD_RESOURCE "/containerd.services.leases.v1.Leases/AddResource"
 
 typedef enum { ST_INFO, ST_STAT, ST_WRITING, ST_COMMITTING, ST_ENDING, ST_ABORTING } state;
 
@@ -112,7 +108,7 @@ static void abort_ref(ingest *g)
     Containerd__Services__Content__V1__AbortRequest req =
         CONTAINERD__SERVICES__CONTENT__V1__ABORT_REQUEST__INIT;
     req.ref = g->ref;
-    if (ctd_rt_call(g->rt, M_ABORT, &req.base, NULL, g->lease, 0, false, on_aborted, g) != 0)
+    if (ctd_rt_call(g->rt, CTD_M_CONTENT_ABORT, &req.base, NULL, g->lease, 0, false, on_aborted, g) != 0)
         complete(g);
 }
 
@@ -293,7 +289,7 @@ static void open_write(ingest *g)
     }
     g->st = ST_STAT;
     ctd_call_opts o = {.lease = g->lease, .timeout_ms = WRITE_TIMEOUT_MS};
-    int rc = ctd_bidi_open(g->rt->conn, M_WRITE,
+    int rc = ctd_bidi_open(g->rt->conn, CTD_M_CONTENT_WRITE,
                            &containerd__services__content__v1__write_content_response__descriptor,
                            &o, on_end, g, &g->w);
     if (rc != 0) {
@@ -346,7 +342,7 @@ static void on_info(void *arg, grpc_status_code st, const char *details, Protobu
             CONTAINERD__SERVICES__LEASES__V1__ADD_RESOURCE_REQUEST__INIT;
         req.id = g->lease;
         req.resource = &res;
-        if (ctd_rt_call(g->rt, M_ADD_RESOURCE, &req.base, NULL, NULL, 0, false, on_leased, g) !=
+        if (ctd_rt_call(g->rt, CTD_M_LEASE_ADD_RESOURCE, &req.base, NULL, NULL, 0, false, on_leased, g) !=
             0) {
             set_error(g, "the containerd connection is closing");
             complete(g);
@@ -385,7 +381,7 @@ ingest *ingest_start(ctd_rt *rt, const char *lease, const char *digest, int64_t 
     Containerd__Services__Content__V1__InfoRequest req =
         CONTAINERD__SERVICES__CONTENT__V1__INFO_REQUEST__INIT;
     req.digest = g->digest;
-    if (ctd_rt_call(rt, M_INFO, &req.base, NULL, NULL, 0, false, on_info, g) != 0) {
+    if (ctd_rt_call(rt, CTD_M_CONTENT_INFO, &req.base, NULL, NULL, 0, false, on_info, g) != 0) {
         ingest_free(g);
         return NULL;
     }

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "containerd/core/core.h"
+#include "containerd/store/store.h"
 
 typedef struct ingest ingest;
 

@@ -21,10 +21,6 @@
 #define MAX_RETRIES 2
 #define EMIT_EVERY_MS 250
 
-#define M_LEASE_CREATE "/containerd.services.leases.v1.Leases/Create"
-#define M_LEASE_DELETE "/containerd.services.leases.v1.Leases/Delete"
-#define M_IMAGE_CREATE "/containerd.services.images.v1.Images/Create"
-#define M_IMAGE_UPDATE "/containerd.services.images.v1.Images/Update"
 
 static img_job *jobs;
 
@@ -578,7 +574,7 @@ static void drop_lease(img_job *j, void (*then)(img_job *j))
     req.id = j->lease;
     req.sync = true;
     j->busy++;
-    if (ctd_rt_call(j->rt, M_LEASE_DELETE, &req.base, NULL, NULL, 0, false, on_lease_deleted, d) !=
+    if (ctd_rt_call(j->rt, CTD_M_LEASE_DELETE, &req.base, NULL, NULL, 0, false, on_lease_deleted, d) !=
         0) {
         j->busy--;
         free(d);
@@ -772,13 +768,13 @@ static int record_send(rec_call *rc)
         Containerd__Services__Images__V1__CreateImageRequest req =
             CONTAINERD__SERVICES__IMAGES__V1__CREATE_IMAGE_REQUEST__INIT;
         req.image = &img;
-        r = ctd_rt_call(j->rt, M_IMAGE_CREATE, &req.base, NULL, j->lease, 0, false, on_record, rc);
+        r = ctd_rt_call(j->rt, CTD_M_IMAGES_CREATE, &req.base, NULL, j->lease, 0, false, on_record, rc);
     } else {
         /* no mask: the whole record (target and labels) is replaced */
         Containerd__Services__Images__V1__UpdateImageRequest req =
             CONTAINERD__SERVICES__IMAGES__V1__UPDATE_IMAGE_REQUEST__INIT;
         req.image = &img;
-        r = ctd_rt_call(j->rt, M_IMAGE_UPDATE, &req.base, NULL, j->lease, 0, false, on_record, rc);
+        r = ctd_rt_call(j->rt, CTD_M_IMAGES_UPDATE, &req.base, NULL, j->lease, 0, false, on_record, rc);
     }
     free(es);
     free(eps);
@@ -867,7 +863,7 @@ img_job *job_new(ctd_rt *rt, img_ref *ref, bool is_import)
     ctd_lease_create lc;
     ctd_lease_create_init(&lc, j->lease);
     j->busy++;
-    if (pull_closed() || ctd_rt_call(rt, M_LEASE_CREATE, &lc.req.base,
+    if (pull_closed() || ctd_rt_call(rt, CTD_M_LEASE_CREATE, &lc.req.base,
                     &containerd__services__leases__v1__create_response__descriptor, NULL, 0, false,
                     on_lease, j) != 0) {
         j->busy--;

@@ -12,13 +12,12 @@
 #include <yajl/yajl_gen.h>
 
 #include "containerd/services/images/v1/images.pb-c.h"
-#include "containerd/fetch/pull.h"
+#include "containerd/fetch/fetch.h"
 #include "containerd/fetch/pull_internal.h"
 #include "common/xalloc.h"
 
 #define FAIL_MEMORY_MS 30000
 
-#define M_IMAGES_GET "/containerd.services.images.v1.Images/Get"
 
 static ctd_rt *the_rt;
 static bool closed;
@@ -34,7 +33,7 @@ void pull_job_gone(ctd_rt *rt)
 {
     if (closed && jobs_count() == 0) {
         http_shutdown();
-        ctd_rt_maybe_finish_shutdown(rt);
+        ctd_rt_work_done(rt);
     }
 }
 
@@ -157,7 +156,7 @@ static int issue_get(get_call *g)
     Containerd__Services__Images__V1__GetImageRequest req =
         CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
     req.name = g->name;
-    return ctd_rt_call(g->rt, M_IMAGES_GET, &req.base,
+    return ctd_rt_call(g->rt, CTD_M_IMAGES_GET, &req.base,
                        &containerd__services__images__v1__get_image_response__descriptor, NULL, 0,
                        false, on_got, g);
 }

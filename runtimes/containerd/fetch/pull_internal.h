@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "containerd/core/core.h"
+#include "containerd/store/store.h"
 #include "containerd/fetch/http.h"
 #include "containerd/fetch/ingest.h"
 #include "containerd/fetch/ref.h"

@@ -20,7 +20,7 @@
 
 #include "containerd/services/content/v1/content.pb-c.h"
 #include "containerd/services/images/v1/images.pb-c.h"
-#include "containerd/core/core.h"
+#include "containerd/store/store.h"
 #include "common/xalloc.h"
 
 #define MAX_MANIFEST_BYTES (4u << 20)

@@ -18,7 +18,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "containerd/core/core.h"
+#include "containerd/store/store.h"
 #include "common/xalloc.h"
 
 /* openat with dirfd as "/" for the path; -1 with errno. Falls back to a

@@ -23,7 +23,7 @@
 #include "containerd/services/diff/v1/diff.pb-c.h"
 #include "containerd/services/leases/v1/leases.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
-#include "containerd/core/core.h"
+#include "containerd/store/store.h"
 #include "containerd/core/lease.h"
 #include "common/xalloc.h"
 

@@ -1,9 +1,9 @@
 /* Images for the containerd runtime: registry pulls and OCI archive/layout
  * imports (docs/IMAGES.md). The hooks the rest of the module calls. */
-#ifndef ORCH_PULL_H
-#define ORCH_PULL_H
+#ifndef ORCH_CTD_FETCH_H
+#define ORCH_CTD_FETCH_H
 
-#include "containerd/core/core.h"
+#include "containerd/store/store.h"
 
 /* The daemon's view (orch_runtime_ops.images). */
 extern const orch_image_ops ctd_image_ops;
