@@ -1,7 +1,7 @@
 /* Starting a host process safely from a (possibly threaded) process: every
  * decision is made before fork (users, groups, env, paths, cgroup dir), the
  * child only makes async-signal-safe calls, and exec failure comes back
- * through a close-on-exec pipe as an errno (DESIGN.md, "fork in a threaded
+ * through a close-on-exec pipe as an errno (docs/ARCHITECTURE.md, "fork in a threaded
  * process"). */
 #ifndef ORCH_SPAWN_H
 #define ORCH_SPAWN_H

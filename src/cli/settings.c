@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
+#include "runtime/runtime.h"
 
 enum { RC_MAX = 32 };
 
@@ -327,7 +328,7 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     v = pick(fl.project, "ORCH_PROJECT", &rc_proj, &rc_home);
     s->project_dir = v ? absolute(v) : dir_of(s->orchfile);
     v = pick(fl.ns, "ORCH_NAMESPACE", &rc_proj, &rc_home);
-    s->namespace_ = xstrdup(v ? v : "orch");
+    s->namespace_ = xstrdup(v ? v : ORCH_DEFAULT_NAMESPACE);
     v = pick(fl.runtime, "ORCH_RUNTIME", &rc_proj, &rc_home);
     s->runtime = xstrdup(v ? v : "containerd");
     v = pick(fl.socket, "ORCH_CONTAINERD_SOCKET", &rc_proj, &rc_home);

@@ -491,7 +491,7 @@ orch_supervisor *orch_supervisor_new(uv_loop_t *loop, const orch_env_ctx *ctx)
     sv->state_dir = dup_or_null(ctx->state_dir);
     sv->data_dir = dup_or_null(ctx->data_dir);
     sv->project_dir = dup_or_null(ctx->project_dir);
-    sv->namespace_ = xstrdup(ctx->namespace_ ? ctx->namespace_ : "orch");
+    sv->namespace_ = xstrdup(ctx->namespace_ ? ctx->namespace_ : ORCH_DEFAULT_NAMESPACE);
     sv->ctx = (orch_env_ctx){.state_dir = sv->state_dir, .data_dir = sv->data_dir,
                              .project_dir = sv->project_dir, .namespace_ = sv->namespace_};
     sv->host_ops = &orch_runtime_bare;

@@ -1,4 +1,4 @@
-/* The one SIGCHLD reaper (DESIGN.md): a uv_signal handler that loops
+/* The one SIGCHLD reaper (docs/ARCHITECTURE.md): a uv_signal handler that loops
  * waitpid(-1, WNOHANG) and hands each exit to whoever registered that pid.
  * Unknown pids (orphans re-parented to us as PID 1 or subreaper) are just
  * reaped. Never mix with uv_spawn, which reaps its own children. */

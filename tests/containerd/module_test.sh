@@ -1,5 +1,5 @@
 #!/bin/bash
-# The module boundary (DESIGN.md, "What gRPC costs"):
+# The module boundary (docs/ARCHITECTURE.md, "Why the containerd runtime is a module"):
 #  - orchd-containerd.so loads with dlopen, exports only its entry points,
 #    and is what carries libgrpc;
 #  - the orchd binary does not link libgrpc (ldd);

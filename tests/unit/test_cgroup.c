@@ -1,4 +1,4 @@
-/* Unit tests for service cgroups (src/daemon/cgroup.c): limits written, a
+/* Unit tests for service cgroups (runtimes/bare/cgroup.c): limits written, a
  * process joined, killed and the directories removed. Skips (77) when no
  * cgroup hierarchy is writable. Every cgroup is made in a namespace of its
  * own (orchtest-PID) and removed at the end, pass or fail. */

@@ -1,4 +1,4 @@
-/* Unit tests for ENV_FILE parsing (src/daemon/envfile.c). */
+/* Unit tests for ENV_FILE parsing (src/common/envfile.c). */
 #include <stdlib.h>
 #include <string.h>
 

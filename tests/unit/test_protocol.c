@@ -1,4 +1,4 @@
-/* The control protocol's decoder (src/daemon/protocol.c): what it accepts,
+/* The control protocol's decoder (src/protocol/protocol.c): what it accepts,
  * and the message for what it does not. */
 #include <stdlib.h>
 #include <string.h>

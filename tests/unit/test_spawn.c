@@ -1,5 +1,5 @@
-/* Unit tests for orch_spawn (src/daemon/spawn.c) and the reaper
- * (src/daemon/reaper.c), with real processes. */
+/* Unit tests for orch_spawn (runtimes/bare/spawn.c) and the reaper
+ * (src/runtime/reaper.c), with real processes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

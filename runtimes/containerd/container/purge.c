@@ -1,6 +1,6 @@
 /* Removing a container that no live instance owns: one left by an earlier
  * daemon (not adopted), or found in the way of a new start. In order, never
- * deleting before the exit was seen (DESIGN.md, "Leaks"):
+ * deleting before the exit was seen (docs/CONTAINERD.md):
  *
  *   Containers.Get                 (its labels, snapshotter and snapshot key)
  *   Tasks.Kill SIGKILL, all        (NOT_FOUND: no task, or it already ended)

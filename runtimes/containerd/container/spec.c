@@ -16,6 +16,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "containerd/container/user.h"
+#include "runtime/runtime.h"
 #include "common/xalloc.h"
 
 #define OCI_VERSION "1.0.2-dev"
