@@ -14,7 +14,12 @@ FUZZ="clang libclang-rt-14-dev"
 TEST="containerd runc busybox-static procps iproute2 util-linux python3 curl
       golang-github-containerd-containerd-dev
       qemu-system-x86 cpio
-      docker-registry skopeo apache2-utils"
+      docker-registry skopeo apache2-utils
+      docker-compose docker.io"
+# orchd export's tests: the Kubernetes schema check runs on Node.js (npm
+# packages installed by the test into the build tree); the machine image
+# usually has a newer node, so Debian's is only the fallback.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || TEST="$TEST nodejs npm"
 
 if [ "$(id -u)" != 0 ]; then
     echo "scripts/install-deps.sh: run as root (it uses apt-get)" >&2

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"reload", cmd_reload, "run a service's RELOAD command"},
     {"pull", cmd_pull, "pull the images of FROM services ahead of time"},
     {"import", cmd_import, "import an OCI image archive or layout into containerd"},
+    {"export", cmd_export, "write an Orchfile as Kubernetes manifests or a compose file"},
     {"daemon", cmd_daemon, "run the supervising daemon in the foreground"},
     {"init", cmd_init, "run as process 1 of a machine (docs/PID1.md)"},
     {"parse", cmd_parse, "print the resolved model of Orchfile(s) as JSON"},

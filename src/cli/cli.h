@@ -16,6 +16,7 @@ int cmd_init(int argc, char **argv);
 int cmd_log_relay(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* cmd_pull.c: sends r and shows the {"progress": ...} lines the daemon sends
  * before its reply on out (updating lines on a terminal, a line per finished
@@ -28,6 +29,16 @@ yajl_val orch_client_call_progress(int fd, const struct orch_request *r, const c
                                    FILE *out);
 /* Connects to the daemon, starting one if none runs; prints why not. */
 int orch_client_connect_or_start(const struct orch_settings *s, const char *verb);
+
+/* cmd_parse.c: loads FILE... with --arg NAME=VALUE overrides (the parse,
+ * validate and export argument forms) into *m, printing every diagnostic.
+ * d (initialised by the caller) keeps the file names the model's origins
+ * point at: free it after the model. Returns 0, 1 (the files have errors)
+ * or 2 (bad arguments, said why). */
+struct orch_model;
+struct orch_diags;
+int cli_load_model(int argc, char **argv, const char *verb, struct orch_model *m,
+                   struct orch_diags *d);
 
 /* Prints every diagnostic as "FILE:LINE: message" to stderr. */
 struct orch_diags;

@@ -26,23 +26,17 @@ static void usage(FILE *f, const char *verb)
             verb, strcmp(verb, "parse") == 0 ? " [--compact]" : "");
 }
 
-static int run(int argc, char **argv, const char *verb, int print_json)
+int cli_load_model(int argc, char **argv, const char *verb, orch_model *m, orch_diags *d)
 {
     const char **files = xcalloc((size_t)argc + 1, sizeof *files);
     orch_arg_override *args = xcalloc((size_t)argc + 1, sizeof *args);
     char **arg_copies = xcalloc((size_t)argc + 1, sizeof *arg_copies);
     size_t n_files = 0, n_args = 0;
-    int pretty = 1, rc = 2;
+    int rc = 2;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *kv = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout, verb);
-            rc = 0;
-            goto out;
-        } else if (strcmp(a, "--compact") == 0 && print_json) {
-            pretty = 0;
-        } else if (strcmp(a, "--arg") == 0) {
+        if (strcmp(a, "--arg") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "orchd %s: --arg needs NAME=VALUE\n", verb);
                 goto out;
@@ -52,7 +46,6 @@ static int run(int argc, char **argv, const char *verb, int print_json)
             kv = a + 6;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "orchd %s: unknown option '%s'\n", verb, a);
-            usage(stderr, verb);
             goto out;
         } else {
             files[n_files++] = a;
@@ -71,42 +64,63 @@ static int run(int argc, char **argv, const char *verb, int print_json)
     }
     if (n_files == 0) {
         fprintf(stderr, "orchd %s: no Orchfile given\n", verb);
-        usage(stderr, verb);
         goto out;
     }
     orch_load_opts opts = {.files = files, .n_files = n_files, .cli_args = args,
                            .n_cli_args = n_args};
-    orch_diags d;
-    orch_diags_init(&d);
-    orch_model m;
-    int r = orch_load(&opts, &m, &d);
-    cli_print_diags(&d);
-    if (r == 0) {
-        rc = 0;
-        if (print_json) {
-            /* NULL when a value is not valid UTF-8 or memory ran out. */
-            char *json = orch_model_to_json(&m, pretty);
-            if (json) {
-                fputs(json, stdout);
-                if (!pretty)
-                    fputc('\n', stdout);
-            } else {
-                fprintf(stderr, "orchd %s: cannot write the model as JSON\n", verb);
-                rc = 1;
-            }
-            free(json);
-        }
-        orch_model_free(&m);
-    } else {
-        rc = 1;
-    }
-    orch_diags_free(&d);
+    int r = orch_load(&opts, m, d);
+    cli_print_diags(d);
+    rc = r == 0 ? 0 : 1;
 out:
     for (size_t i = 0; i < n_args; i++)
         free(arg_copies[i]);
     free(arg_copies);
     free(args);
     free(files);
+    return rc;
+}
+
+static int run(int argc, char **argv, const char *verb, int print_json)
+{
+    char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0, pretty = 1, rc;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout, verb);
+            free(rest);
+            return 0;
+        }
+        if (strcmp(argv[i], "--compact") == 0 && print_json)
+            pretty = 0;
+        else
+            rest[n_rest++] = argv[i];
+    }
+    orch_model m;
+    orch_diags d;
+    orch_diags_init(&d);
+    rc = cli_load_model(n_rest, rest, verb, &m, &d);
+    free(rest);
+    if (rc == 2)
+        usage(stderr, verb);
+    if (rc != 0) {
+        orch_diags_free(&d);
+        return rc;
+    }
+    if (print_json) {
+        /* NULL when a value is not valid UTF-8 or memory ran out. */
+        char *json = orch_model_to_json(&m, pretty);
+        if (json) {
+            fputs(json, stdout);
+            if (!pretty)
+                fputc('\n', stdout);
+        } else {
+            fprintf(stderr, "orchd %s: cannot write the model as JSON\n", verb);
+            rc = 1;
+        }
+        free(json);
+    }
+    orch_model_free(&m);
+    orch_diags_free(&d);
     return rc;
 }
 

@@ -42,7 +42,7 @@ static void add_publish(orch_service *s, const char *v, orch_origin at, orch_dia
     orch_publish p = {.at = at};
     const char *why;
     if (!orch_parse_publish(v, &p.address, &p.host, &p.container, &why)) {
-        orch_error(d, at, "PUBLISH '%s': %s (expected [address:]host:container)", v, why);
+        orch_diag_error(d, at, "PUBLISH '%s': %s (expected [address:]host:container)", v, why);
         *ok = false;
         return;
     }
@@ -63,7 +63,7 @@ static void add_volume(orch_service *s, const char *v, orch_origin at, orch_diag
     orch_volume vol = {.at = at};
     const char *why;
     if (!orch_parse_volume(v, &vol.source, &vol.destination, &vol.is_named, &why)) {
-        orch_error(d, at, "VOLUME '%s': %s (expected source:/absolute/destination)", v, why);
+        orch_diag_error(d, at, "VOLUME '%s': %s (expected source:/absolute/destination)", v, why);
         *ok = false;
         return;
     }
@@ -84,13 +84,13 @@ static void add_env(orch_service *s, const char *v, orch_origin at, orch_diags *
     const char *eq = strchr(v, '=');
     const char *why;
     if (!eq) {
-        orch_error(d, at, "ENV '%s': expected KEY=value", v);
+        orch_diag_error(d, at, "ENV '%s': expected KEY=value", v);
         *ok = false;
         return;
     }
     char *key = xstrndup(v, (size_t)(eq - v));
     if (!orch_valid_env_key(key, &why)) {
-        orch_error(d, at, "ENV key '%s' is invalid: %s", key, why);
+        orch_diag_error(d, at, "ENV key '%s' is invalid: %s", key, why);
         *ok = false;
     } else {
         orch_env_set(s, key, eq + 1, at);
@@ -106,7 +106,7 @@ static void add_names(orch_strv *list, const char *keyword, const char *v, orch_
     const char *why;
     for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
         if (!orch_valid_service_name(tok, &why)) {
-            orch_error(d, at, "%s '%s': not a service name: %s", keyword, tok, why);
+            orch_diag_error(d, at, "%s '%s': not a service name: %s", keyword, tok, why);
             *ok = false;
             continue;
         }
@@ -200,7 +200,7 @@ static void apply_directive(orch_service *s, const orch_raw_directive *rd, const
     char **str = string_field(s, f);
     const char *why = NULL;
     if (v[0] == '\0') {
-        orch_error(d, rd->at, "%s is empty after expanding '%s'", orch_field_keyword(f),
+        orch_diag_error(d, rd->at, "%s is empty after expanding '%s'", orch_field_keyword(f),
                    rd->value);
         ok = false;
     } else if (str) {
@@ -220,10 +220,10 @@ static void apply_directive(orch_service *s, const orch_raw_directive *rd, const
     } else if (!typed(f, v, s, &why)) {
         /* A reason that only restates the expectation is left out. */
         if (why && strncmp(why, "expected", 8) == 0)
-            orch_error(d, rd->at, "%s '%s': expected %s", orch_field_keyword(f), v,
+            orch_diag_error(d, rd->at, "%s '%s': expected %s", orch_field_keyword(f), v,
                        typed_expectation(f));
         else
-            orch_error(d, rd->at, "%s '%s': expected %s (%s)", orch_field_keyword(f), v,
+            orch_diag_error(d, rd->at, "%s '%s': expected %s (%s)", orch_field_keyword(f), v,
                        typed_expectation(f), why ? why : "invalid");
         ok = false;
     }

@@ -45,7 +45,7 @@ static void add(orch_diags *d, orch_diag_level level, orch_origin at, const char
         d->n_errors++;
 }
 
-void orch_error(orch_diags *d, orch_origin at, const char *fmt, ...)
+void orch_diag_error(orch_diags *d, orch_origin at, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -53,7 +53,7 @@ void orch_error(orch_diags *d, orch_origin at, const char *fmt, ...)
     va_end(ap);
 }
 
-void orch_warn(orch_diags *d, orch_origin at, const char *fmt, ...)
+void orch_diag_warn(orch_diags *d, orch_origin at, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

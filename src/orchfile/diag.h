@@ -34,9 +34,9 @@ void orch_diags_free(orch_diags *d);
 /* Returns a stable copy of name, owned by d. */
 const char *orch_diags_intern_file(orch_diags *d, const char *name);
 
-void orch_error(orch_diags *d, orch_origin at, const char *fmt, ...)
+void orch_diag_error(orch_diags *d, orch_origin at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void orch_warn(orch_diags *d, orch_origin at, const char *fmt, ...)
+void orch_diag_warn(orch_diags *d, orch_origin at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Orders diagnostics by file (in the order files were interned) and line,

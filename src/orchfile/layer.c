@@ -84,21 +84,21 @@ static bool version_supported(const char *v, bool *well_formed)
 void orch_layer_version(orch_layer *l, const char *value, orch_origin at)
 {
     if (l->n_services > 0 || l->current >= 0 || l->discarding) {
-        orch_error(l->diags, at, "ORCH_VERSION must come before any SERVICE");
+        orch_diag_error(l->diags, at, "ORCH_VERSION must come before any SERVICE");
         return;
     }
     if (l->seen_version) {
-        orch_error(l->diags, at, "ORCH_VERSION given twice");
+        orch_diag_error(l->diags, at, "ORCH_VERSION given twice");
         return;
     }
     l->seen_version = true;
     bool well_formed;
     if (!version_supported(value, &well_formed)) {
         if (!well_formed)
-            orch_error(l->diags, at, "ORCH_VERSION '%s' is not a version (expected x.y.z)",
+            orch_diag_error(l->diags, at, "ORCH_VERSION '%s' is not a version (expected x.y.z)",
                        value);
         else
-            orch_error(l->diags, at,
+            orch_diag_error(l->diags, at,
                        "unsupported ORCH_VERSION %s: this orchd reads version " ORCH_SPEC_VERSION
                        " and earlier 0.x versions",
                        value);
@@ -109,16 +109,16 @@ void orch_layer_arg_kv(orch_layer *l, const char *name, const char *value, orch_
 {
     const char *why;
     if (!orch_valid_arg_name(name, &why)) {
-        orch_error(l->diags, at, "ARG name '%s' is invalid: %s", name, why);
+        orch_diag_error(l->diags, at, "ARG name '%s' is invalid: %s", name, why);
         return;
     }
     if (orch_find_unterminated(value) >= 0) {
-        orch_error(l->diags, at, "ARG %s: unterminated '${' in value", name);
+        orch_diag_error(l->diags, at, "ARG %s: unterminated '${' in value", name);
         return;
     }
     for (size_t i = 0; i < l->n_args; i++) {
         if (strcmp(l->args[i].name, name) == 0) {
-            orch_warn(l->diags, at, "ARG %s declared again (first at line %d); the later value wins",
+            orch_diag_warn(l->diags, at, "ARG %s declared again (first at line %d); the later value wins",
                       name, l->args[i].at.line);
             free(l->args[i].value);
             l->args[i].value = xstrdup(value);
@@ -134,7 +134,7 @@ void orch_layer_arg(orch_layer *l, const char *name_eq_value, orch_origin at)
 {
     const char *eq = strchr(name_eq_value, '=');
     if (!eq) {
-        orch_error(l->diags, at, "ARG needs name=value (got '%s'); use 'ARG %s=' for an empty default",
+        orch_diag_error(l->diags, at, "ARG needs name=value (got '%s'); use 'ARG %s=' for an empty default",
                    name_eq_value, name_eq_value);
         return;
     }
@@ -149,12 +149,12 @@ void orch_layer_service(orch_layer *l, const char *name, orch_origin at)
     l->current = -1;
     l->discarding = true; /* until the name proves good */
     if (!orch_valid_service_name(name, &why)) {
-        orch_error(l->diags, at, "SERVICE name '%s' is invalid: %s", name, why);
+        orch_diag_error(l->diags, at, "SERVICE name '%s' is invalid: %s", name, why);
         return;
     }
     size_t first;
     if (orch_strmap_get(&l->names, name, &first)) {
-        orch_error(l->diags, at, "duplicate SERVICE %s (first at line %d)", name,
+        orch_diag_error(l->diags, at, "duplicate SERVICE %s (first at line %d)", name,
                    l->services[first].at.line);
         return;
     }
@@ -186,12 +186,12 @@ static void clear_directive(orch_layer *l, orch_raw_service *s, const char *valu
 {
     int f = orch_field_from_keyword(value);
     if (f < 0) {
-        orch_error(l->diags, at, "CLEAR %s: unknown directive (CLEAR takes ENV, ENV_FILE, "
+        orch_diag_error(l->diags, at, "CLEAR %s: unknown directive (CLEAR takes ENV, ENV_FILE, "
                                  "PUBLISH, VOLUME, REQUIRES or AFTER)", value);
         return;
     }
     if (!orch_field_is_list((orch_field)f)) {
-        orch_error(l->diags, at, "CLEAR %s: %s is a single value, not a list; CLEAR works on "
+        orch_diag_error(l->diags, at, "CLEAR %s: %s is a single value, not a list; CLEAR works on "
                                  "ENV, ENV_FILE, PUBLISH, VOLUME, REQUIRES and AFTER "
                                  "(set %s again to override it)", value, value, value);
         return;
@@ -212,12 +212,12 @@ static void unknown_directive(orch_layer *l, const char *keyword, orch_origin at
             (orch_field_from_keyword(upper) >= 0 || strcmp(upper, "SERVICE") == 0 ||
              strcmp(upper, "ARG") == 0 || strcmp(upper, "CLEAR") == 0 ||
              strcmp(upper, "ORCH_VERSION") == 0)) {
-            orch_error(l->diags, at, "unknown directive '%s' (directives are upper case: %s)",
+            orch_diag_error(l->diags, at, "unknown directive '%s' (directives are upper case: %s)",
                        keyword, upper);
             return;
         }
     }
-    orch_error(l->diags, at, "unknown directive '%s'", keyword);
+    orch_diag_error(l->diags, at, "unknown directive '%s'", keyword);
 }
 
 void orch_layer_directive(orch_layer *l, const char *keyword, const char *value,
@@ -233,7 +233,7 @@ void orch_layer_directive(orch_layer *l, const char *keyword, const char *value,
     }
     /* ARG may be empty after '=', but every directive needs something. */
     if (value[0] == '\0') {
-        orch_error(l->diags, at, "%s needs a value", keyword);
+        orch_diag_error(l->diags, at, "%s needs a value", keyword);
         if (strcmp(keyword, "SERVICE") == 0) {
             l->current = -1;
             l->discarding = true;
@@ -243,7 +243,7 @@ void orch_layer_directive(orch_layer *l, const char *keyword, const char *value,
     long bad = orch_find_unterminated(value);
     if (bad >= 0 && strcmp(keyword, "ARG") != 0) {
         orch_origin where = at;
-        orch_error(l->diags, where, "%s: unterminated '${' in value (at '%.20s')", keyword,
+        orch_diag_error(l->diags, where, "%s: unterminated '${' in value (at '%.20s')", keyword,
                    value + bad);
         return;
     }
@@ -260,7 +260,7 @@ void orch_layer_directive(orch_layer *l, const char *keyword, const char *value,
         return;
     }
     if (l->current < 0 && !l->discarding) {
-        orch_error(l->diags, at, "%s before any SERVICE (service directives follow a "
+        orch_diag_error(l->diags, at, "%s before any SERVICE (service directives follow a "
                                  "'SERVICE name' line)", keyword);
         return;
     }
@@ -275,7 +275,7 @@ void orch_layer_directive(orch_layer *l, const char *keyword, const char *value,
     if (!orch_field_is_list(field)) {
         const orch_raw_directive *prev = find_directive(s, field);
         if (prev) {
-            orch_error(l->diags, at, "%s given twice in service %s (first at line %d)", keyword,
+            orch_diag_error(l->diags, at, "%s given twice in service %s (first at line %d)", keyword,
                        s->name, prev->at.line);
             return;
         }
@@ -283,7 +283,7 @@ void orch_layer_directive(orch_layer *l, const char *keyword, const char *value,
                            : field == ORCH_F_RUN ? ORCH_F_FROM
                                                  : ORCH_F__COUNT;
         if (other != ORCH_F__COUNT && (prev = find_directive(s, other))) {
-            orch_error(l->diags, at, "service %s has both FROM and RUN (%s at line %d); a service "
+            orch_diag_error(l->diags, at, "service %s has both FROM and RUN (%s at line %d); a service "
                                      "is either a container (FROM) or a host process (RUN)",
                        s->name, orch_field_keyword(other), prev->at.line);
             return;

@@ -114,12 +114,12 @@ static void resolve_args(const orch_load_opts *o, orch_layer *layers, arg_table 
             continue;
         char *name = xstrndup(env[i] + 9, (size_t)(eq - env[i] - 9));
         if (arg_find(t, name) && !orch_valid_utf8(eq + 1, strlen(eq + 1)))
-            orch_error(d, (orch_origin){0},
+            orch_diag_error(d, (orch_origin){0},
                        "environment sets ORCH_ARG_%s to a value that is not valid UTF-8", name);
         else if (arg_find(t, name))
             arg_set(t, name, eq + 1, (orch_origin){0});
         else
-            orch_warn(d, (orch_origin){0},
+            orch_diag_warn(d, (orch_origin){0},
                       "environment sets ORCH_ARG_%s, but no file declares ARG %s; ignored",
                       name, name);
         free(name);
@@ -127,11 +127,11 @@ static void resolve_args(const orch_load_opts *o, orch_layer *layers, arg_table 
     for (size_t i = 0; i < o->n_cli_args; i++) {
         const orch_arg_override *a = &o->cli_args[i];
         if (arg_find(t, a->name) && !orch_valid_utf8(a->value, strlen(a->value)))
-            orch_error(d, (orch_origin){0}, "--arg %s: the value is not valid UTF-8", a->name);
+            orch_diag_error(d, (orch_origin){0}, "--arg %s: the value is not valid UTF-8", a->name);
         else if (arg_find(t, a->name))
             arg_set(t, a->name, a->value, (orch_origin){0});
         else
-            orch_warn(d, (orch_origin){0}, "--arg %s: no file declares ARG %s; ignored",
+            orch_diag_warn(d, (orch_origin){0}, "--arg %s: no file declares ARG %s; ignored",
                       a->name, a->name);
     }
 }
@@ -140,7 +140,7 @@ int orch_load(const orch_load_opts *o, orch_model *out, orch_diags *d)
 {
     memset(out, 0, sizeof *out);
     if (o->n_files == 0) {
-        orch_error(d, (orch_origin){0}, "no Orchfile given");
+        orch_diag_error(d, (orch_origin){0}, "no Orchfile given");
         return -1;
     }
     orch_layer *layers = xcalloc(o->n_files, sizeof *layers);
@@ -150,7 +150,7 @@ int orch_load(const orch_load_opts *o, orch_model *out, orch_diags *d)
         int err = 0;
         char *data = read_file(o->files[i], &len, &err);
         if (!data) {
-            orch_error(d, (orch_origin){.file = layers[i].file}, "cannot read: %s",
+            orch_diag_error(d, (orch_origin){.file = layers[i].file}, "cannot read: %s",
                        strerror(err));
             continue;
         }

@@ -94,9 +94,9 @@ static void bad_byte(orch_layer *l, int lineno, size_t col, const char *what, co
     orch_origin at = {.file = l->file, .line = lineno};
     if (orch_is_yaml_name(l->file)) {
         at.col = col > INT_MAX ? INT_MAX : (int)col;
-        orch_error(l->diags, at, "%s: %s", what, why);
+        orch_diag_error(l->diags, at, "%s: %s", what, why);
     } else {
-        orch_error(l->diags, at, "%s (column %zu): %s", what, col, why);
+        orch_diag_error(l->diags, at, "%s (column %zu): %s", what, col, why);
     }
 }
 

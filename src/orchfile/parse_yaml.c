@@ -83,12 +83,12 @@ static void report_parser_error(orch_layer *l, const yaml_parser_t *parser,
     orch_origin at = parser->error == YAML_READER_ERROR
                          ? origin_of_offset(l, data, len, parser->problem_offset)
                          : origin_of_mark(l, parser->problem_mark);
-    orch_error(l->diags, at, "YAML: %s", problem);
+    orch_diag_error(l->diags, at, "YAML: %s", problem);
 }
 
 static void report_out_of_memory(orch_layer *l, orch_origin at)
 {
-    orch_error(l->diags, at, "YAML: out of memory");
+    orch_diag_error(l->diags, at, "YAML: out of memory");
 }
 
 /* ---- pass 1: the event stream --------------------------------------------- */
@@ -146,19 +146,19 @@ static bool check_stream(orch_layer *l, const char *data, size_t len)
         const yaml_char_t *anchor = event_anchor(&e);
         depth += depth_change(e.type);
         if (depth > ORCH_YAML_MAX_DEPTH) {
-            orch_error(l->diags, at, "YAML nesting deeper than %d levels", ORCH_YAML_MAX_DEPTH);
+            orch_diag_error(l->diags, at, "YAML nesting deeper than %d levels", ORCH_YAML_MAX_DEPTH);
             ok = false;
             done = true;
         } else if (e.type == YAML_ALIAS_EVENT) {
-            orch_error(l->diags, at, "YAML alias '*%s': anchors and aliases are not supported",
+            orch_diag_error(l->diags, at, "YAML alias '*%s': anchors and aliases are not supported",
                        (const char *)e.data.alias.anchor);
             ok = false;
         } else if (anchor) {
-            orch_error(l->diags, at, "YAML anchor '&%s': anchors and aliases are not supported",
+            orch_diag_error(l->diags, at, "YAML anchor '&%s': anchors and aliases are not supported",
                        (const char *)anchor);
             ok = false;
         } else if (e.type == YAML_DOCUMENT_START_EVENT && ++documents > 1) {
-            orch_error(l->diags, at, "only one YAML document is allowed per file");
+            orch_diag_error(l->diags, at, "only one YAML document is allowed per file");
             ok = false;
             done = true;
         }
@@ -223,7 +223,7 @@ static void path_item(char out[ORCH_YAML_PATH_CAP], const char *parent, size_t i
 static void shape_error(walk_ctx *w, const yaml_node_t *n, const char *path,
                         const char *expected)
 {
-    orch_error(w->layer->diags, origin_of(w, n), "%s: expected %s, found %s", path, expected,
+    orch_diag_error(w->layer->diags, origin_of(w, n), "%s: expected %s, found %s", path, expected,
                kind_of(n));
 }
 
@@ -243,7 +243,7 @@ static const char *value_text(walk_ctx *w, const yaml_node_t *n, const char *pat
         return NULL;
     }
     if (has_nul_byte(n)) {
-        orch_error(w->layer->diags, origin_of(w, n), "%s: the value contains a NUL byte", path);
+        orch_diag_error(w->layer->diags, origin_of(w, n), "%s: the value contains a NUL byte", path);
         return NULL;
     }
     return is_null(n) ? "" : raw_text(n);
@@ -253,12 +253,12 @@ static const char *value_text(walk_ctx *w, const yaml_node_t *n, const char *pat
 static const char *key_text(walk_ctx *w, const yaml_node_t *n, const char *path)
 {
     if (n->type != YAML_SCALAR_NODE) {
-        orch_error(w->layer->diags, origin_of(w, n), "%s: a key must be a single value, found %s",
+        orch_diag_error(w->layer->diags, origin_of(w, n), "%s: a key must be a single value, found %s",
                    path, kind_of(n));
         return NULL;
     }
     if (has_nul_byte(n)) {
-        orch_error(w->layer->diags, origin_of(w, n), "%s: a key contains a NUL byte", path);
+        orch_diag_error(w->layer->diags, origin_of(w, n), "%s: a key contains a NUL byte", path);
         return NULL;
     }
     return raw_text(n);
@@ -384,7 +384,7 @@ static void emit_env_mapping(walk_ctx *w, const char *path, const yaml_node_t *m
         path_child(entry_path, path, name);
         if (strchr(name, '=')) {
             /* "A=B: c" would silently become the variable A. */
-            orch_error(w->layer->diags, origin_of(w, key),
+            orch_diag_error(w->layer->diags, origin_of(w, key),
                        "%s: an environment variable name cannot contain '='", entry_path);
             continue;
         }
@@ -421,7 +421,7 @@ static size_t joined_length(walk_ctx *w, const char *path, const yaml_node_t *se
         path_item(item_path, path, i);
         const char *text = item ? value_text(w, item, item_path) : NULL;
         if (text && *text == '\0') {
-            orch_error(w->layer->diags, origin_of(w, item), "%s: empty service name", item_path);
+            orch_diag_error(w->layer->diags, origin_of(w, item), "%s: empty service name", item_path);
             text = NULL;
         }
         if (text)
@@ -525,7 +525,7 @@ static void translate_directive(walk_ctx *w, const char *service_path, const yam
     }
     int field = orch_field_from_keyword(kw);
     if (is_top_level_keyword(kw)) {
-        orch_error(w->layer->diags, origin_of(w, key),
+        orch_diag_error(w->layer->diags, origin_of(w, key),
                    "%s: '%s' is not a service directive (orch_version, args and services "
                    "are top-level keys)",
                    path, name);
@@ -646,11 +646,11 @@ static void translate_document(walk_ctx *w)
                                    : strcmp(name, "services") == 0   ? &services
                                                                      : NULL;
         if (!slot)
-            orch_error(w->layer->diags, origin_of(w, key),
+            orch_diag_error(w->layer->diags, origin_of(w, key),
                        "unknown top-level key '%s' (expected orch_version, args or services)",
                        name);
         else if (*slot)
-            orch_error(w->layer->diags, origin_of(w, key), "duplicate top-level key '%s'", name);
+            orch_diag_error(w->layer->diags, origin_of(w, key), "duplicate top-level key '%s'", name);
         else
             *slot = value;
     }

@@ -13,7 +13,7 @@ static void check_mode(const orch_service *s, orch_diags *d)
     static const orch_field host_only[] = {ORCH_F_USER, ORCH_F_STOP, ORCH_F_RELOAD};
     orch_mode mode = orch_service_mode(s);
     if (mode == ORCH_MODE_NONE) {
-        orch_error(d, s->at, "service %s has neither FROM nor RUN (C1: give exactly one)",
+        orch_diag_error(d, s->at, "service %s has neither FROM nor RUN (C1: give exactly one)",
                    s->name);
         return;
     }
@@ -21,7 +21,7 @@ static void check_mode(const orch_service *s, orch_diags *d)
         for (size_t i = 0; i < sizeof container_only / sizeof *container_only; i++) {
             orch_field f = container_only[i];
             if (s->set & ORCH_BIT(f))
-                orch_error(d, s->field_at[f],
+                orch_diag_error(d, s->field_at[f],
                            "%s is for container services (C2): service %s runs on the host "
                            "(RUN)", orch_field_keyword(f), s->name);
         }
@@ -29,7 +29,7 @@ static void check_mode(const orch_service *s, orch_diags *d)
         for (size_t i = 0; i < sizeof host_only / sizeof *host_only; i++) {
             orch_field f = host_only[i];
             if (s->set & ORCH_BIT(f))
-                orch_error(d, s->field_at[f],
+                orch_diag_error(d, s->field_at[f],
                            "%s is for host services (C3): service %s is a container (FROM)",
                            orch_field_keyword(f), s->name);
         }
@@ -41,7 +41,7 @@ static void check_requires_exist(const orch_strmap *index, const orch_service *s
     size_t unused;
     for (size_t i = 0; i < s->requires.n; i++)
         if (!orch_strmap_get(index, s->requires.v[i].s, &unused))
-            orch_error(d, s->requires.v[i].at,
+            orch_diag_error(d, s->requires.v[i].at,
                        "service %s REQUIRES %s, which is not defined", s->name,
                        s->requires.v[i].s);
 }
@@ -82,7 +82,7 @@ static void report_cycle(dfs *g, size_t to, orch_origin at)
     for (size_t i = start; i < g->depth; i++)
         end = stpcpy(stpcpy(end, g->m->services[g->stack[i].service].name), " -> ");
     stpcpy(end, g->m->services[to].name);
-    orch_error(g->d, at, "dependency cycle (C4): %s", path);
+    orch_diag_error(g->d, at, "dependency cycle (C4): %s", path);
     free(path);
 }
 
