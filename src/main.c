@@ -59,6 +59,49 @@ static int started_as_init(int argc, char **argv)
            strcmp(argv[1], "-h") != 0 && strcmp(argv[1], "help") != 0;
 }
 
+/* Settings flags that take a value: they may come before the command as
+ * well (`orchd --orchfile X --runtime containerd grow`, as upstream's
+ * scripts write it). */
+static const char *const value_flags[] = {"-f", "--orchfile", "--overlay", "--state-dir",
+                                          "--data-dir", "--project-dir", "--namespace",
+                                          "--runtime", "--containerd-socket", "--arg"};
+
+static int is_value_flag(const char *a)
+{
+    for (size_t i = 0; i < sizeof value_flags / sizeof *value_flags; i++)
+        if (strcmp(a, value_flags[i]) == 0)
+            return 2; /* the flag and its value */
+    return 0;
+}
+
+/* Moves leading settings flags behind the command word: argv becomes
+ * [orchd, COMMAND, flags..., rest...]. Returns 0, or -1 (said why) for a
+ * word before the command that is not a settings flag. */
+static int hoist_command(int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        int k = is_value_flag(argv[i]);
+        if (k == 0) {
+            fprintf(stderr, "orchd: '%s' before the command is not a settings flag\n", argv[i]);
+            return -1;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "orchd: %s needs a value\n", argv[i]);
+            return -1;
+        }
+        i += k;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "orchd: no command after the settings flags\n");
+        return -1;
+    }
+    char *verb = argv[i];
+    memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);
+    argv[1] = verb;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* Run by containerd's shim as <state>/orchd-log-relay, with only
@@ -72,6 +115,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (argv[1][0] == '-' && is_value_flag(argv[1]) && hoist_command(argc, argv) != 0)
+        return 2;
     const char *verb = argv[1];
     if (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "help") == 0) {
         usage(stdout);
