@@ -163,6 +163,11 @@ static void gen_diags(yajl_gen g, const char *key, const orch_diags *dg, orch_di
         gen_str(g, line);
         free(line);
     }
+    /* what was dropped past ORCH_DIAGS_MAX, counted with the errors */
+    char *more = level == ORCH_DIAG_ERROR ? orch_diags_more(dg) : NULL;
+    if (more)
+        gen_str(g, more);
+    free(more);
     yajl_gen_array_close(g);
 }
 
