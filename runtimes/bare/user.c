@@ -1,11 +1,13 @@
 #include "bare/user.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/gidset.h"
 #include "common/xalloc.h"
 
 /* A decimal id that fits in 32 bits (and is not (uid_t)-1). */
@@ -29,21 +31,54 @@ static void fill_from_passwd(orch_bare_user *u, const struct passwd *pw)
     u->shell = pw->pw_shell && *pw->pw_shell ? xstrdup(pw->pw_shell) : NULL;
 }
 
-/* The groups /etc/group lists name in, plus gid itself. */
-static void supplementary_groups(orch_bare_user *u)
+/* The groups the group database (/etc/group, through NSS) lists name in,
+ * plus gid itself, in one pass over getgrent_r. (glibc's getgrouplist checks
+ * each match against the list so far: quadratic in a large /etc/group.)
+ * Returns -1 with *why past max groups, which setgroups would refuse. */
+static int supplementary_groups(orch_bare_user *u, size_t max, char **why)
 {
-    int n = 16;
+    orch_gidset set = {0};
+    orch_gidset_add(&set, (uint32_t)u->gid);
+    size_t cap = 4096;
+    char *buf = xmalloc(cap);
+    struct group gr, *res;
+    int rc = 0;
+    setgrent();
     for (;;) {
-        gid_t *g = xmalloc((size_t)n * sizeof *g);
-        int want = n;
-        if (getgrouplist(u->name, u->gid, g, &want) >= 0) {
-            u->groups = g;
-            u->n_groups = (size_t)want;
-            return;
+        int e = getgrent_r(&gr, buf, cap, &res);
+        if (e == ERANGE) { /* a group too long for buf: the same entry again, bigger */
+            cap *= 2;
+            free(buf);
+            buf = xmalloc(cap);
+            continue;
         }
-        free(g);
-        n = want > n ? want : n * 2;
+        if (e != 0 || !res)
+            break;
+        bool member = false;
+        for (char **m = gr.gr_mem; m && *m && !member; m++)
+            member = strcmp(*m, u->name) == 0;
+        if (member && orch_gidset_add(&set, (uint32_t)gr.gr_gid) && set.n > max) {
+            *why = xasprintf("USER '%s' is a member of more than %zu groups in /etc/group "
+                             "(NGROUPS_MAX, the kernel's limit)",
+                             u->name, max);
+            rc = -1;
+            break;
+        }
     }
+    endgrent();
+    free(buf);
+    if (rc != 0) {
+        orch_gidset_free(&set);
+        return -1;
+    }
+    size_t n;
+    uint32_t *v = orch_gidset_take(&set, &n);
+    u->groups = xcalloc(n, sizeof *u->groups);
+    for (size_t i = 0; i < n; i++)
+        u->groups[i] = (gid_t)v[i];
+    u->n_groups = n;
+    free(v);
+    return 0;
 }
 
 int orch_bare_user_resolve(const char *spec, orch_bare_user *u, char **why)
@@ -95,8 +130,11 @@ int orch_bare_user_resolve(const char *spec, orch_bare_user *u, char **why)
             return -1;
         }
     }
-    if (u->name)
-        supplementary_groups(u);
+    if (u->name && supplementary_groups(u, orch_ngroups_max(), why) != 0) {
+        free(user);
+        orch_bare_user_free(u);
+        return -1;
+    }
     free(user);
     return 0;
 }

@@ -14,6 +14,10 @@ void cli_print_diags(const orch_diags *d)
         fprintf(stderr, "%s\n", line);
         free(line);
     }
+    char *more = orch_diags_more(d);
+    if (more)
+        fprintf(stderr, "%s\n", more);
+    free(more);
 }
 
 static void usage(FILE *f, const char *verb)

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
-#include "common/fsutil.h"
+#include "common/rmtree.h"
 #include "common/xalloc.h"
 #include "daemon/daemon.h"
 #include "orchfile/orchfile.h"
@@ -163,6 +163,11 @@ static void gen_diags(yajl_gen g, const char *key, const orch_diags *dg, orch_di
         gen_str(g, line);
         free(line);
     }
+    /* what was dropped past ORCH_DIAGS_MAX, counted with the errors */
+    char *more = level == ORCH_DIAG_ERROR ? orch_diags_more(dg) : NULL;
+    if (more)
+        gen_str(g, more);
+    free(more);
     yajl_gen_array_close(g);
 }
 
@@ -532,23 +537,79 @@ static void do_import(conn *c)
 }
 
 /* A full fell leaves nothing behind: the named volumes orchd created under
- * <data>/volumes go too, unless --keep-data. */
+ * <data>/volumes go too, unless --keep-data. Services write into them, so
+ * the removal must not follow their symlinks nor cross their mounts
+ * (common/rmtree.h), and a large volume takes long: it runs on libuv's
+ * thread pool while the loop carries on (survey answers meanwhile). One
+ * removal at a time; a fell that arrives during one waits for it and gets
+ * its verdict. */
+typedef struct removal {
+    uv_work_t work;
+    char *path;
+    char *err; /* set by the worker */
+    int rc;
+    conn **waiting; /* the fells to answer when it is done */
+    size_t n_waiting, cap_waiting;
+} removal;
+
+static removal *volumes_removal;
+
+static void remove_volumes(uv_work_t *w)
+{
+    removal *r = w->data;
+    r->rc = orch_rmtree(r->path, &r->err);
+}
+
+static void volumes_removed(uv_work_t *w, int status)
+{
+    removal *r = w->data;
+    volumes_removal = NULL;
+    char *msg = NULL;
+    if (status != 0)
+        msg = xasprintf("services stopped, but %s could not be removed: %s", r->path,
+                        uv_strerror(status));
+    else if (r->rc != 0)
+        msg = xasprintf("services stopped, but the named volumes were not all removed: %s",
+                        r->err);
+    for (size_t i = 0; i < r->n_waiting; i++) {
+        if (msg)
+            reply_error(r->waiting[i], msg);
+        else
+            reply_simple(r->waiting[i], 1, NULL, NULL);
+    }
+    free(msg);
+    free(r->waiting);
+    free(r->err);
+    free(r->path);
+    free(r);
+}
+
 static void on_stopped(void *arg)
 {
     conn *c = arg;
-    if (c->fell_all && !c->req.keep_data) {
-        char *volumes = xasprintf("%s/volumes", c->d->ctx.data_dir);
-        if (orch_remove_tree(volumes) != 0) {
-            char *msg = xasprintf("services stopped, but %s could not be removed: %s", volumes,
-                                  strerror(errno));
-            free(volumes);
+    if (!c->fell_all || c->req.keep_data) {
+        reply_simple(c, 1, NULL, NULL);
+        return;
+    }
+    removal *r = volumes_removal;
+    if (!r) {
+        r = xcalloc(1, sizeof *r);
+        r->path = xasprintf("%s/volumes", c->d->ctx.data_dir);
+        r->work.data = r;
+        int e = uv_queue_work(c->d->loop, &r->work, remove_volumes, volumes_removed);
+        if (e != 0) {
+            char *msg = xasprintf("services stopped, but %s could not be removed: %s", r->path,
+                                  uv_strerror(e));
+            free(r->path);
+            free(r);
             reply_error(c, msg);
             free(msg);
             return;
         }
-        free(volumes);
+        volumes_removal = r;
     }
-    reply_simple(c, 1, NULL, NULL);
+    xgrow((void **)&r->waiting, &r->cap_waiting, r->n_waiting + 1, sizeof *r->waiting);
+    r->waiting[r->n_waiting++] = c;
 }
 
 static void do_fell(conn *c)
@@ -620,6 +681,12 @@ static void handle_request(conn *c)
     }
     if (c->d->shutting_down && c->req.kind != ORCH_REQ_SURVEY && c->req.kind != ORCH_REQ_PING) {
         reply_error(c, "the daemon is shutting down");
+        return;
+    }
+    if (volumes_removal && c->req.kind == ORCH_REQ_GROW) {
+        /* the new services' volumes would be removed under them */
+        reply_error(c, "the named volumes are being removed (orchd fell); grow again once it is "
+                       "done");
         return;
     }
     switch (c->req.kind) {

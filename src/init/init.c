@@ -354,6 +354,10 @@ static void boot_child(int ready_fd, int bound_fd)
             fprintf(stderr, "orchd-init: %s\n", line);
             free(line);
         }
+        char *more = orch_diags_more(&dg);
+        if (more)
+            fprintf(stderr, "orchd-init: %s\n", more);
+        free(more);
         _exit(BOOT_INVALID);
     }
     uint32_t bound = STOP_MARGIN_S;

@@ -33,9 +33,30 @@ const char *orch_diags_intern_file(orch_diags *d, const char *name)
     return d->files[d->n_files++];
 }
 
+bool orch_diags_room(const orch_diags *d)
+{
+    return d->n < ORCH_DIAGS_MAX;
+}
+
+void orch_diags_drop(orch_diags *d, orch_diag_level level)
+{
+    d->n_dropped++;
+    if (level == ORCH_DIAG_ERROR)
+        d->n_errors++;
+}
+
+char *orch_diags_more(const orch_diags *d)
+{
+    return d->n_dropped ? xasprintf("... and %zu more", d->n_dropped) : NULL;
+}
+
 static void add(orch_diags *d, orch_diag_level level, orch_origin at, const char *fmt,
                 va_list ap)
 {
+    if (!orch_diags_room(d)) {
+        orch_diags_drop(d, level);
+        return;
+    }
     char *msg = NULL;
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = xstrdup("(message lost: out of memory)");

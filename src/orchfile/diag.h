@@ -4,6 +4,7 @@
 #ifndef ORCH_DIAG_H
 #define ORCH_DIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct orch_origin {
@@ -20,10 +21,17 @@ typedef struct orch_diag {
     char *message;
 } orch_diag;
 
+/* At most this many diagnostics are kept; past it they are only counted
+ * (n_dropped), so a hostile or generated Orchfile (600 services each AFTER
+ * every other: 179,702 cycles) costs bounded memory and output. Printers end
+ * with orch_diags_more(). */
+#define ORCH_DIAGS_MAX 100
+
 typedef struct orch_diags {
     orch_diag *items;
     size_t n, cap;
-    size_t n_errors;
+    size_t n_errors;  /* every error, kept or dropped */
+    size_t n_dropped; /* past ORCH_DIAGS_MAX: counted, not kept */
     /* File names are interned here so origins can point at them. */
     char **files;
     size_t n_files;
@@ -38,6 +46,14 @@ void orch_diag_error(orch_diags *d, orch_origin at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void orch_diag_warn(orch_diags *d, orch_origin at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* False once ORCH_DIAGS_MAX are kept: a caller whose message is costly to
+ * build may then call orch_diags_drop instead. */
+bool orch_diags_room(const orch_diags *d);
+void orch_diags_drop(orch_diags *d, orch_diag_level level);
+
+/* "... and N more" (malloc'ed) when diagnostics were dropped, else NULL. */
+char *orch_diags_more(const orch_diags *d);
 
 /* Orders diagnostics by file (in the order files were interned) and line,
  * keeping the order of equal ones, so a file's errors read top to bottom. */

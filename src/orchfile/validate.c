@@ -64,14 +64,17 @@ typedef struct dfs {
     orch_diags *d;
     int *color;
     frame *stack; /* each service is on it at most once: n_services frames */
+    size_t *pos;  /* where a GREY service is on the stack */
     size_t depth;
 } dfs;
 
 static void report_cycle(dfs *g, size_t to, orch_origin at)
 {
-    size_t start = 0;
-    while (g->stack[start].service != to)
-        start++;
+    if (!orch_diags_room(g->d)) { /* counted only: skip building the path */
+        orch_diags_drop(g->d, ORCH_DIAG_ERROR);
+        return;
+    }
+    size_t start = g->pos[to];
     size_t len = 0;
     for (size_t i = start; i < g->depth; i++)
         len += strlen(g->m->services[g->stack[i].service].name) + 4;
@@ -98,6 +101,7 @@ static const orch_str *edge(const orch_service *s, size_t k)
 static void push(dfs *g, size_t i)
 {
     g->color[i] = GREY;
+    g->pos[i] = g->depth;
     g->stack[g->depth++] = (frame){.service = i, .edge = 0};
 }
 
@@ -135,10 +139,12 @@ void orch_validate(const orch_model *m, orch_diags *d)
     dfs g = {.m = m, .index = &index, .d = d};
     g.color = xcalloc(m->n_services, sizeof *g.color);
     g.stack = xcalloc(m->n_services, sizeof *g.stack);
+    g.pos = xcalloc(m->n_services, sizeof *g.pos);
     for (size_t i = 0; i < m->n_services; i++)
         if (g.color[i] == WHITE)
             visit(&g, i);
     free(g.color);
     free(g.stack);
+    free(g.pos);
     orch_strmap_free(&index);
 }

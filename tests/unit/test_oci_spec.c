@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <yajl/yajl_tree.h>
@@ -309,6 +310,88 @@ static void test_image_config(void)
     CHECK(ctd_image_config_parse(nul, sizeof nul - 1, &c, &err) == -1);
     CHECK_CONTAINS(err, "NUL");
     free(err);
+}
+
+/* ---- a hostile /etc/group ---------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* An /etc/group of at most max bytes listing "app" in one group per line,
+ * gids first..first+n-1 (repeating every distinct gids). */
+static char *group_file(size_t max, uint32_t distinct, size_t *lines)
+{
+    char *t = malloc(max + 1);
+    size_t len = 0, k = 0;
+    for (;;) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "g::%u:app\n", 100000u + (uint32_t)(k % distinct));
+        if (len + (size_t)n > max)
+            break;
+        memcpy(t + len, line, (size_t)n);
+        len += (size_t)n;
+        k++;
+    }
+    t[len] = '\0';
+    *lines = k;
+    return t;
+}
+
+static void test_users_hostile_group(void)
+{
+    const size_t max = 4u << 20; /* what build_spec reads at most (MAX_ETC_FILE) */
+    size_t ngmax = (size_t)sysconf(_SC_NGROUPS_MAX);
+    uint32_t uid, gid, *gids = NULL;
+    size_t n = 0, lines;
+    char *err = NULL;
+
+    /* 4 MiB, every line a membership, every gid distinct: past NGROUPS_MAX */
+    char *big = group_file(max, 0xffffffffu, &lines);
+    CHECK(lines >= 200000);
+    double t0 = now_s();
+    int rc = ctd_resolve_user(PASSWD, big, "app", &uid, &gid, &gids, &n, &err);
+    double dt = now_s() - t0;
+    printf("hostile /etc/group: %zu bytes, %zu memberships, resolved in %.3f s\n", strlen(big),
+           lines, dt);
+    CHECK(dt < 2.0); /* a hang guard only: it takes milliseconds */
+    CHECK(rc == -1 && gids == NULL && n == 0);
+    char want[128];
+    snprintf(want, sizeof want, "user 'app' is a member of more than %zu groups in the image's /etc/group",
+             ngmax);
+    CHECK_CONTAINS(err, want);
+    free(err);
+    err = NULL;
+
+    /* the same through the spec: the error names the service */
+    yajl_val r = build("SERVICE api\nFROM app\n", APP_IMAGE,
+                       (ctd_spec_input){.etc_passwd = PASSWD, .etc_group = big}, &err, NULL);
+    CHECK(r == NULL);
+    CHECK_CONTAINS(err, "service api: the image's user 'app': user 'app' is a member of more than");
+    free(err);
+    err = NULL;
+    yajl_tree_free(r);
+    free(big);
+
+    /* exactly NGROUPS_MAX distinct gids (the primary 1000 is not among them),
+     * each listed several times: accepted, in file order, no duplicates */
+    big = group_file(max, (uint32_t)ngmax, &lines);
+    CHECK(lines > 3 * ngmax);
+    t0 = now_s();
+    rc = ctd_resolve_user(PASSWD, big, "app", &uid, &gid, &gids, &n, &err);
+    dt = now_s() - t0;
+    printf("%zu memberships of %zu distinct groups resolved in %.3f s\n", lines, ngmax, dt);
+    CHECK(dt < 2.0);
+    CHECK(rc == 0 && uid == 1000 && gid == 1000 && n == ngmax);
+    bool in_order = gids != NULL;
+    for (size_t i = 0; in_order && i < n; i++)
+        in_order = gids[i] == 100000u + (uint32_t)i;
+    CHECK(in_order);
+    free(gids);
+    free(big);
 }
 
 /* ---- users ------------------------------------------------------------------ */
@@ -902,6 +985,7 @@ int main(void)
     }
     test_image_config();
     test_users();
+    test_users_hostile_group();
     test_split();
     test_defaults();
     test_argv();

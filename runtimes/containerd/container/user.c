@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gidset.h"
 #include "common/xalloc.h"
 
 #define ID_MAX 2147483647u /* runc rejects ids above INT32_MAX */
@@ -101,11 +102,14 @@ static bool group_find(const char *text, const char *name, uint32_t *gid)
     return false;
 }
 
-/* The gids of every group listing user as a member, except primary. */
-static void group_members(const char *text, const char *user, uint32_t primary, uint32_t **out,
-                          size_t *n)
+/* The gids of every group listing user as a member, except primary, in one
+ * pass (an image's /etc/group is hostile: it may list the user in hundreds of
+ * thousands of groups). Returns -1 with *err past max distinct gids. */
+static int group_members(const char *text, const char *user, uint32_t primary, size_t max,
+                         uint32_t **out, size_t *n, char **err)
 {
-    size_t cap = 0;
+    orch_gidset set = {0};
+    size_t ulen = strlen(user);
     field f[MAX_FIELDS];
     int nf;
     while ((nf = next_entry(&text, f)) >= 0) {
@@ -117,19 +121,19 @@ static void group_members(const char *text, const char *user, uint32_t primary, 
         while (m < end && !member) {
             const char *comma = memchr(m, ',', (size_t)(end - m));
             const char *me = comma ? comma : end;
-            member = (size_t)(me - m) == strlen(user) && memcmp(m, user, strlen(user)) == 0;
+            member = (size_t)(me - m) == ulen && memcmp(m, user, ulen) == 0;
             m = me + 1;
         }
-        if (!member)
+        if (!member || !orch_gidset_add(&set, g) || set.n <= max)
             continue;
-        bool dup = false;
-        for (size_t i = 0; i < *n && !dup; i++)
-            dup = (*out)[i] == g;
-        if (dup)
-            continue;
-        xgrow((void **)out, &cap, *n + 1, sizeof **out);
-        (*out)[(*n)++] = g;
+        orch_gidset_free(&set);
+        *err = xasprintf("user '%s' is a member of more than %zu groups in the image's "
+                         "/etc/group (NGROUPS_MAX, the kernel's limit)",
+                         user, max);
+        return -1;
     }
+    *out = orch_gidset_take(&set, n);
+    return 0;
 }
 
 bool ctd_user_needs_files(const char *spec)
@@ -202,7 +206,9 @@ int ctd_resolve_user(const char *etc_passwd, const char *etc_group, const char *
             }
         }
     } else if (found && etc_group && additional_gids && n) {
-        group_members(etc_group, found, g, additional_gids, n);
+        if (group_members(etc_group, found, g, orch_ngroups_max(), additional_gids, n, err) !=
+            0)
+            goto out;
     }
     *uid = u;
     *gid = g;

@@ -96,11 +96,21 @@ static lookup read_in_layer(const char *layer, const char *dir, const char *base
     } else if (is_whiteout(&st)) {
         r = HIDDEN;
     } else {
+        /* Look before opening: an image may put a device node here, and
+         * opening one can act on the host's device. O_PATH opens nothing; the
+         * real open must then reach the same inode. O_NONBLOCK: a FIFO
+         * swapped in between cannot hang the loop. */
         char *path = xasprintf("%s/%s", dir, base);
-        int fd = open_in_root(root, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        struct stat pst, fst;
+        int pfd = open_in_root(root, path, O_PATH);
+        int fd = -1;
+        if (pfd >= 0 && fstat(pfd, &pst) == 0 && S_ISREG(pst.st_mode))
+            fd = open_in_root(root, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        if (pfd >= 0)
+            close(pfd);
         free(path);
-        struct stat fst;
-        if (fd < 0 || fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+        if (fd < 0 || fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) || fst.st_ino != pst.st_ino ||
+            fst.st_dev != pst.st_dev) {
             r = HIDDEN; /* there, but not a readable regular file: treat as missing */
         } else if ((size_t)fst.st_size > max) {
             *err = xasprintf("the image's /%s/%s is larger than %zu bytes", dir, base, max);
