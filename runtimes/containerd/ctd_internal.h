@@ -81,6 +81,8 @@ typedef struct ctd_rt {
     struct ctd_img_job *img_jobs;
     struct ctd_unpack_job *unpack_jobs;
 
+    int64_t loaded_at_ns; /* CLOCK_REALTIME at load: sweep.c */
+
     bool shutting_down;
     void (*shutdown_done)(void *arg);
     void *shutdown_arg;
@@ -95,6 +97,10 @@ int ctd_rt_call(ctd_rt *rt, const char *method, const ProtobufCMessage *req,
 void ctd_rt_claim(ctd_rt *rt, const char *id);
 /* An instance or purge ended: the shutdown may be able to finish now. */
 void ctd_rt_maybe_finish_shutdown(ctd_rt *rt);
+
+/* Removes the orchd-* leases and ingests that were made before the module
+ * was loaded (a dead predecessor's): sweep.c. */
+void ctd_sweep_start(ctd_rt *rt);
 
 /* ---------------------------------------------------------------- helpers */
 typedef struct ctd_sha256 {

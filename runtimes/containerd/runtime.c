@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/vfs.h>
+#include <time.h>
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "containerd/ctd_internal.h"
@@ -185,7 +186,10 @@ static void op_describe(const orch_service *svc, const orch_env_ctx *ctx,
     free(id);
     if (rt)
         put(arg, "namespace", rt->ns);
-    (void)inst;
+    /* the pid survey shows may be long gone: say what is known */
+    if (rt && rt->conn && ctd_conn_down(rt->conn))
+        put(arg, "containerd", inst ? "not reachable: state unknown until it is back"
+                                    : "not reachable");
 }
 
 static char *op_log_path(const orch_service *svc, const orch_env_ctx *ctx)
@@ -238,8 +242,12 @@ static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_co
     char *end = NULL;
     long long gm = g && *g ? strtoll(g, &end, 10) : -1;
     rt->grace_ms = gm >= 0 && end && *end == '\0' ? (uint64_t)gm : DEFAULT_GRACE_MS;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    rt->loaded_at_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
     ctd_pull_init(rt);
     scan(rt);
+    ctd_sweep_start(rt);
     return &ctd_ops;
 }
 

@@ -289,8 +289,19 @@ static void on_started(void *owner, pid_t pid, const char *err)
         free(u->start_failure);
         u->start_failure = NULL;
         unit_release(u);
-        if (!stop_asked)
+        if (stop_asked) {
+            /* the stop wins: on_released makes it `stopped` */
+        } else if (u->wanted && restart_wanted(u, false)) {
+            /* A start that failed under RESTART (containerd restarting, a
+             * dead predecessor's leftovers still being tidied) is retried
+             * like an exit: RESTART_DELAY, and START_LIMIT_BURST ends it. */
+            unit_health_stop(u);
+            unit_set_error(u, why);
+            u->restart_pending = true;
+            unit_set_state(u, ORCH_ST_BACKOFF, why);
+        } else {
             unit_fail(u, "%s", why);
+        }
         free(why);
         return;
     }
