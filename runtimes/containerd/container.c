@@ -1144,24 +1144,27 @@ static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
             close(fd);
         }
     }
-    if (rc == 0 && strcmp(out, errp) == 0) {
-        /* the shim writes both streams into the file itself */
-        char *p = ctd_uri_path(out);
-        inst->stdout_uri = xasprintf("file://%s", p);
-        inst->stderr_uri = xstrdup(inst->stdout_uri);
-        free(p);
-    } else if (rc == 0) {
+    if (rc == 0) {
+        /* always the relay, even for one file: it drops (and counts) output
+         * on a full disk where the shim's file:// logger would block the
+         * container for good (logwatch.c reads the count) */
         char *relay = log_relay_path(ctx, svc->name, err);
         if (!relay) {
             rc = -1;
         } else {
-            char *rp = ctd_uri_path(relay), *qo = ctd_uri_query(out), *qe = ctd_uri_query(errp);
-            inst->stdout_uri = xasprintf("binary://%s?--stdout=%s&--stderr=%s", rp, qo, qe);
+            char *status = ctd_log_status_path(ctx->state_dir, inst->rt->ns, svc->name);
+            char *rp = ctd_uri_path(relay), *qo = ctd_uri_query(out), *qe = ctd_uri_query(errp),
+                 *qs = ctd_uri_query(status);
+            inst->stdout_uri =
+                xasprintf("binary://%s?--stdout=%s&--stderr=%s&--status=%s", rp, qo, qe, qs);
             inst->stderr_uri = xstrdup(inst->stdout_uri);
             free(rp);
             free(qo);
             free(qe);
+            free(qs);
+            free(status);
             free(relay);
+            ctd_logwatch_start(inst->rt, ctx->state_dir);
         }
     }
     free(out);

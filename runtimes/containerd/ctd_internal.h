@@ -82,6 +82,7 @@ typedef struct ctd_rt {
     struct ctd_unpack_job *unpack_jobs;
 
     int64_t loaded_at_ns; /* CLOCK_REALTIME at load: sweep.c */
+    struct ctd_logwatch *logwatch;
 
     bool shutting_down;
     void (*shutdown_done)(void *arg);
@@ -97,6 +98,16 @@ int ctd_rt_call(ctd_rt *rt, const char *method, const ProtobufCMessage *req,
 void ctd_rt_claim(ctd_rt *rt, const char *id);
 /* An instance or purge ended: the shutdown may be able to finish now. */
 void ctd_rt_maybe_finish_shutdown(ctd_rt *rt);
+
+/* Dropped container output (logwatch.c): the log relay's status file of a
+ * service, <state>/log-drops/<ns>.<service> (malloc'ed); the watch that
+ * reports a full log disk once per service in orchd.log (started on the
+ * first container start; state_dir copied); and the survey note for svc
+ * ("disk full: 12 lines dropped"), malloc'ed or NULL. */
+char *ctd_log_status_path(const char *state_dir, const char *ns, const char *service);
+void ctd_logwatch_start(ctd_rt *rt, const char *state_dir);
+void ctd_logwatch_stop(ctd_rt *rt);
+char *ctd_log_note(const char *state_dir, const char *ns, const char *service);
 
 /* Removes the orchd-* leases and ingests that were made before the module
  * was loaded (a dead predecessor's): sweep.c. */

@@ -186,6 +186,10 @@ static void op_describe(const orch_service *svc, const orch_env_ctx *ctx,
     free(id);
     if (rt)
         put(arg, "namespace", rt->ns);
+    char *note = ctd_log_note(ctx->state_dir, ns, svc->name);
+    if (note)
+        put(arg, "log", note);
+    free(note);
     /* the pid survey shows may be long gone: say what is known */
     if (rt && rt->conn && ctd_conn_down(rt->conn))
         put(arg, "containerd", inst ? "not reachable: state unknown until it is back"
@@ -305,6 +309,7 @@ static void module_shutdown(void (*done)(void *arg), void *arg)
         return;
     }
     r->shutting_down = true;
+    ctd_logwatch_stop(r);
     ctd_pull_shutdown(r); /* stops pulls and imports (pull/pull.h) */
     r->shutdown_done = done;
     r->shutdown_arg = arg;
