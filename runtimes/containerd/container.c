@@ -87,6 +87,7 @@ struct orch_instance {
     bool wait_inflight, kill_sent;
     bool took_over;  /* removed a container a dead predecessor left */
     int create_tries; /* Tasks.Create attempts (see on_task_created) */
+    bool retryable;   /* the failure may pass: ORCH_START_RETRYABLE */
     int last_sig;     /* the latest signal asked for (resent after an outage) */
     int sig_resends;
     pid_t pid;
@@ -273,7 +274,7 @@ static void after_teardown(orch_instance *inst)
             inst_unref(inst);
             return;
         }
-        inst->cbs.started(inst->owner, 0, inst->error);
+        inst->cbs.started(inst->owner, inst->retryable ? ORCH_START_RETRYABLE : 0, inst->error);
         ctd_rt_maybe_finish_shutdown(inst->rt);
         return;
     }
@@ -570,6 +571,7 @@ static void on_task_created(orch_instance *inst, grpc_status_code st, const char
         return;
     }
     if (st != GRPC_STATUS_OK) {
+        inst->retryable = inst->took_over || st == GRPC_STATUS_UNAVAILABLE;
         /* runc's errors (rlimits, mounts, cgroups) come back here */
         fail(inst, "creating task %s: %s", inst->id, details);
         return;
@@ -929,6 +931,7 @@ static void on_existing(orch_instance *inst, grpc_status_code st, const char *de
         return;
     }
     if (st != GRPC_STATUS_OK) {
+        inst->retryable = st == GRPC_STATUS_UNAVAILABLE;
         fail(inst, "looking up container %s: %s", inst->id, details);
         return;
     }

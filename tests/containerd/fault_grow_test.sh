@@ -48,5 +48,5 @@ for round in 1 2 3; do
 done
 rm -f /tmp/ctdf_grow.$$
 o fell >/dev/null || bad "fell"
-assert_clean
+assert_clean "after the last fell"
 finish

@@ -48,5 +48,5 @@ done
 grep "left by an earlier daemon" "$ORCH_STATE_DIR/orchd.log" | head -3
 o fell >/dev/null || bad "fell"
 $CTD_CTR images rm localhost/orchd-big:latest >/dev/null 2>&1
-assert_clean
+assert_clean "after the last fell"
 finish

@@ -48,5 +48,5 @@ wait_cond 30 'state_is web stopped && state_is worker stopped' &&
 t0=$(now_ms)
 timeout 60 "$ORCHD" fell || bad "the second fell"
 log "second fell: $(( $(now_ms) - t0 )) ms"
-assert_clean
+assert_clean "after the last fell"
 finish
