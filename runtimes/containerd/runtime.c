@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/vfs.h>
+#include <time.h>
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "containerd/container/container.h"
@@ -155,7 +156,14 @@ static void op_describe(const orch_service *svc, const orch_env_ctx *ctx,
     free(id);
     if (rt)
         put(arg, "namespace", rt->ns);
-    (void)inst;
+    char *note = ctd_log_note(ctx->state_dir, ns, svc->name);
+    if (note)
+        put(arg, "log", note);
+    free(note);
+    /* the pid survey shows may be long gone: say what is known */
+    if (rt && rt->conn && ctd_conn_down(rt->conn))
+        put(arg, "containerd", inst ? "not reachable: state unknown until it is back"
+                                    : "not reachable");
 }
 
 static char *op_log_path(const orch_service *svc, const orch_env_ctx *ctx)
@@ -209,8 +217,12 @@ static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_co
     char *end = NULL;
     long long gm = g && *g ? strtoll(g, &end, 10) : -1;
     rt->grace_ms = gm >= 0 && end && *end == '\0' ? (uint64_t)gm : DEFAULT_GRACE_MS;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    rt->loaded_at_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
     ctd_pull_init(rt);
     scan(rt);
+    ctd_sweep_start(rt);
     return &ctd_ops;
 }
 
@@ -268,6 +280,7 @@ static void module_shutdown(void (*done)(void *arg), void *arg)
         return;
     }
     r->shutting_down = true;
+    ctd_logwatch_stop(r);
     ctd_pull_shutdown(r); /* stops pulls and imports (pull/pull.h) */
     r->shutdown_done = done;
     r->shutdown_arg = arg;

@@ -5,8 +5,10 @@
  * reach end of file (the shim closes them when the task is deleted, then
  * sends SIGTERM: whatever is still buffered is drained first).
  *
- * The containerd runtime uses it when a container's STDOUT and STDERR
- * differ (with one file, the shim's file:// logger does the job alone). The
+ * The containerd runtime uses it for every container (the shim's own
+ * file:// logger stops copying at the first failed write, after which the
+ * container blocks on its full pipe for good): a full disk drops output
+ * here, counted in the --status file, and never stops the draining. The
  * shim passes the URI's query as "key value" pairs in random order, so the
  * runtime runs it as <state>/orchd-log-relay (a link to orchd) and main()
  * dispatches on that name; the options may come in any order. The relay is
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -55,14 +58,68 @@ static int open_log(const char *path)
     return fd;
 }
 
+/* Dropped output, for orchd (--status FILE, read by the containerd
+ * runtime's log watch): "<lines dropped> <1 while writes fail>\n", padded to
+ * a fixed size and rewritten in place, so updating it needs no new disk
+ * blocks even when its filesystem is the full one. */
+#define STATUS_SIZE 40
+static int status_fd = -1;
+static unsigned long long dropped_lines;
+static bool failing;
+
+static void status_write(void)
+{
+    if (status_fd < 0)
+        return;
+    char b[STATUS_SIZE];
+    memset(b, ' ', sizeof b);
+    int n = snprintf(b, sizeof b, "%llu %d", dropped_lines, failing ? 1 : 0);
+    if (n > 0 && n < STATUS_SIZE)
+        b[n] = ' ';
+    b[STATUS_SIZE - 1] = '\n';
+    if (pwrite(status_fd, b, sizeof b, 0) < 0) {
+        /* nothing to do: orchd then sees no report */
+    }
+}
+
+static void count_dropped(const char *buf, size_t n)
+{
+    unsigned long long lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += buf[i] == '\n';
+    dropped_lines += lines ? lines : 1;
+    if (!failing) {
+        failing = true;
+        status_write();
+    }
+}
+
+static time_t last_status;
+static void status_maybe_write(void)
+{
+    time_t now = time(NULL);
+    if (now != last_status) { /* at most once a second while dropping */
+        last_status = now;
+        status_write();
+    }
+}
+
 static void write_all(int fd, const char *buf, size_t n)
 {
     while (fd >= 0 && n > 0) {
         ssize_t w = write(fd, buf, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
-            return; /* a full disk: drop rather than block the container */
+        if (w <= 0) {
+            /* a full disk: drop (and count) rather than block the container */
+            count_dropped(buf, n);
+            status_maybe_write();
+            return;
+        }
+        if (failing) { /* space is back */
+            failing = false;
+            status_write();
+        }
         buf += w;
         n -= (size_t)w;
     }
@@ -91,7 +148,7 @@ static bool pump(int in, int out, bool drain)
 
 static void usage(FILE *f)
 {
-    fputs("usage: orchd log-relay --stdout FILE --stderr FILE\n"
+    fputs("usage: orchd log-relay --stdout FILE --stderr FILE [--status FILE]\n"
           "  containerd's binary logger: copies fd 3 to the stdout file and fd 4 to the\n"
           "  stderr file (appending), closing fd 5 once ready.\n",
           f);
@@ -99,7 +156,7 @@ static void usage(FILE *f)
 
 int cmd_log_relay(int argc, char **argv)
 {
-    const char *out = NULL, *err = NULL;
+    const char *out = NULL, *err = NULL, *status = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -108,6 +165,8 @@ int cmd_log_relay(int argc, char **argv)
             dst = &out, n = 8;
         else if (strncmp(a, "--stderr", 8) == 0)
             dst = &err, n = 8;
+        else if (strncmp(a, "--status", 8) == 0)
+            dst = &status, n = 8;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
@@ -136,6 +195,11 @@ int cmd_log_relay(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (status && *status) {
+        mkdir_parents(status);
+        status_fd = open(status, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
+        status_write(); /* allocates its blocks now, while there may be room */
+    }
     int ofd = open_log(out);
     int efd = strcmp(out, err) == 0 ? ofd : open_log(err);
     int in[2] = {3, 4}, dst[2] = {ofd, efd};

@@ -36,6 +36,18 @@ static void format_uptime(long long secs, char *buf, size_t len)
         snprintf(buf, len, "%lldd", secs / 86400);
 }
 
+/* Conditions the runtime reports (runtime_info "containerd", "log"): what
+ * the state alone does not tell, e.g. a pid that may be gone. */
+static void print_warnings(yajl_val info)
+{
+    static const char *const keys[] = {"containerd", "log"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        yajl_val v = info ? orch_reply_member(info, keys[i]) : NULL;
+        if (v && YAJL_IS_STRING(v))
+            printf("  [%s: %s]", keys[i], YAJL_GET_STRING(v));
+    }
+}
+
 static void print_table(yajl_val services)
 {
     printf("%-24s %-10s %-9s %8s %8s  %s\n", "SERVICE", "RUNTIME", "STATE", "PID", "RESTARTS",
@@ -56,10 +68,12 @@ static void print_table(yajl_val services)
             snprintf(tail, sizeof tail, "-");
         }
         const char *err = str_of(s, "error", b4, sizeof b4);
-        printf("%-24s %-10s %-9s %8s %8s  %s%s%s\n", str_of(s, "service", b1, sizeof b1),
+        printf("%-24s %-10s %-9s %8s %8s  %s%s%s", str_of(s, "service", b1, sizeof b1),
                str_of(s, "runtime", b2, sizeof b2), str_of(s, "state", b3, sizeof b3),
                str_of(s, "pid", b5, sizeof b5), str_of(s, "restarts", b6, sizeof b6), tail,
                strcmp(err, "-") ? "  " : "", strcmp(err, "-") ? err : "");
+        print_warnings(orch_reply_member(s, "runtime_info"));
+        putchar('\n');
     }
 }
 

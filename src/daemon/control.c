@@ -24,6 +24,7 @@ typedef struct conn {
     int pending; /* an operation will reply later; keep the struct alive */
     orch_request req;
     int fell_all;
+    uv_timer_t *fell_timer; /* fell's bound: fell_bound_ms */
     orch_model *model; /* grow: the model, while its images are pulled */
     struct conn *prev, *next; /* every open connection, for shutdown */
 } conn;
@@ -584,9 +585,48 @@ static void volumes_removed(uv_work_t *w, int status)
     free(r);
 }
 
+static void on_fell_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void fell_timer_stop(conn *c)
+{
+    if (!c->fell_timer)
+        return;
+    uv_close((uv_handle_t *)c->fell_timer, on_fell_timer_closed);
+    c->fell_timer = NULL;
+}
+
+/* fell waits for every stop this long at most: the longest TIMEOUT_STOP,
+ * then time for the runtime to clean up. A stop that cannot finish (the
+ * container runtime unreachable) goes on in the background; the next fell
+ * finds it done or waits for it again. */
+#define FELL_CLEANUP_GRACE_MS 20000
+static uint64_t fell_bound_ms(const orch_daemon *d)
+{
+    return (uint64_t)orch_supervisor_max_timeout_stop(d->sv) * 1000 + FELL_CLEANUP_GRACE_MS;
+}
+
+static void on_fell_bound(uv_timer_t *t)
+{
+    conn *c = t->data;
+    fell_timer_stop(c);
+    char *left = orch_supervisor_stop_abandon(c->d->sv, c);
+    c->fell_all = 0; /* the daemon stays: what runs still has an owner */
+    char *msg = xasprintf("not stopped within %llus: %s; they go on stopping, run 'orchd fell' "
+                          "again to wait for them",
+                          (unsigned long long)(fell_bound_ms(c->d) / 1000),
+                          left ? left : "(unknown)");
+    reply_error(c, msg);
+    free(msg);
+    free(left);
+}
+
 static void on_stopped(void *arg)
 {
     conn *c = arg;
+    fell_timer_stop(c);
     if (!c->fell_all || c->req.keep_data) {
         reply_simple(c, 1, NULL, NULL);
         return;
@@ -636,7 +676,14 @@ static void do_fell(conn *c)
         c->pending = 0;
         reply_error(c, err);
         free(err);
+        return;
     }
+    if (!c->pending)
+        return; /* already done (nothing to stop) */
+    c->fell_timer = xmalloc(sizeof *c->fell_timer);
+    uv_timer_init(c->d->loop, c->fell_timer);
+    c->fell_timer->data = c;
+    uv_timer_start(c->fell_timer, on_fell_bound, fell_bound_ms(c->d), 0);
 }
 
 static void do_survey(conn *c)
@@ -775,8 +822,10 @@ static void on_connection(uv_stream_t *server, int status)
 void orch_control_close_clients(orch_daemon *d)
 {
     (void)d;
-    for (conn *c = open_conns; c; c = c->next)
+    for (conn *c = open_conns; c; c = c->next) {
+        fell_timer_stop(c);
         conn_close(c);
+    }
 }
 
 int orch_control_listen(orch_daemon *d, char **err)

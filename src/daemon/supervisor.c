@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #include "daemon/depgraph.h"
@@ -190,11 +192,28 @@ static void on_backoff_done(unit *u)
     unit_evaluate_wait(u);
 }
 
+/* A service that fails while its log file's filesystem is full most
+ * likely failed writing its output (ENOSPC on stdout): say so, since the
+ * exit code alone does not (docs/RUNTIME-BARE.md). One statvfs of a local
+ * path; the log file's directory is orchd's own. */
+static char *with_log_full_note(const unit *u, char *why)
+{
+    struct statvfs v;
+    if (!u->log_path || statvfs(u->log_path, &v) != 0 || v.f_bavail > 0)
+        return why;
+    char *r = xasprintf("%s (its log filesystem is full: %s: %s)", why, u->log_path,
+                        strerror(ENOSPC));
+    free(why);
+    return r;
+}
+
 /* The process ended on its own (or was killed for not becoming ready). */
 static void unit_after_exit(unit *u, int status)
 {
     bool success = !u->start_failure && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     char *why = u->start_failure ? u->start_failure : describe_wait_status(status);
+    if (!success)
+        why = with_log_full_note(u, why);
     u->start_failure = NULL;
     if (u->spec.oneshot && success) {
         unit_set_state(u, ORCH_ST_EXITED, why);
@@ -289,8 +308,19 @@ static void on_started(void *owner, pid_t pid, const char *err)
         free(u->start_failure);
         u->start_failure = NULL;
         unit_release(u);
-        if (!stop_asked)
+        if (stop_asked) {
+            /* the stop wins: on_released makes it `stopped` */
+        } else if (pid == ORCH_START_RETRYABLE && u->wanted && restart_wanted(u, false)) {
+            /* A start that failed under RESTART (containerd restarting, a
+             * dead predecessor's leftovers still being tidied) is retried
+             * like an exit: RESTART_DELAY, and START_LIMIT_BURST ends it. */
+            unit_health_stop(u);
+            unit_set_error(u, why);
+            u->restart_pending = true;
+            unit_set_state(u, ORCH_ST_BACKOFF, why);
+        } else {
             unit_fail(u, "%s", why);
+        }
         free(why);
         return;
     }

@@ -80,6 +80,13 @@ void orch_supervisor_when_settled(orch_supervisor *sv, const char *const *names,
  * longer wanted (they do not restart). done runs when all have stopped. */
 int orch_supervisor_stop(orch_supervisor *sv, const char *const *names, size_t n_names,
                          void (*done)(void *arg), void *arg, char **err);
+/* Gives up waiting for the stop made with arg (its done never runs; the
+ * services go on stopping). Returns the services not stopped yet, as
+ * "web (stopping; containerd not reachable), db (stopping)" (malloc'ed), or
+ * NULL when there is no such stop or all had stopped. */
+char *orch_supervisor_stop_abandon(orch_supervisor *sv, void *arg);
+/* The largest TIMEOUT_STOP of any service, in seconds. */
+uint32_t orch_supervisor_max_timeout_stop(const orch_supervisor *sv);
 
 /* Runs the service's RELOAD command (or sends SIGHUP when it has none). */
 int orch_supervisor_reload(orch_supervisor *sv, const char *name, char **err);

@@ -361,6 +361,14 @@ typedef struct facts {
     size_t n, cap;
 } facts;
 
+static void facts_free(facts *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->kv[i]);
+    free(f->kv);
+    free(f->id);
+}
+
 static void put_fact(void *arg, const char *key, const char *value)
 {
     facts *f = arg;
@@ -442,4 +450,51 @@ const char *orch_supervisor_log_path(orch_supervisor *sv, const char *name)
 {
     unit *u = dg_find(sv, name);
     return u ? u->log_path : NULL;
+}
+
+/* ---- a stop given up on --------------------------------------------------- */
+
+uint32_t orch_supervisor_max_timeout_stop(const orch_supervisor *sv)
+{
+    uint32_t m = 0;
+    for (size_t i = 0; i < sv->n_units; i++)
+        if (sv->units[i]->spec.timeout_stop > m)
+            m = sv->units[i]->spec.timeout_stop;
+    return m;
+}
+
+char *orch_supervisor_stop_abandon(orch_supervisor *sv, void *arg)
+{
+    sv_stop_op *op = NULL;
+    for (sv_stop_op **pp = &sv->stops; *pp; pp = &(*pp)->next)
+        if ((*pp)->arg == arg) {
+            op = *pp;
+            *pp = op->next;
+            break;
+        }
+    if (!op)
+        return NULL;
+    char *text = NULL;
+    for (size_t i = 0; i < op->n_units; i++) {
+        unit *u = op->units[i];
+        if (stop_done_for(u))
+            continue;
+        /* what the runtime knows (containerd: "not reachable") says why */
+        const orch_runtime_ops *ops = u->ops ? u->ops : sv_runtime_for(sv, &u->spec, NULL);
+        facts f = {0};
+        if (ops && ops->describe)
+            ops->describe(&u->spec, &sv->ctx, u->inst, put_fact, &f);
+        const char *why = NULL;
+        for (size_t k = 0; k + 1 < f.n; k += 2)
+            if (strcmp(f.kv[k], "containerd") == 0)
+                why = f.kv[k + 1];
+        char *one = xasprintf("%s%s%s (%s%s%s)", text ? text : "", text ? ", " : "",
+                              u->spec.name, orch_state_name(u->state),
+                              why ? "; containerd " : "", why ? why : "");
+        facts_free(&f);
+        free(text);
+        text = one;
+    }
+    free_stop_op(op);
+    return text;
 }

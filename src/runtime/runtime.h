@@ -24,9 +24,14 @@ typedef struct orch_env_ctx {
 
 typedef struct orch_instance orch_instance; /* one start of one service */
 
+#define ORCH_START_RETRYABLE ((pid_t)-1)
+
 typedef struct orch_instance_cbs {
     /* The process is running (pid > 0) or could not be started (err set,
-     * pid 0). err is owned by the runtime, valid during the call. */
+     * pid 0). err is owned by the runtime, valid during the call. A
+     * pid ORCH_START_RETRYABLE (with err) is a failure that may pass by
+     * itself (the runtime's daemon restarting, a dead predecessor's
+     * leftovers still being tidied): under RESTART it is retried. */
     void (*started)(void *owner, pid_t pid, const char *err);
     /* The process exited; status is a raw wait status. Called once, only
      * after started reported success. */

@@ -4,6 +4,7 @@ containerd lifecycle tests, as another OCI archive:
 
   image_variant.py IN.tar OUT.tar NAME [--user U] [--no-cmd] [--stop-signal S]
                    [--workdir D] [--extra-layer] [--nested-index]
+                   [--big-layer MB]
 
 --user/--no-cmd/--stop-signal/--workdir edit the image config; --extra-layer
 adds a second (uncompressed) layer holding /etc/orchd-variant, so the chain
@@ -37,6 +38,8 @@ def main():
     ap.add_argument("--workdir")
     ap.add_argument("--extra-layer", action="store_true")
     ap.add_argument("--nested-index", action="store_true")
+    ap.add_argument("--big-layer", type=int, metavar="MB",
+                    help="a further layer holding MB MiB of random bytes (/big)")
     a = ap.parse_args()
 
     blobs = {}
@@ -72,6 +75,18 @@ def main():
         with tarfile.open(fileobj=lio, mode="w", format=tarfile.PAX_FORMAT) as t:
             data = b"variant layer\n"
             ti = tarfile.TarInfo("etc/orchd-variant")
+            ti.size, ti.mode, ti.mtime = len(data), 0o644, 0
+            t.addfile(ti, io.BytesIO(data))
+        layer = lio.getvalue()
+        ld, ls = put(layer)
+        manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                   "digest": ld, "size": ls})
+        config["rootfs"]["diff_ids"].append(ld)
+    if a.big_layer:
+        lio = io.BytesIO()
+        with tarfile.open(fileobj=lio, mode="w", format=tarfile.PAX_FORMAT) as t:
+            data = os.urandom(a.big_layer << 20)
+            ti = tarfile.TarInfo("big")
             ti.size, ti.mode, ti.mtime = len(data), 0o644, 0
             t.addfile(ti, io.BytesIO(data))
         layer = lio.getvalue()

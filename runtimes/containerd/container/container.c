@@ -87,6 +87,11 @@ struct orch_instance {
     bool have_snapshot, have_container, have_task;
     bool started_reported, exit_seen, releasing, adopted;
     bool wait_inflight, kill_sent;
+    bool took_over;  /* removed a container a dead predecessor left */
+    int create_tries; /* Tasks.Create attempts (see on_task_created) */
+    bool retryable;   /* the failure may pass: ORCH_START_RETRYABLE */
+    int last_sig;     /* the latest signal asked for (resent after an outage) */
+    int sig_resends;
     pid_t pid;
     int wait_failures;
     char *error;
@@ -271,7 +276,7 @@ static void after_teardown(orch_instance *inst)
             inst_unref(inst);
             return;
         }
-        inst->cbs.started(inst->owner, 0, inst->error);
+        inst->cbs.started(inst->owner, inst->retryable ? ORCH_START_RETRYABLE : 0, inst->error);
         ctd_rt_work_done(inst->rt);
         return;
     }
@@ -517,10 +522,58 @@ static void on_task_started(orch_instance *inst, grpc_status_code st, const char
     report_started(inst, (pid_t)r->pid);
 }
 
+static void create_task(orch_instance *inst);
+
+/* A Tasks.Create that may succeed if tried again: containerd unreachable, or
+ * (after taking over a dead predecessor's container) containerd still
+ * tidying the predecessor's abandoned task creation, which holds the shim's
+ * bundle directory for a while ("mkdir .../<id>: file exists", UNKNOWN). */
+#define CREATE_TRIES 8
+static bool create_retryable(const orch_instance *inst, grpc_status_code st)
+{
+    if (inst->releasing || inst->rt->shutting_down || inst->create_tries >= CREATE_TRIES)
+        return false;
+    if (st == GRPC_STATUS_UNAVAILABLE)
+        return true;
+    return inst->took_over && st != GRPC_STATUS_INVALID_ARGUMENT &&
+           st != GRPC_STATUS_FAILED_PRECONDITION && st != GRPC_STATUS_PERMISSION_DENIED;
+}
+
+static void on_stale_task_deleted(orch_instance *inst, grpc_status_code st, const char *details,
+                                  ProtobufCMessage *reply)
+{
+    (void)st, (void)details, (void)reply; /* NOT_FOUND is the usual answer */
+    if (inst->releasing || inst->rt->shutting_down) {
+        fail(inst, "stopped while starting");
+        return;
+    }
+    create_task(inst);
+}
+
+/* Drops whatever task record the failed create left, then creates again. */
+static void retry_create_task(orch_instance *inst)
+{
+    Containerd__Services__Tasks__V1__DeleteTaskRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
+    req.container_id = inst->id;
+    if (icall_ex(inst, CTD_M_TASK_DELETE, &req.base,
+                 &containerd__services__tasks__v1__delete_response__descriptor, NULL, 0, true,
+                 on_stale_task_deleted) != 0)
+        fail(inst, "%s", closing_msg);
+}
+
 static void on_task_created(orch_instance *inst, grpc_status_code st, const char *details,
                             ProtobufCMessage *reply)
 {
+    if (st != GRPC_STATUS_OK && create_retryable(inst, st)) {
+        uint64_t ms = 250u << (inst->create_tries < 3 ? inst->create_tries : 3);
+        log_line(inst, "creating task %s: %s; trying again in %llu ms (attempt %d of %d)",
+                 inst->id, details, (unsigned long long)ms, inst->create_tries + 1, CREATE_TRIES);
+        defer(inst, ms, retry_create_task);
+        return;
+    }
     if (st != GRPC_STATUS_OK) {
+        inst->retryable = inst->took_over || st == GRPC_STATUS_UNAVAILABLE;
         /* runc's errors (rlimits, mounts, cgroups) come back here */
         fail(inst, "creating task %s: %s", inst->id, details);
         return;
@@ -558,6 +611,12 @@ static void on_container_created(orch_instance *inst, grpc_status_code st, const
         free(inst->lease);
         inst->lease = NULL;
     }
+    create_task(inst);
+}
+
+static void create_task(orch_instance *inst)
+{
+    inst->create_tries++;
     Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *prep =
         (Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *)inst->prepared;
     Containerd__Services__Tasks__V1__CreateTaskRequest req =
@@ -829,6 +888,7 @@ static void on_old_purged(void *arg, const char *err)
 
 static void purge_old(orch_instance *inst)
 {
+    inst->took_over = true;
     inst->refs++;
     ctd_purge_start(inst->rt, inst->id, inst->snapshotter, false, on_old_purged, inst);
 }
@@ -873,6 +933,7 @@ static void on_existing(orch_instance *inst, grpc_status_code st, const char *de
         return;
     }
     if (st != GRPC_STATUS_OK) {
+        inst->retryable = st == GRPC_STATUS_UNAVAILABLE;
         fail(inst, "looking up container %s: %s", inst->id, details);
         return;
     }
@@ -1088,24 +1149,27 @@ static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
             close(fd);
         }
     }
-    if (rc == 0 && strcmp(out, errp) == 0) {
-        /* the shim writes both streams into the file itself */
-        char *p = ctd_uri_path(out);
-        inst->stdout_uri = xasprintf("file://%s", p);
-        inst->stderr_uri = xstrdup(inst->stdout_uri);
-        free(p);
-    } else if (rc == 0) {
+    if (rc == 0) {
+        /* always the relay, even for one file: it drops (and counts) output
+         * on a full disk where the shim's file:// logger would block the
+         * container for good (logwatch.c reads the count) */
         char *relay = log_relay_path(ctx, svc->name, err);
         if (!relay) {
             rc = -1;
         } else {
-            char *rp = ctd_uri_path(relay), *qo = ctd_uri_query(out), *qe = ctd_uri_query(errp);
-            inst->stdout_uri = xasprintf("binary://%s?--stdout=%s&--stderr=%s", rp, qo, qe);
+            char *status = ctd_log_status_path(ctx->state_dir, inst->rt->ns, svc->name);
+            char *rp = ctd_uri_path(relay), *qo = ctd_uri_query(out), *qe = ctd_uri_query(errp),
+                 *qs = ctd_uri_query(status);
+            inst->stdout_uri =
+                xasprintf("binary://%s?--stdout=%s&--stderr=%s&--status=%s", rp, qo, qe, qs);
             inst->stderr_uri = xstrdup(inst->stdout_uri);
             free(rp);
             free(qo);
             free(qe);
+            free(qs);
+            free(status);
             free(relay);
+            ctd_logwatch_start(inst->rt, ctx->state_dir);
         }
     }
     free(out);
@@ -1210,12 +1274,39 @@ static int stop_signal(const ctd_image *img)
     return SIGTERM;
 }
 
+static int send_signal(orch_instance *inst, int sig);
+
+/* A Kill cut by containerd going away (UNAVAILABLE, or the call lost) is
+ * sent again; with wait_for_ready it then waits for containerd to return,
+ * so a stop asked for during an outage happens when containerd is back. */
+#define SIG_RESENDS 20
 static void on_killed(orch_instance *inst, grpc_status_code st, const char *details,
                       ProtobufCMessage *reply)
 {
     if (st == GRPC_STATUS_OK || st == GRPC_STATUS_NOT_FOUND || inst->exit_seen)
         return; /* NOT_FOUND: it has ended; the Wait reports it */
+    bool lost = st == GRPC_STATUS_UNAVAILABLE || st == GRPC_STATUS_DEADLINE_EXCEEDED ||
+                st == GRPC_STATUS_CANCELLED || st == GRPC_STATUS_UNKNOWN;
+    if (lost && !inst->rt->shutting_down && !inst->releasing &&
+        inst->sig_resends++ < SIG_RESENDS) {
+        if (inst->sig_resends == 1)
+            log_line(inst, "sending signal %d to task %s: %s; sending it again once containerd "
+                           "is back", inst->last_sig, inst->id, details);
+        if (send_signal(inst, inst->last_sig) == 0)
+            return;
+    }
     log_line(inst, "sending a signal to task %s: %s", inst->id, details);
+}
+
+static int send_signal(orch_instance *inst, int sig)
+{
+    Containerd__Services__Tasks__V1__KillRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__KILL_REQUEST__INIT;
+    req.container_id = inst->id;
+    req.signal = (uint32_t)sig;
+    req.all = true;
+    return icall_ex(inst, CTD_M_TASK_KILL, &req.base, NULL, NULL, CTD_NO_DEADLINE, true,
+                    on_killed);
 }
 
 int ctd_instance_signal(orch_instance *inst, int sig)
@@ -1224,12 +1315,10 @@ int ctd_instance_signal(orch_instance *inst, int sig)
         return -ESRCH;
     if (sig == SIGTERM)
         sig = stop_signal(inst->img); /* the image's STOPSIGNAL, as docker stop does */
-    Containerd__Services__Tasks__V1__KillRequest req =
-        CONTAINERD__SERVICES__TASKS__V1__KILL_REQUEST__INIT;
-    req.container_id = inst->id;
-    req.signal = (uint32_t)sig;
-    req.all = true;
-    int rc = icall_ex(inst, CTD_M_TASK_KILL, &req.base, NULL, NULL, 0, false, on_killed);
+    if (inst->last_sig != SIGKILL) /* a SIGKILL asked for stays the one resent */
+        inst->last_sig = sig;
+    inst->sig_resends = 0;
+    int rc = send_signal(inst, sig);
     if (rc != 0 && inst->pid > 0 && !inst->exit_seen) {
         /* the connection is closing: the task's init is a host process */
         return kill(inst->pid, sig) == 0 ? 0 : -errno;

@@ -31,6 +31,16 @@ int ctd_wait_status(uint32_t exit_status);
 /* The container id of a service. Malloc'ed. */
 char *ctd_container_id(const char *ns, const char *service);
 
+/* Dropped container output (logwatch.c): the log relay's status file of a
+ * service, <state>/log-drops/<ns>.<service> (malloc'ed); the watch that
+ * reports a full log disk once per service in orchd.log (started on the
+ * first container start; state_dir copied); and the survey note for svc
+ * ("disk full: 12 lines dropped"), malloc'ed or NULL. */
+char *ctd_log_status_path(const char *state_dir, const char *ns, const char *service);
+void ctd_logwatch_start(ctd_rt *rt, const char *state_dir);
+void ctd_logwatch_stop(ctd_rt *rt);
+char *ctd_log_note(const char *state_dir, const char *ns, const char *service);
+
 /* A helper command inside the instance's task (Tasks.Exec): exec.c. */
 orch_exec *ctd_exec_start(orch_instance *inst, const char *command, uint64_t timeout_ms,
                           orch_exec_cb cb, void *owner, char **err);

@@ -96,6 +96,9 @@ struct ctd_rt {
     struct ctd_img_job *img_jobs;
     struct ctd_unpack_job *unpack_jobs;
 
+    int64_t loaded_at_ns; /* CLOCK_REALTIME at load: core/sweep.c */
+    struct ctd_logwatch *logwatch;
+
     void (*on_work_done)(ctd_rt *rt); /* see ctd_rt_work_done */
     bool shutting_down;
     void (*shutdown_done)(void *arg);
@@ -106,6 +109,10 @@ struct ctd_rt {
 int ctd_rt_call(ctd_rt *rt, const char *method, const ProtobufCMessage *req,
                 const ProtobufCMessageDescriptor *reply_desc, const char *lease, int64_t timeout_ms,
                 bool wait_for_ready, ctd_reply_cb cb, void *arg);
+
+/* Removes the orchd-* leases and ingests that were made before the module
+ * was loaded (a dead predecessor's): core/sweep.c. */
+void ctd_sweep_start(ctd_rt *rt);
 
 /* s is one of v[0..n). */
 bool ctd_strv_has(char **v, size_t n, const char *s);

@@ -699,6 +699,14 @@ size_t ctd_conn_pending(const ctd_conn *c)
     return c->n_pending;
 }
 
+bool ctd_conn_down(ctd_conn *c)
+{
+    if (!c->channel)
+        return true;
+    grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
+    return s == GRPC_CHANNEL_TRANSIENT_FAILURE || s == GRPC_CHANNEL_SHUTDOWN;
+}
+
 static void on_async_closed(uv_handle_t *h)
 {
     ctd_conn *c = h->data;

@@ -76,6 +76,11 @@ void ctd_conn_set_default_timeout(ctd_conn *c, int64_t ms);
 /* Number of calls and streams in flight. */
 size_t ctd_conn_pending(const ctd_conn *c);
 
+/* True while gRPC's last attempt to (re)connect failed: containerd is down
+ * or restarting (a call made now fails, or waits with wait_for_ready).
+ * Only asks the channel; never connects or blocks. */
+bool ctd_conn_down(ctd_conn *c);
+
 /* Closes the connection: cancels every pending call and stream (their
  * callbacks run with GRPC_STATUS_CANCELLED), stops the completion-queue
  * thread, destroys the channel, then calls done (may be NULL) on the loop.

@@ -1,0 +1,46 @@
+#!/bin/bash
+# A full log filesystem (issue 11, item 5): logs/ on a 1 MB tmpfs, a chatty
+# container. It must keep running (its counter, kept inside, advances), survey
+# and orchd.log report "log disk full: N lines dropped" once, and output
+# resumes in the log once space is freed.
+# Environment: ORCHD (ctest), SRC.
+set -u
+SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$SRC/tests/containerd/lib.sh"
+. "$SRC/tests/containerd/orchd_lib.sh"
+ctd_require
+orchd_require
+CTD_NS=flog$$
+ctd_setup
+orchd_setup
+mkdir -p "$ORCH_STATE_DIR/logs"
+mount -t tmpfs -o size=1m tmpfs "$ORCH_STATE_DIR/logs" || ctd_skip "cannot mount a tmpfs"
+CTD_CLEANUP_EXTRA='orchd_teardown; umount "$ORCH_STATE_DIR/logs" 2>/dev/null'
+cat >"$PROJ/Orchfile" <<'EOF'
+SERVICE chatty
+FROM localhost/orchd-test:latest
+CMD sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; done'
+EOF
+o grow -f "$PROJ/Orchfile" || bad "grow"
+log="$ORCH_STATE_DIR/logs/$CTD_NS.chatty.log"
+wait_cond 30 '[ "$(df --output=avail "$ORCH_STATE_DIR/logs" | tail -1)" -lt 8 ]' &&
+    ok "the log filesystem is full" || bad "the log filesystem did not fill"
+count() { cat "/proc/$(task_pid "$CTD_NS-chatty")/root/tmp/count" 2>/dev/null; }
+c1=$(count); sleep 2; c2=$(count)
+log "counter inside: $c1 -> $c2"
+[ -n "$c1" ] && [ -n "$c2" ] && [ "$c2" -gt "$c1" ] && ok "the container keeps running on a full disk" ||
+    bad "the container is blocked ($c1 -> $c2)"
+wait_cond 10 'o survey | grep chatty | grep -q "log: disk full: [0-9]* lines dropped"' &&
+    ok "survey: $(o survey | grep -o '\[log: [^]]*\]')" || { bad "survey has no note"; o survey; }
+wait_cond 10 'grep -q "service chatty: log disk full: [0-9]* lines dropped" "$ORCH_STATE_DIR/orchd.log"' &&
+    ok "orchd.log reports it" || bad "orchd.log has no report"
+sleep 3
+n=$(grep -c "chatty: log disk full" "$ORCH_STATE_DIR/orchd.log")
+[ "$n" = 1 ] && ok "reported once" || bad "reported $n times"
+: >"$log"   # free the space
+wait_cond 10 '[ -s "$log" ]' && ok "output resumes after space is freed" || bad "no output after freeing space"
+wait_cond 10 'grep -q "chatty: log output resumed" "$ORCH_STATE_DIR/orchd.log"' &&
+    ok "orchd.log reports the resumption" || bad "no resumption report"
+o fell >/dev/null || bad "fell"
+assert_clean "after the last fell"
+finish
