@@ -296,13 +296,19 @@ static void on_started(void *owner, pid_t pid, const char *err)
     }
     u->pid = pid;
     u->up_since_ms = uv_now(u->sv->loop);
+    if (u->stop_on_start && u->adopted && !u->start_failure)
+        fprintf(stderr, "orchd: service %s: stopping pid %d, left running by a previous orchd "
+                        "with another spec\n", u->spec.name, (int)pid);
     if (u->stop_on_start) {
         u->stop_on_start = false;
         unit_send_stop(u);
         return;
     }
-    char detail[32];
-    snprintf(detail, sizeof detail, "pid %d", (int)pid);
+    if (u->adopted)
+        fprintf(stderr, "orchd: service %s: adopted pid %d, left running by a previous orchd\n",
+                u->spec.name, (int)pid);
+    char detail[48];
+    snprintf(detail, sizeof detail, u->adopted ? "pid %d (adopted)" : "pid %d", (int)pid);
     unit_set_state(u, ORCH_ST_RUNNING, detail);
     if (!unit_has_health(u))
         return;
@@ -389,7 +395,22 @@ static void unit_start(unit *u)
     u->start_failure = NULL;
     unit_set_state(u, ORCH_ST_STARTING, NULL);
     orch_instance_cbs cbs = {.started = on_started, .exited = on_exited};
-    orch_instance *inst = ops->start(sv->loop, &u->spec, &sv->ctx, cbs, u, &err);
+    orch_instance *inst = NULL;
+    bool same_spec = true;
+    /* After a crash of orchd, its predecessor's process may still run:
+     * take it over rather than start a second copy (docs/SUPERVISION.md). */
+    if (!u->adoption_tried && ops->adopt)
+        inst = ops->adopt(sv->loop, &u->spec, &sv->ctx, cbs, u, &same_spec);
+    u->adoption_tried = true;
+    u->adopted = inst != NULL;
+    if (inst && !same_spec) {
+        /* It runs an older spec: stop it (on_started), then start this one. */
+        u->stop_on_start = true;
+        unit_set_state(u, ORCH_ST_STOPPING, "stopping the process a previous orchd started with "
+                                            "another spec");
+    }
+    if (!inst)
+        inst = ops->start(sv->loop, &u->spec, &sv->ctx, cbs, u, &err);
     if (!inst) {
         unit_fail(u, "%s", err ? without_service_prefix(u, err) : "could not start");
         free(err);

@@ -45,6 +45,8 @@ struct unit {
     bool was_ready;      /* the healthcheck passed since the last start */
     bool ignore_after;   /* AFTER waits timed out: start regardless */
     char *start_failure; /* killed because it did not become ready: why */
+    bool adoption_tried; /* asked ops->adopt (only the first start does) */
+    bool adopted;        /* the instance was left by a previous orchd */
 
     /* The instance: from ops->start until its release is done. */
     const orch_runtime_ops *ops;

@@ -412,7 +412,7 @@ static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
     gen_key(g, "restarts");
     yajl_gen_integer(g, u->restarts);
     gen_key(g, "exit_code");
-    if (u->has_exit)
+    if (u->has_exit && u->exit_status != ORCH_WAIT_STATUS_UNKNOWN)
         yajl_gen_integer(g, wait_status_code(u->exit_status));
     else
         yajl_gen_null(g);

@@ -24,12 +24,18 @@ typedef struct orch_env_ctx {
 
 typedef struct orch_instance orch_instance; /* one start of one service */
 
+/* The exit of a process that is not our child (adopted after a crash):
+ * waitpid cannot tell how it ended. Neither WIFEXITED nor WIFSIGNALED holds;
+ * the supervisor counts it as a failure. */
+#define ORCH_WAIT_STATUS_UNKNOWN (-1)
+
 typedef struct orch_instance_cbs {
     /* The process is running (pid > 0) or could not be started (err set,
      * pid 0). err is owned by the runtime, valid during the call. */
     void (*started)(void *owner, pid_t pid, const char *err);
-    /* The process exited; status is a raw wait status. Called once, only
-     * after started reported success. */
+    /* The process exited; status is a raw wait status, or
+     * ORCH_WAIT_STATUS_UNKNOWN for an adopted process (see adopt). Called
+     * once, only after started reported success. */
     void (*exited)(void *owner, int status);
 } orch_instance_cbs;
 
@@ -76,6 +82,17 @@ typedef struct orch_runtime_ops {
      * service and cause); otherwise cbs.started follows. */
     orch_instance *(*start)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
                             orch_instance_cbs cbs, void *owner, char **err);
+    /* After a crash of orchd: takes over a live instance of svc that a
+     * previous daemon started and left running, if there is one (the same
+     * service in the same namespace and state directory). Returns NULL when
+     * there is none (start then begins a fresh one, clearing whatever the
+     * old one left). Otherwise the instance, as if start had returned it:
+     * cbs.started follows with its pid, its exit comes through cbs.exited;
+     * *same_spec says whether it runs svc exactly as given (else the caller
+     * stops it before starting svc). NULL in the table: the runtime adopts
+     * nothing, or does so inside start (containerd: same ids, same tasks). */
+    orch_instance *(*adopt)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                            orch_instance_cbs cbs, void *owner, bool *same_spec);
     /* Delivers sig to every process of the instance (the process group for
      * bare). Returns 0 or -errno. */
     int (*signal)(orch_instance *inst, int sig);
