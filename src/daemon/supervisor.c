@@ -190,6 +190,35 @@ static void on_backoff_done(unit *u)
     unit_evaluate_wait(u);
 }
 
+/* A start failed. A passing cause (out of file descriptors) is retried
+ * through the restart path, with backoff, and does not count towards the
+ * start limit; anything else fails the service. */
+static void unit_start_failed(unit *u, const char *err)
+{
+    size_t tn = strlen(ORCH_ERR_TRANSIENT);
+    if (!err || strncmp(err, ORCH_ERR_TRANSIENT, tn) != 0 || !u->wanted) {
+        if (err && strncmp(err, ORCH_ERR_TRANSIENT, tn) == 0)
+            err += tn;
+        unit_fail(u, "%s", err ? without_service_prefix(u, err) : "could not start");
+        return;
+    }
+    err = without_service_prefix(u, err + tn);
+    if (u->n_starts > 0)
+        u->n_starts--; /* not a start that counts against START_LIMIT_BURST */
+    unsigned shift = u->transient_failures < 5 ? u->transient_failures : 5;
+    uint64_t delay = (uint64_t)1000 << shift;
+    if (delay > SV_TRANSIENT_RETRY_MAX_MS)
+        delay = SV_TRANSIENT_RETRY_MAX_MS;
+    u->transient_failures++;
+    char *why = xasprintf("%s (retrying in %llus)", err, (unsigned long long)(delay / 1000));
+    fprintf(stderr, "orchd: service %s: cannot start: %s\n", u->spec.name, why);
+    unit_set_error(u, why);
+    /* not restart_pending: on_released must leave this timer alone */
+    unit_set_state(u, ORCH_ST_BACKOFF, why);
+    free(why);
+    unit_timer_start(u, delay, on_backoff_done);
+}
+
 /* The process ended on its own (or was killed for not becoming ready). */
 static void unit_after_exit(unit *u, int status)
 {
@@ -284,17 +313,18 @@ static void on_started(void *owner, pid_t pid, const char *err)
     }
     unit_timer_stop(u); /* TIMEOUT_START for `starting` */
     if (pid <= 0 || err) {
-        char *why = xstrdup(err ? without_service_prefix(u, err) : "could not start");
+        char *why = err ? xstrdup(err) : NULL;
         bool stop_asked = u->state == ORCH_ST_STOPPING && !u->start_failure;
         free(u->start_failure);
         u->start_failure = NULL;
         unit_release(u);
         if (!stop_asked)
-            unit_fail(u, "%s", why);
+            unit_start_failed(u, why);
         free(why);
         return;
     }
     u->pid = pid;
+    u->transient_failures = 0;
     u->up_since_ms = uv_now(u->sv->loop);
     if (u->stop_on_start && u->adopted && !u->start_failure)
         fprintf(stderr, "orchd: service %s: stopping pid %d, left running by a previous orchd "
@@ -412,7 +442,7 @@ static void unit_start(unit *u)
     if (!inst)
         inst = ops->start(sv->loop, &u->spec, &sv->ctx, cbs, u, &err);
     if (!inst) {
-        unit_fail(u, "%s", err ? without_service_prefix(u, err) : "could not start");
+        unit_start_failed(u, err);
         free(err);
         return;
     }

@@ -5,6 +5,7 @@
 #ifndef ORCH_RUNTIME_H
 #define ORCH_RUNTIME_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -75,11 +76,22 @@ typedef void (*orch_exec_cb)(void *owner, const orch_exec_result *r);
 /* One fact about an instance for survey: ("id", "orchd-1f3a..."). */
 typedef void (*orch_describe_put)(void *arg, const char *key, const char *value);
 
+/* A start error that may pass by itself (out of file descriptors or
+ * memory: EMFILE, ENFILE, ENOMEM) begins with this marker; the supervisor
+ * strips it and retries the start with backoff instead of failing the
+ * service. */
+#define ORCH_ERR_TRANSIENT "[transient] "
+static inline int orch_errno_is_transient(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOMEM;
+}
+
 typedef struct orch_runtime_ops {
     const char *name; /* "bare", "containerd" */
     /* Begins starting svc (already fully resolved: builtins expanded). On a
      * synchronous failure returns NULL and sets *err (malloc'ed, names the
-     * service and cause); otherwise cbs.started follows. */
+     * service and cause; ORCH_ERR_TRANSIENT first when it may pass);
+     * otherwise cbs.started follows. */
     orch_instance *(*start)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
                             orch_instance_cbs cbs, void *owner, char **err);
     /* After a crash of orchd: takes over a live instance of svc that a
