@@ -293,6 +293,12 @@ static void on_health(void *owner, bool ok, const char *detail)
     }
     free(u->health_detail);
     u->health_detail = xstrdup(detail);
+    if (u->state == ORCH_ST_RUNNING && !u->was_ready) {
+        /* not ready yet: survey shows why at once, not at the deadline */
+        char *why = xasprintf("healthcheck failing: %s", detail);
+        unit_set_error(u, why);
+        free(why);
+    }
     if (u->state == ORCH_ST_READY && ++u->health_failures >= SV_HEALTH_UNREADY_AFTER) {
         char *why = xasprintf("healthcheck failing: %s", detail);
         unit_set_error(u, why);

@@ -425,6 +425,9 @@ static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
     yajl_gen_integer(g, (long long)u->since_wall);
     gen_key(g, "error");
     gen_string(g, u->error);
+    /* false while grow would still wait for it (orchd grow says so on a tty) */
+    gen_key(g, "settled");
+    yajl_gen_bool(g, unit_is_settled(u));
     gen_key(g, "log");
     gen_string(g, u->log_path);
     yajl_gen_map_close(g);
