@@ -35,6 +35,8 @@ typedef struct conn {
     char *buf;
     size_t len, cap;
     int closed;  /* the handle is closing or closed */
+    bool refused; /* answered with an error at once: drained, then closed */
+    bool counted; /* one of the n_conns (refused ones are not) */
     int pending; /* an operation will reply later; keep the struct alive */
     orch_request req;
     int fell_all;
@@ -43,7 +45,7 @@ typedef struct conn {
 } conn;
 
 static conn *open_conns;
-static size_t n_conns;
+static size_t n_conns; /* accepted and not refused: at most ORCH_CONN_MAX */
 static uint64_t idle_ms = ORCH_CONN_IDLE_MS;
 
 static void conn_free(conn *c)
@@ -59,7 +61,8 @@ static void on_close(uv_handle_t *h)
     if (--c->handles > 0)
         return;
     c->closed = 2;
-    n_conns--;
+    if (c->counted)
+        n_conns--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -98,8 +101,29 @@ typedef struct write_req {
 
 /* The reply went out (or could not): a full fell then stops the daemon,
  * whatever became of the client. */
+static void on_drain_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
 static void reply_finished(conn *c)
 {
+    /* A refused client may still be sending its request: closing now would
+     * turn its write into EPIPE and our reply into a reset. Read and drop
+     * what it sends for a moment, then close. */
+    if (c->refused && !c->closed) {
+        c->pending = 0;
+        c->refused = false;
+        if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_drain_read) != 0) {
+            conn_close(c);
+            return;
+        }
+        uv_timer_start(&c->idle, on_drain_timeout, 1000, 0);
+        return;
+    }
     int shutdown = c->fell_all;
     orch_daemon *d = c->d;
     conn_done(c);
@@ -691,6 +715,15 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     handle_request(c);
 }
 
+static void on_drain_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    conn *c = s->data;
+    c->len = 0; /* dropped */
+    if (n < 0)
+        conn_close(c);
+}
+
 /* 0 when the peer may talk to us, else its uid (or -1 unknown). */
 static long peer_refused(int fd)
 {
@@ -726,7 +759,6 @@ static void accept_one(orch_daemon *d, int fd)
     if (open_conns)
         open_conns->prev = c;
     open_conns = c;
-    n_conns++;
     if (uv_pipe_open(&c->pipe, fd) != 0) {
         close(fd);
         fprintf(stderr, "orchd: control: refused a connection: cannot watch it\n");
@@ -739,11 +771,13 @@ static void accept_one(orch_daemon *d, int fd)
                                         "daemon's user (uid %ld)", uid, (long)geteuid())
                             : xstrdup("permission denied: cannot tell who the peer is");
         fprintf(stderr, "orchd: control: refused a connection: %s\n", msg);
+        c->refused = true;
         reply_error(c, msg);
         free(msg);
         return;
     }
-    if (n_conns > ORCH_CONN_MAX) {
+    if (n_conns >= ORCH_CONN_MAX) {
+        c->refused = true;
         fprintf(stderr, "orchd: control: refused a connection: %d connections are open, the "
                         "most there may be\n", ORCH_CONN_MAX);
         char *msg = xasprintf("too many connections to the daemon (%d are open): try again "
@@ -752,6 +786,8 @@ static void accept_one(orch_daemon *d, int fd)
         free(msg);
         return;
     }
+    c->counted = true;
+    n_conns++;
     uv_timer_start(&c->idle, on_idle_timeout, idle_ms, 0);
     if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
         conn_close(c);
