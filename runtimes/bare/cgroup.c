@@ -455,6 +455,22 @@ int orch_cgroup_kill_all(const orch_cgroup *cg, int sig)
     return readable || cg->n == 0 ? signalled : err;
 }
 
+bool orch_cgroup_has_pid(const orch_cgroup *cg, pid_t pid)
+{
+    char *text;
+    if (cg->n == 0 || orch_read_file(cg->procs[0], &text, NULL) < 0)
+        return false;
+    bool found = false;
+    for (char *p = text, *end; *p && !found; p = end) {
+        long v = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        found = v == pid;
+    }
+    free(text);
+    return found;
+}
+
 /* rmdir that treats "already gone" as done. */
 static int remove_dir(const char *dir)
 {

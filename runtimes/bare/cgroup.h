@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "orchfile/model.h"
 
@@ -52,6 +53,9 @@ char *orch_cgroup_file(const orch_cgroup *cg, const char *name);
 /* Sends sig to every process listed in the cgroup(s). Returns how many were
  * signalled (0 when empty), or -errno when no cgroup.procs was readable. */
 int orch_cgroup_kill_all(const orch_cgroup *cg, int sig);
+
+/* pid is listed in the tracking cgroup's cgroup.procs. */
+bool orch_cgroup_has_pid(const orch_cgroup *cg, pid_t pid);
 
 /* Removes the directories (and the namespace and orchd parents once they are
  * empty). Kills nothing: returns -EBUSY while processes remain; call again

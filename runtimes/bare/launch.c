@@ -85,8 +85,9 @@ static int open_logs(const orch_service *svc, const orch_env_ctx *ctx, bool stri
         }
         int fd = open_log(paths[i]);
         if (fd < 0 && strict) {
-            *err = xasprintf("service %s: cannot open %s '%s': %s", svc->name, what[i],
-                             paths[i], strerror(-fd));
+            *err = xasprintf("%sservice %s: cannot open %s '%s': %s",
+                             orch_errno_is_transient(-fd) ? ORCH_ERR_TRANSIENT : "", svc->name,
+                             what[i], paths[i], strerror(-fd));
             rc = -1;
             break;
         }
@@ -182,8 +183,22 @@ static char *rlimit_error(const orch_service *svc, const orch_spawn_opts *o, int
                      strerror(err));
 }
 
+static char *spawn_error(const orch_service *svc, const orch_bare_launch *l, const char *stage,
+                         int err);
+
 char *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
                             const char *stage, int err)
+{
+    char *msg = spawn_error(svc, l, stage, err);
+    if (!orch_errno_is_transient(err))
+        return msg;
+    char *t = xasprintf("%s%s", ORCH_ERR_TRANSIENT, msg);
+    free(msg);
+    return t;
+}
+
+static char *spawn_error(const orch_service *svc, const orch_bare_launch *l, const char *stage,
+                         int err)
 {
     if (strcmp(stage, "chdir") == 0)
         return xasprintf("service %s: WORKDIR '%s': %s", svc->name, l->workdir, strerror(err));

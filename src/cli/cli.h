@@ -27,6 +27,14 @@ struct orch_request;
 struct orch_settings;
 yajl_val orch_client_call_progress(int fd, const struct orch_request *r, const char *verb,
                                    FILE *out);
+/* While orch_client_call_progress waits with nothing arriving, fn(arg)
+ * runs every ms milliseconds (fn NULL: never). */
+void orch_client_set_quiet_hook(void (*fn)(void *arg), void *arg, int ms);
+
+/* grow_wait.c: on a terminal, grow says which services it still waits for
+ * and why (from a survey, on a second connection). */
+void orch_grow_report_waits(void *settings);
+
 /* Connects to the daemon, starting one if none runs; prints why not. */
 int orch_client_connect_or_start(const struct orch_settings *s, const char *verb);
 

@@ -32,6 +32,8 @@ int cmd_grow(int argc, char **argv)
     orch_request_from_settings(&req, ORCH_REQ_GROW, &s);
     req.pull = s.pull ? xstrdup(s.pull) : NULL;
     req.progress = true; /* image pulls show on stderr (docs/IMAGES.md) */
+    if (isatty(STDERR_FILENO)) /* never in output a script reads */
+        orch_client_set_quiet_hook(orch_grow_report_waits, &s, 2000);
     yajl_val reply = orch_client_call_progress(fd, &req, "grow", stderr);
     orch_request_free(&req);
     close(fd);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,6 +212,17 @@ static void progress_end(progress *p)
     free(p->rows);
 }
 
+static void (*quiet_fn)(void *);
+static void *quiet_arg;
+static int quiet_ms;
+
+void orch_client_set_quiet_hook(void (*fn)(void *arg), void *arg, int ms)
+{
+    quiet_fn = fn;
+    quiet_arg = arg;
+    quiet_ms = ms;
+}
+
 yajl_val orch_client_call_progress(int fd, const orch_request *r, const char *verb, FILE *out)
 {
     char *line = orch_request_encode(r);
@@ -235,6 +247,11 @@ yajl_val orch_client_call_progress(int fd, const orch_request *r, const char *ve
                 break;
             if (len + 4096 > cap)
                 buf = xrealloc(buf, cap *= 2);
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (quiet_fn && poll(&pfd, 1, quiet_ms) == 0) {
+                quiet_fn(quiet_arg);
+                continue;
+            }
             ssize_t n = read(fd, buf + len, cap - len - 1);
             if (n < 0 && errno == EINTR)
                 continue;

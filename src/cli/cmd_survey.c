@@ -105,11 +105,12 @@ int cmd_survey(int argc, char **argv)
     int fd = orch_client_connect(&s);
     if (fd < 0) {
         if (errno == ENOENT || errno == ECONNREFUSED) {
+            /* nothing is supervised: a failure for scripts (exit 3), with
+             * still a valid (empty) document for --json */
             if (s.json)
                 puts("[]");
-            else
-                fprintf(stderr, "orchd survey: no daemon runs on %s\n", s.state_dir);
-            rc = 0;
+            fprintf(stderr, "orchd survey: no daemon runs on %s\n", s.state_dir);
+            rc = 3;
         } else {
             fprintf(stderr, "orchd survey: cannot reach the daemon on %s: %s\n", s.state_dir,
                     strerror(errno));

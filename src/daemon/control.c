@@ -1,10 +1,20 @@
 /* The control socket: accept, check the peer (SO_PEERCRED: root or our own
- * uid), read one JSON request line, act, write one JSON reply line, close. */
+ * uid), read one JSON request line, act, write one JSON reply line, close.
+ *
+ * Running out of file descriptors is a passing condition, not a reason to
+ * drop clients: we accept ourselves (not uv_listen, whose EMFILE handling
+ * closes pending connections unanswered), and on EMFILE/ENFILE pause
+ * accepting for ACCEPT_RETRY_MS while the connections wait in the backlog.
+ * At most ORCH_CONN_MAX connections are open; one more gets an error reply.
+ * A connection that sends no request within the idle timeout is closed.
+ * Each refusal leaves a line in the daemon's log (stderr: orchd.log). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
@@ -15,12 +25,18 @@
 #include "protocol/protocol.h"
 #include "daemon/runtime_loader.h"
 
+#define ACCEPT_RETRY_MS 100
+
 typedef struct conn {
     uv_pipe_t pipe;
+    uv_timer_t idle; /* no request yet: closes after the idle timeout */
+    int handles;     /* of pipe and idle, not closed yet */
     orch_daemon *d;
     char *buf;
     size_t len, cap;
     int closed;  /* the handle is closing or closed */
+    bool refused; /* answered with an error at once: drained, then closed */
+    bool counted; /* one of the n_conns (refused ones are not) */
     int pending; /* an operation will reply later; keep the struct alive */
     orch_request req;
     int fell_all;
@@ -30,6 +46,8 @@ typedef struct conn {
 } conn;
 
 static conn *open_conns;
+static size_t n_conns; /* accepted and not refused: at most ORCH_CONN_MAX */
+static uint64_t idle_ms = ORCH_CONN_IDLE_MS;
 
 static void conn_free(conn *c)
 {
@@ -41,7 +59,11 @@ static void conn_free(conn *c)
 static void on_close(uv_handle_t *h)
 {
     conn *c = h->data;
+    if (--c->handles > 0)
+        return;
     c->closed = 2;
+    if (c->counted)
+        n_conns--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -57,6 +79,7 @@ static void conn_close(conn *c)
     if (c->closed)
         return;
     c->closed = 1;
+    uv_close((uv_handle_t *)&c->idle, on_close);
     uv_close((uv_handle_t *)&c->pipe, on_close);
 }
 
@@ -79,8 +102,29 @@ typedef struct write_req {
 
 /* The reply went out (or could not): a full fell then stops the daemon,
  * whatever became of the client. */
+static void on_drain_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
 static void reply_finished(conn *c)
 {
+    /* A refused client may still be sending its request: closing now would
+     * turn its write into EPIPE and our reply into a reset. Read and drop
+     * what it sends for a moment, then close. */
+    if (c->refused && !c->closed) {
+        c->pending = 0;
+        c->refused = false;
+        if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_drain_read) != 0) {
+            conn_close(c);
+            return;
+        }
+        uv_timer_start(&c->idle, on_drain_timeout, 1000, 0);
+        return;
+    }
     int shutdown = c->fell_all;
     orch_daemon *d = c->d;
     conn_done(c);
@@ -774,74 +818,184 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (!nl) {
         if (c->len > ORCH_REQUEST_MAX) {
             uv_read_stop(s);
+            uv_timer_stop(&c->idle);
             reply_error(c, "request too large");
         }
         return;
     }
     uv_read_stop(s);
+    uv_timer_stop(&c->idle); /* busy now, however long the request takes */
     c->len = (size_t)(nl - c->buf);
     handle_request(c);
 }
 
-static int peer_allowed(uv_pipe_t *p)
+static void on_drain_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
-    uv_os_fd_t fd;
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (uv_fileno((uv_handle_t *)p, &fd) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-        return 0;
-    return cred.uid == 0 || cred.uid == geteuid();
+    (void)b;
+    conn *c = s->data;
+    c->len = 0; /* dropped */
+    if (n < 0)
+        conn_close(c);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* 0 when the peer may talk to us, else its uid (or -1 unknown). */
+static long peer_refused(int fd)
 {
-    orch_daemon *d = server->data;
-    if (status < 0)
-        return;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return -1;
+    return cred.uid == 0 || cred.uid == geteuid() ? 0 : (long)cred.uid;
+}
+
+static void on_idle_timeout(uv_timer_t *t)
+{
+    conn *c = t->data;
+    fprintf(stderr, "orchd: control: closing a connection that sent no request within %llu ms\n",
+            (unsigned long long)idle_ms);
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    char *msg = xasprintf("no request within %llu ms: closing the connection",
+                          (unsigned long long)idle_ms);
+    reply_error(c, msg);
+    free(msg);
+}
+
+static void accept_one(orch_daemon *d, int fd)
+{
     conn *c = xcalloc(1, sizeof *c);
     c->d = d;
     uv_pipe_init(d->loop, &c->pipe, 0);
+    uv_timer_init(d->loop, &c->idle);
+    c->handles = 2;
     c->pipe.data = c;
+    c->idle.data = c;
     c->next = open_conns;
     if (open_conns)
         open_conns->prev = c;
     open_conns = c;
-    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+    if (uv_pipe_open(&c->pipe, fd) != 0) {
+        close(fd);
+        fprintf(stderr, "orchd: control: refused a connection: cannot watch it\n");
         conn_close(c);
         return;
     }
-    if (!peer_allowed(&c->pipe)) {
-        conn_close(c);
+    long uid = peer_refused(fd);
+    if (uid != 0) {
+        char *msg = uid > 0 ? xasprintf("permission denied: uid %ld is neither root nor the "
+                                        "daemon's user (uid %ld)", uid, (long)geteuid())
+                            : xstrdup("permission denied: cannot tell who the peer is");
+        fprintf(stderr, "orchd: control: refused a connection: %s\n", msg);
+        c->refused = true;
+        reply_error(c, msg);
+        free(msg);
         return;
     }
+    if (n_conns >= ORCH_CONN_MAX) {
+        c->refused = true;
+        fprintf(stderr, "orchd: control: refused a connection: %d connections are open, the "
+                        "most there may be\n", ORCH_CONN_MAX);
+        char *msg = xasprintf("too many connections to the daemon (%d are open): try again "
+                              "later", ORCH_CONN_MAX);
+        reply_error(c, msg);
+        free(msg);
+        return;
+    }
+    c->counted = true;
+    n_conns++;
+    uv_timer_start(&c->idle, on_idle_timeout, idle_ms, 0);
     if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
         conn_close(c);
 }
 
-void orch_control_close_clients(orch_daemon *d)
+static void on_server_readable(uv_poll_t *p, int status, int events);
+
+static void on_accept_retry(uv_timer_t *t)
 {
-    (void)d;
+    orch_daemon *d = t->data;
+    uv_poll_start(&d->server, UV_READABLE, on_server_readable);
+}
+
+/* Accepts every pending connection. Out of file descriptors: they stay in
+ * the backlog and we try again shortly. */
+static void on_server_readable(uv_poll_t *p, int status, int events)
+{
+    (void)status, (void)events;
+    orch_daemon *d = p->data;
+    for (;;) {
+        int fd = accept4(d->server_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            accept_one(d, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        int e = errno;
+        fprintf(stderr, "orchd: control: cannot accept a connection: %s; %s in %d ms\n",
+                strerror(e),
+                e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM ? "retrying" : "trying again",
+                ACCEPT_RETRY_MS);
+        uv_poll_stop(&d->server);
+        uv_timer_start(&d->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+        return;
+    }
+}
+
+void orch_control_close(orch_daemon *d)
+{
     for (conn *c = open_conns; c; c = c->next) {
         fell_timer_stop(c);
         conn_close(c);
     }
+    uv_close((uv_handle_t *)&d->server, NULL);
+    uv_close((uv_handle_t *)&d->accept_retry, NULL);
+    if (d->server_fd >= 0)
+        close(d->server_fd);
+    d->server_fd = -1;
+}
+
+static int listen_socket(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    mode_t old = umask(0077);
+    int r = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 128) == 0 ? 0 : -errno;
+    umask(old);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
 }
 
 int orch_control_listen(orch_daemon *d, char **err)
 {
-    uv_pipe_init(d->loop, &d->server, 0);
-    d->server.data = d;
+    const char *env = getenv("ORCH_CONN_IDLE_MS");
+    if (env && *env) {
+        char *end;
+        unsigned long long v = strtoull(env, &end, 10);
+        if (*end == '\0' && v > 0)
+            idle_ms = v;
+    }
+    d->server_fd = -1;
     unlink(d->socket_path); /* stale: we hold the lock, so no daemon owns it */
-    mode_t old = umask(0077);
-    int r = uv_pipe_bind(&d->server, d->socket_path);
-    umask(old);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&d->server, 64, on_connection);
-    if (r != 0) {
-        *err = xasprintf("cannot listen on %s: %s", d->socket_path, uv_strerror(r));
+    int fd = listen_socket(d->socket_path);
+    if (fd < 0) {
+        *err = xasprintf("cannot listen on %s: %s", d->socket_path, strerror(-fd));
         return -1;
     }
+    d->server_fd = fd;
+    uv_poll_init(d->loop, &d->server, fd);
+    d->server.data = d;
+    uv_timer_init(d->loop, &d->accept_retry);
+    d->accept_retry.data = d;
+    uv_poll_start(&d->server, UV_READABLE, on_server_readable);
     chmod(d->socket_path, 0600);
     return 0;
 }

@@ -62,8 +62,7 @@ static void finish_exit(void *arg)
         kill(d->opts.init_pid, SIGUSR2);
     }
     orch_reaper_close();
-    orch_control_close_clients(d);
-    uv_close((uv_handle_t *)&d->server, NULL);
+    orch_control_close(d);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);

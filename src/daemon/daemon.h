@@ -27,7 +27,9 @@ typedef struct orch_daemon {
     orch_env_ctx ctx;
     orch_supervisor *sv;
     const orch_runtime_ops *container_runtime; /* loaded on first FROM service */
-    uv_pipe_t server;
+    uv_poll_t server; /* the listening socket (control.c accepts itself) */
+    int server_fd;
+    uv_timer_t accept_retry; /* accept paused: out of file descriptors */
     uv_signal_t sigterm, sigint, sighup;
     int lock_fd;
     char *socket_path;
@@ -42,11 +44,15 @@ int orch_daemon_run(const orch_daemon_opts *o);
 /* Starts stopping every service; the loop ends when all are stopped. */
 void orch_daemon_shutdown(orch_daemon *d);
 
-/* control.c: accepts CLI connections on d->server. */
+/* control.c: accepts CLI connections on d->server (docs/PROTOCOL.md:
+ * at most ORCH_CONN_MAX at once, each closed after ORCH_CONN_IDLE_MS
+ * without a request). */
+#define ORCH_CONN_MAX 64
+#define ORCH_CONN_IDLE_MS 60000 /* the env var ORCH_CONN_IDLE_MS overrides it */
 int orch_control_listen(orch_daemon *d, char **err);
-/* Closes every client connection (at exit: an idle client must not keep the
- * loop alive). */
-void orch_control_close_clients(orch_daemon *d);
+/* Closes the socket and every client connection (at exit: an idle client
+ * must not keep the loop alive). */
+void orch_control_close(orch_daemon *d);
 
 /* Paths inside the state dir. */
 char *orch_socket_path(const char *state_dir);

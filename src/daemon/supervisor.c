@@ -207,6 +207,35 @@ static char *with_log_full_note(const unit *u, char *why)
     return r;
 }
 
+/* A start failed. A passing cause (out of file descriptors) is retried
+ * through the restart path, with backoff, and does not count towards the
+ * start limit; anything else fails the service. */
+static void unit_start_failed(unit *u, const char *err)
+{
+    size_t tn = strlen(ORCH_ERR_TRANSIENT);
+    if (!err || strncmp(err, ORCH_ERR_TRANSIENT, tn) != 0 || !u->wanted) {
+        if (err && strncmp(err, ORCH_ERR_TRANSIENT, tn) == 0)
+            err += tn;
+        unit_fail(u, "%s", err ? without_service_prefix(u, err) : "could not start");
+        return;
+    }
+    err = without_service_prefix(u, err + tn);
+    if (u->n_starts > 0)
+        u->n_starts--; /* not a start that counts against START_LIMIT_BURST */
+    unsigned shift = u->transient_failures < 5 ? u->transient_failures : 5;
+    uint64_t delay = (uint64_t)1000 << shift;
+    if (delay > SV_TRANSIENT_RETRY_MAX_MS)
+        delay = SV_TRANSIENT_RETRY_MAX_MS;
+    u->transient_failures++;
+    char *why = xasprintf("%s (retrying in %llus)", err, (unsigned long long)(delay / 1000));
+    fprintf(stderr, "orchd: service %s: cannot start: %s\n", u->spec.name, why);
+    unit_set_error(u, why);
+    /* not restart_pending: on_released must leave this timer alone */
+    unit_set_state(u, ORCH_ST_BACKOFF, why);
+    free(why);
+    unit_timer_start(u, delay, on_backoff_done);
+}
+
 /* The process ended on its own (or was killed for not becoming ready). */
 static void unit_after_exit(unit *u, int status)
 {
@@ -283,6 +312,12 @@ static void on_health(void *owner, bool ok, const char *detail)
     }
     free(u->health_detail);
     u->health_detail = xstrdup(detail);
+    if (u->state == ORCH_ST_RUNNING && !u->was_ready) {
+        /* not ready yet: survey shows why at once, not at the deadline */
+        char *why = xasprintf("healthcheck failing: %s", detail);
+        unit_set_error(u, why);
+        free(why);
+    }
     if (u->state == ORCH_ST_READY && ++u->health_failures >= SV_HEALTH_UNREADY_AFTER) {
         char *why = xasprintf("healthcheck failing: %s", detail);
         unit_set_error(u, why);
@@ -303,7 +338,7 @@ static void on_started(void *owner, pid_t pid, const char *err)
     }
     unit_timer_stop(u); /* TIMEOUT_START for `starting` */
     if (pid <= 0 || err) {
-        char *why = xstrdup(err ? without_service_prefix(u, err) : "could not start");
+        char *why = err ? xstrdup(err) : NULL;
         bool stop_asked = u->state == ORCH_ST_STOPPING && !u->start_failure;
         free(u->start_failure);
         u->start_failure = NULL;
@@ -319,20 +354,27 @@ static void on_started(void *owner, pid_t pid, const char *err)
             u->restart_pending = true;
             unit_set_state(u, ORCH_ST_BACKOFF, why);
         } else {
-            unit_fail(u, "%s", why);
+            unit_start_failed(u, why);
         }
         free(why);
         return;
     }
     u->pid = pid;
+    u->transient_failures = 0;
     u->up_since_ms = uv_now(u->sv->loop);
+    if (u->stop_on_start && u->adopted && !u->start_failure)
+        fprintf(stderr, "orchd: service %s: stopping pid %d, left running by a previous orchd "
+                        "with another spec\n", u->spec.name, (int)pid);
     if (u->stop_on_start) {
         u->stop_on_start = false;
         unit_send_stop(u);
         return;
     }
-    char detail[32];
-    snprintf(detail, sizeof detail, "pid %d", (int)pid);
+    if (u->adopted)
+        fprintf(stderr, "orchd: service %s: adopted pid %d, left running by a previous orchd\n",
+                u->spec.name, (int)pid);
+    char detail[48];
+    snprintf(detail, sizeof detail, u->adopted ? "pid %d (adopted)" : "pid %d", (int)pid);
     unit_set_state(u, ORCH_ST_RUNNING, detail);
     if (!unit_has_health(u))
         return;
@@ -419,9 +461,24 @@ static void unit_start(unit *u)
     u->start_failure = NULL;
     unit_set_state(u, ORCH_ST_STARTING, NULL);
     orch_instance_cbs cbs = {.started = on_started, .exited = on_exited};
-    orch_instance *inst = ops->start(sv->loop, &u->spec, &sv->ctx, cbs, u, &err);
+    orch_instance *inst = NULL;
+    bool same_spec = true;
+    /* After a crash of orchd, its predecessor's process may still run:
+     * take it over rather than start a second copy (docs/SUPERVISION.md). */
+    if (!u->adoption_tried && ops->adopt)
+        inst = ops->adopt(sv->loop, &u->spec, &sv->ctx, cbs, u, &same_spec);
+    u->adoption_tried = true;
+    u->adopted = inst != NULL;
+    if (inst && !same_spec) {
+        /* It runs an older spec: stop it (on_started), then start this one. */
+        u->stop_on_start = true;
+        unit_set_state(u, ORCH_ST_STOPPING, "stopping the process a previous orchd started with "
+                                            "another spec");
+    }
+    if (!inst)
+        inst = ops->start(sv->loop, &u->spec, &sv->ctx, cbs, u, &err);
     if (!inst) {
-        unit_fail(u, "%s", err ? without_service_prefix(u, err) : "could not start");
+        unit_start_failed(u, err);
         free(err);
         return;
     }

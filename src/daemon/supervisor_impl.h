@@ -24,6 +24,9 @@
 #define SV_HEALTH_STARTING_MS 1000
 #define SV_HEALTH_READY_MS 2000
 #define SV_HEALTH_UNREADY_AFTER 3
+/* A start that failed for a passing cause (ORCH_ERR_TRANSIENT: out of file
+ * descriptors) is retried after 1 s, doubling up to this. */
+#define SV_TRANSIENT_RETRY_MAX_MS 30000
 
 typedef struct unit unit;
 typedef void (*unit_timer_fn)(unit *u);
@@ -45,6 +48,9 @@ struct unit {
     bool was_ready;      /* the healthcheck passed since the last start */
     bool ignore_after;   /* AFTER waits timed out: start regardless */
     char *start_failure; /* killed because it did not become ready: why */
+    bool adoption_tried; /* asked ops->adopt (only the first start does) */
+    bool adopted;        /* the instance was left by a previous orchd */
+    unsigned transient_failures; /* starts in a row that failed for a passing cause */
 
     /* The instance: from ops->start until its release is done. */
     const orch_runtime_ops *ops;

@@ -420,7 +420,7 @@ static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
     gen_key(g, "restarts");
     yajl_gen_integer(g, u->restarts);
     gen_key(g, "exit_code");
-    if (u->has_exit)
+    if (u->has_exit && u->exit_status != ORCH_WAIT_STATUS_UNKNOWN)
         yajl_gen_integer(g, wait_status_code(u->exit_status));
     else
         yajl_gen_null(g);
@@ -433,6 +433,9 @@ static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
     yajl_gen_integer(g, (long long)u->since_wall);
     gen_key(g, "error");
     gen_string(g, u->error);
+    /* false while grow would still wait for it (orchd grow says so on a tty) */
+    gen_key(g, "settled");
+    yajl_gen_bool(g, unit_is_settled(u));
     gen_key(g, "log");
     gen_string(g, u->log_path);
     yajl_gen_map_close(g);

@@ -31,6 +31,9 @@ const char *orch_state_name(orch_state st)
 
 char *describe_wait_status(int status)
 {
+    if (status == ORCH_WAIT_STATUS_UNKNOWN)
+        return xstrdup("exited, exit status unknown (adopted from a previous orchd, so not its "
+                       "child)");
     if (WIFEXITED(status))
         return xasprintf("exited with code %d", WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {

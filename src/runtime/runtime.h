@@ -5,6 +5,7 @@
 #ifndef ORCH_RUNTIME_H
 #define ORCH_RUNTIME_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,6 +27,11 @@ typedef struct orch_instance orch_instance; /* one start of one service */
 
 #define ORCH_START_RETRYABLE ((pid_t)-1)
 
+/* The exit of a process that is not our child (adopted after a crash):
+ * waitpid cannot tell how it ended. Neither WIFEXITED nor WIFSIGNALED holds;
+ * the supervisor counts it as a failure. */
+#define ORCH_WAIT_STATUS_UNKNOWN (-1)
+
 typedef struct orch_instance_cbs {
     /* The process is running (pid > 0) or could not be started (err set,
      * pid 0). err is owned by the runtime, valid during the call. A
@@ -33,8 +39,9 @@ typedef struct orch_instance_cbs {
      * itself (the runtime's daemon restarting, a dead predecessor's
      * leftovers still being tidied): under RESTART it is retried. */
     void (*started)(void *owner, pid_t pid, const char *err);
-    /* The process exited; status is a raw wait status. Called once, only
-     * after started reported success. */
+    /* The process exited; status is a raw wait status, or
+     * ORCH_WAIT_STATUS_UNKNOWN for an adopted process (see adopt). Called
+     * once, only after started reported success. */
     void (*exited)(void *owner, int status);
 } orch_instance_cbs;
 
@@ -74,13 +81,35 @@ typedef void (*orch_exec_cb)(void *owner, const orch_exec_result *r);
 /* One fact about an instance for survey: ("id", "orchd-1f3a..."). */
 typedef void (*orch_describe_put)(void *arg, const char *key, const char *value);
 
+/* A start error that may pass by itself (out of file descriptors or
+ * memory: EMFILE, ENFILE, ENOMEM) begins with this marker; the supervisor
+ * strips it and retries the start with backoff instead of failing the
+ * service. */
+#define ORCH_ERR_TRANSIENT "[transient] "
+static inline int orch_errno_is_transient(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOMEM;
+}
+
 typedef struct orch_runtime_ops {
     const char *name; /* "bare", "containerd" */
     /* Begins starting svc (already fully resolved: builtins expanded). On a
      * synchronous failure returns NULL and sets *err (malloc'ed, names the
-     * service and cause); otherwise cbs.started follows. */
+     * service and cause; ORCH_ERR_TRANSIENT first when it may pass);
+     * otherwise cbs.started follows. */
     orch_instance *(*start)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
                             orch_instance_cbs cbs, void *owner, char **err);
+    /* After a crash of orchd: takes over a live instance of svc that a
+     * previous daemon started and left running, if there is one (the same
+     * service in the same namespace and state directory). Returns NULL when
+     * there is none (start then begins a fresh one, clearing whatever the
+     * old one left). Otherwise the instance, as if start had returned it:
+     * cbs.started follows with its pid, its exit comes through cbs.exited;
+     * *same_spec says whether it runs svc exactly as given (else the caller
+     * stops it before starting svc). NULL in the table: the runtime adopts
+     * nothing, or does so inside start (containerd: same ids, same tasks). */
+    orch_instance *(*adopt)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                            orch_instance_cbs cbs, void *owner, bool *same_spec);
     /* Delivers sig to every process of the instance (the process group for
      * bare). Returns 0 or -errno. */
     int (*signal)(orch_instance *inst, int sig);

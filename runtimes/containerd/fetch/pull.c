@@ -135,10 +135,19 @@ static void on_retry(uv_timer_t *t)
     }
 }
 
+/* No socket file at all: containerd is not about to answer, so waiting for
+ * it only hides the cause (a missing file is known at once). */
+static bool socket_missing(ctd_rt *rt)
+{
+    struct stat sb;
+    return stat(ctd_conn_path(rt->conn), &sb) != 0 && errno == ENOENT;
+}
+
 static void on_got(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
 {
     get_call *g = arg;
-    if (st == GRPC_STATUS_UNAVAILABLE && g->retries_left-- > 0 && !closed) {
+    if (st == GRPC_STATUS_UNAVAILABLE && !closed && !socket_missing(g->rt) &&
+        g->retries_left-- > 0) {
         uv_timer_start(&g->timer, on_retry, GET_RETRY_MS, 0);
         return;
     }
@@ -454,6 +463,8 @@ static void on_ensured(void *arg, const char *name, const char *err)
             m = xasprintf("importing image %s: %s", e->image, err);
         else if (strcmp(e->pol, "always") == 0)
             m = xasprintf("pulling image %s: %s", e->image, err);
+        else if (is_containerd_down(err)) /* the cause, not the image, comes first */
+            m = xasprintf("%s (so image %s could not be looked up or pulled)", err, e->image);
         else
             m = xasprintf("image %s is not in containerd's store (namespace %s); pull or import it "
                           "first (orchd's pull failed: %s)",
