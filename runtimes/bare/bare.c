@@ -165,11 +165,12 @@ static void on_started(uv_timer_t *t)
 
 static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
                                  const orch_env_ctx *ctx, orch_instance_cbs cbs, void *owner,
-                                 char **err)
+                                 orch_error **err)
 {
     *err = NULL;
     if (!svc->run_command) {
-        *err = xasprintf("service %s: not a host service (no RUN)", svc->name);
+        orch_error_set(err, orch_error_new(ORCH_E_INVALID,
+                                           "service %s: not a host service (no RUN)", svc->name));
         return NULL;
     }
     orch_bare_launch l;

@@ -65,12 +65,15 @@ orch_exec *orch_bare_exec(orch_instance *inst, const orch_service *svc, const or
     (void)inst; /* a host command needs only the service's settings */
     *err = NULL;
     orch_bare_launch l;
-    if (orch_bare_launch_prepare(svc, ctx, command, false, &l, err) < 0)
+    orch_error *e = NULL;
+    if (orch_bare_launch_prepare(svc, ctx, command, false, &l, &e) < 0) {
+        *err = orch_error_take_msg(e);
         return NULL;
+    }
     const char *stage;
     pid_t pid = orch_spawn(&l.opts, &stage);
     if (pid < 0) {
-        *err = orch_bare_spawn_error(svc, &l, stage, errno);
+        *err = orch_error_take_msg(orch_bare_spawn_error(svc, &l, stage, errno));
         orch_bare_launch_free(&l);
         return NULL;
     }

@@ -25,7 +25,7 @@ static char *project_path(const orch_env_ctx *ctx, const char *path)
 }
 
 static int build_env(const orch_service *svc, const orch_env_ctx *ctx,
-                     const orch_bare_user *u, char ***envp, char **err)
+                     const orch_bare_user *u, char ***envp, orch_error **err)
 {
     orch_kvlist env = {0};
     orch_kvlist_set(&env, "PATH", ORCH_BARE_DEFAULT_PATH);
@@ -42,7 +42,8 @@ static int build_env(const orch_service *svc, const orch_env_ctx *ctx,
         int r = orch_envfile_read(path, &env, &why);
         free(path);
         if (r < 0) {
-            *err = xasprintf("service %s: ENV_FILE %s", svc->name, why);
+            orch_error_set(err, orch_error_new(ORCH_E_INVALID, "service %s: ENV_FILE %s",
+                                               svc->name, why));
             free(why);
             orch_kvlist_free(&env);
             return -1;
@@ -68,7 +69,7 @@ static int open_log(const char *path)
 /* STDOUT and STDERR, each defaulting to the service's log file; one file
  * named twice is opened once. */
 static int open_logs(const orch_service *svc, const orch_env_ctx *ctx, bool strict,
-                     orch_bare_launch *l, char **err)
+                     orch_bare_launch *l, orch_error **err)
 {
     char *fallback = orch_log_path_default(ctx->state_dir, ctx->namespace_, svc->name);
     char *out = svc->stdout_path ? project_path(ctx, svc->stdout_path) : xstrdup(fallback);
@@ -85,9 +86,9 @@ static int open_logs(const orch_service *svc, const orch_env_ctx *ctx, bool stri
         }
         int fd = open_log(paths[i]);
         if (fd < 0 && strict) {
-            *err = xasprintf("%sservice %s: cannot open %s '%s': %s",
-                             orch_errno_is_transient(-fd) ? ORCH_ERR_TRANSIENT : "", svc->name,
-                             what[i], paths[i], strerror(-fd));
+            /* the errno's code: EMFILE and the like are transient */
+            orch_error_set(err, orch_error_errno(-fd, "service %s: cannot open %s '%s'",
+                                                 svc->name, what[i], paths[i]));
             rc = -1;
             break;
         }
@@ -101,7 +102,7 @@ static int open_logs(const orch_service *svc, const orch_env_ctx *ctx, bool stri
 
 int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
                              const char *command, bool strict_logs, orch_bare_launch *l,
-                             char **err)
+                             orch_error **err)
 {
     memset(l, 0, sizeof *l);
     l->out_fd = l->err_fd = -1;
@@ -109,7 +110,7 @@ int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
 
     char *why = NULL;
     if (orch_bare_user_resolve(svc->user, &l->user, &why) < 0) {
-        *err = xasprintf("service %s: %s", svc->name, why);
+        orch_error_set(err, orch_error_new(ORCH_E_INVALID, "service %s: %s", svc->name, why));
         free(why);
         return -1;
     }
@@ -186,15 +187,14 @@ static char *rlimit_error(const orch_service *svc, const orch_spawn_opts *o, int
 static char *spawn_error(const orch_service *svc, const orch_bare_launch *l, const char *stage,
                          int err);
 
-char *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
-                            const char *stage, int err)
+orch_error *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
+                                  const char *stage, int err)
 {
     char *msg = spawn_error(svc, l, stage, err);
-    if (!orch_errno_is_transient(err))
-        return msg;
-    char *t = xasprintf("%s%s", ORCH_ERR_TRANSIENT, msg);
+    orch_error *e = orch_error_new(orch_errc_from_errno(err), "%s", msg);
+    e->sys_errno = err;
     free(msg);
-    return t;
+    return e;
 }
 
 static char *spawn_error(const orch_service *svc, const orch_bare_launch *l, const char *stage,

@@ -25,15 +25,16 @@ typedef struct orch_bare_launch {
 /* Prepares `/bin/sh -c command` for svc. With strict_logs an unopenable
  * STDOUT/STDERR is an error; without, that stream goes to /dev/null (for
  * helper commands, which must not fail because of a log). On error returns
- * -1 with *err = "service NAME: ..." (malloc'ed). */
+ * -1 with *err ("service NAME: ..."; the code of the errno behind it, so
+ * EMFILE is transient). */
 int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
                              const char *command, bool strict_logs, orch_bare_launch *l,
-                             char **err);
+                             orch_error **err);
 void orch_bare_launch_free(orch_bare_launch *l);
 
 /* Turns an orch_spawn failure into a message naming the service and what in
  * its definition caused it (WORKDIR, USER, LIMIT_*). */
-char *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
-                            const char *stage, int err);
+orch_error *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
+                                  const char *stage, int err);
 
 #endif

@@ -108,14 +108,21 @@ static void scan(ctd_rt *r)
 /* ---------------------------------------------------------------- ops */
 
 static orch_instance *op_start(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
-                               orch_instance_cbs cbs, void *owner, char **err)
+                               orch_instance_cbs cbs, void *owner, orch_error **err)
 {
+    *err = NULL;
     if (!rt || rt->shutting_down) {
-        *err = xasprintf("service %s: the containerd runtime is shut down",
-                         svc && svc->name ? svc->name : "?");
+        orch_error_set(err, orch_error_new(ORCH_E_CANCELLED,
+                                           "service %s: the containerd runtime is shut down",
+                                           svc && svc->name ? svc->name : "?"));
         return NULL;
     }
-    return ctd_instance_start(rt, svc, ctx, cbs, owner, err);
+    char *msg = NULL;
+    orch_instance *inst = ctd_instance_start(rt, svc, ctx, cbs, owner, &msg);
+    if (!inst) /* what the service says (image, files, volumes): the user's to fix */
+        orch_error_set(err, orch_error_new(ORCH_E_INVALID, "%s", msg ? msg : "cannot start"));
+    free(msg);
+    return inst;
 }
 
 static int op_signal(orch_instance *inst, int sig)

@@ -207,19 +207,18 @@ static char *with_log_full_note(const unit *u, char *why)
     return r;
 }
 
-/* A start failed. A passing cause (out of file descriptors) is retried
- * through the restart path, with backoff, and does not count towards the
- * start limit; anything else fails the service. */
-static void unit_start_failed(unit *u, const char *err)
+/* A start failed. A cause that may pass by itself (the runtime's daemon
+ * restarting, a dead predecessor's leftovers still being tidied, out of
+ * file descriptors: orch_error_is_transient) is retried with backoff and
+ * does not count towards the start limit, so it never fails the service
+ * for good; anything else fails it. The code decides, never the text. */
+static void unit_start_failed(unit *u, const orch_error *e)
 {
-    size_t tn = strlen(ORCH_ERR_TRANSIENT);
-    if (!err || strncmp(err, ORCH_ERR_TRANSIENT, tn) != 0 || !u->wanted) {
-        if (err && strncmp(err, ORCH_ERR_TRANSIENT, tn) == 0)
-            err += tn;
-        unit_fail(u, "%s", err ? without_service_prefix(u, err) : "could not start");
+    const char *err = e ? without_service_prefix(u, e->msg) : "could not start";
+    if (!orch_error_is_transient(e) || !u->wanted) {
+        unit_fail(u, "%s", err);
         return;
     }
-    err = without_service_prefix(u, err + tn);
     if (u->n_starts > 0)
         u->n_starts--; /* not a start that counts against START_LIMIT_BURST */
     unsigned shift = u->transient_failures < 5 ? u->transient_failures : 5;
@@ -328,7 +327,7 @@ static void on_health(void *owner, bool ok, const char *detail)
 
 /* ---- starting ------------------------------------------------------------- */
 
-static void on_started(void *owner, pid_t pid, const char *err)
+static void on_started(void *owner, pid_t pid, const orch_error *err)
 {
     unit *u = owner;
     if (!u->sv) { /* orphaned: keep nothing we did not finish starting */
@@ -338,25 +337,16 @@ static void on_started(void *owner, pid_t pid, const char *err)
     }
     unit_timer_stop(u); /* TIMEOUT_START for `starting` */
     if (pid <= 0 || err) {
-        char *why = err ? xstrdup(err) : NULL;
+        /* err is the runtime's, valid during this call only: keep a copy */
+        orch_error *e = err ? orch_error_new(err->code, "%s", err->msg)
+                            : orch_error_new(ORCH_E_INTERNAL, "could not start");
         bool stop_asked = u->state == ORCH_ST_STOPPING && !u->start_failure;
         free(u->start_failure);
         u->start_failure = NULL;
         unit_release(u);
-        if (stop_asked) {
-            /* the stop wins: on_released makes it `stopped` */
-        } else if (pid == ORCH_START_RETRYABLE && u->wanted && restart_wanted(u, false)) {
-            /* A start that failed under RESTART (containerd restarting, a
-             * dead predecessor's leftovers still being tidied) is retried
-             * like an exit: RESTART_DELAY, and START_LIMIT_BURST ends it. */
-            unit_health_stop(u);
-            unit_set_error(u, why);
-            u->restart_pending = true;
-            unit_set_state(u, ORCH_ST_BACKOFF, why);
-        } else {
-            unit_start_failed(u, why);
-        }
-        free(why);
+        if (!stop_asked) /* else the stop wins: on_released makes it `stopped` */
+            unit_start_failed(u, e);
+        orch_error_free(e);
         return;
     }
     u->pid = pid;
@@ -441,15 +431,16 @@ static void unit_start(unit *u)
                   u->spec.start_limit_interval);
         return;
     }
-    char *err = NULL;
-    const orch_runtime_ops *ops = sv_runtime_for(u->sv, &u->spec, &err);
-    if (ops && unit_has_health(u) && orch_health_check_spec(u->spec.healthcheck, &err) != 0)
+    char *why = NULL;
+    const orch_runtime_ops *ops = sv_runtime_for(u->sv, &u->spec, &why);
+    if (ops && unit_has_health(u) && orch_health_check_spec(u->spec.healthcheck, &why) != 0)
         ops = NULL;
     if (!ops) {
-        unit_fail(u, "%s", err);
-        free(err);
+        unit_fail(u, "%s", why);
+        free(why);
         return;
     }
+    orch_error *err = NULL;
     record_start(u, now);
     if (u->restart_pending) {
         u->restarts++;
@@ -479,7 +470,7 @@ static void unit_start(unit *u)
         inst = ops->start(sv->loop, &u->spec, &sv->ctx, cbs, u, &err);
     if (!inst) {
         unit_start_failed(u, err);
-        free(err);
+        orch_error_free(err);
         return;
     }
     u->inst = inst;

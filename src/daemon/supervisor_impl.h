@@ -24,7 +24,7 @@
 #define SV_HEALTH_STARTING_MS 1000
 #define SV_HEALTH_READY_MS 2000
 #define SV_HEALTH_UNREADY_AFTER 3
-/* A start that failed for a passing cause (ORCH_ERR_TRANSIENT: out of file
+/* A start that failed for a passing cause (a transient orch_error: out of file
  * descriptors) is retried after 1 s, doubling up to this. */
 #define SV_TRANSIENT_RETRY_MAX_MS 30000
 

@@ -28,7 +28,7 @@
 #include "runtime/runtime.h"
 
 /* 1 was the unversioned ABI (modules exporting orch_containerd_init). */
-#define ORCH_MODULE_ABI_VERSION 3u /* 3: ops gained adopt */
+#define ORCH_MODULE_ABI_VERSION 4u /* 3: ops gained adopt; 4: start errors are orch_error */
 #define ORCH_MODULE_SYMBOL "orch_runtime_module"
 /* orchd-<name>.so */
 #define ORCH_MODULE_FILE_PREFIX "orchd-"

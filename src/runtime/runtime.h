@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "common/error.h"
 #include "orchfile/model.h"
 
 #define ORCH_DEFAULT_NAMESPACE "orch"
@@ -25,8 +26,6 @@ typedef struct orch_env_ctx {
 
 typedef struct orch_instance orch_instance; /* one start of one service */
 
-#define ORCH_START_RETRYABLE ((pid_t)-1)
-
 /* The exit of a process that is not our child (adopted after a crash):
  * waitpid cannot tell how it ended. Neither WIFEXITED nor WIFSIGNALED holds;
  * the supervisor counts it as a failure. */
@@ -34,11 +33,11 @@ typedef struct orch_instance orch_instance; /* one start of one service */
 
 typedef struct orch_instance_cbs {
     /* The process is running (pid > 0) or could not be started (err set,
-     * pid 0). err is owned by the runtime, valid during the call. A
-     * pid ORCH_START_RETRYABLE (with err) is a failure that may pass by
-     * itself (the runtime's daemon restarting, a dead predecessor's
-     * leftovers still being tidied): under RESTART it is retried. */
-    void (*started)(void *owner, pid_t pid, const char *err);
+     * pid 0). err is owned by the runtime, valid during the call; a code
+     * for which orch_error_is_transient holds (containerd restarting, a
+     * dead predecessor's leftovers still being tidied, out of fds) is
+     * retried with backoff, anything else fails the service. */
+    void (*started)(void *owner, pid_t pid, const orch_error *err);
     /* The process exited; status is a raw wait status, or
      * ORCH_WAIT_STATUS_UNKNOWN for an adopted process (see adopt). Called
      * once, only after started reported success. */
@@ -81,24 +80,14 @@ typedef void (*orch_exec_cb)(void *owner, const orch_exec_result *r);
 /* One fact about an instance for survey: ("id", "orchd-1f3a..."). */
 typedef void (*orch_describe_put)(void *arg, const char *key, const char *value);
 
-/* A start error that may pass by itself (out of file descriptors or
- * memory: EMFILE, ENFILE, ENOMEM) begins with this marker; the supervisor
- * strips it and retries the start with backoff instead of failing the
- * service. */
-#define ORCH_ERR_TRANSIENT "[transient] "
-static inline int orch_errno_is_transient(int e)
-{
-    return e == EMFILE || e == ENFILE || e == ENOMEM;
-}
-
 typedef struct orch_runtime_ops {
     const char *name; /* "bare", "containerd" */
     /* Begins starting svc (already fully resolved: builtins expanded). On a
-     * synchronous failure returns NULL and sets *err (malloc'ed, names the
-     * service and cause; ORCH_ERR_TRANSIENT first when it may pass);
+     * synchronous failure returns NULL and sets *err (names the service and
+     * cause; a transient code when it may pass by itself, as for started);
      * otherwise cbs.started follows. */
     orch_instance *(*start)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
-                            orch_instance_cbs cbs, void *owner, char **err);
+                            orch_instance_cbs cbs, void *owner, orch_error **err);
     /* After a crash of orchd: takes over a live instance of svc that a
      * previous daemon started and left running, if there is one (the same
      * service in the same namespace and state directory). Returns NULL when

@@ -34,14 +34,14 @@ typedef struct run {
     char *err;
 } run;
 
-static void on_started(void *owner, pid_t pid, const char *err)
+static void on_started(void *owner, pid_t pid, const orch_error *err)
 {
     run *r = owner;
     r->started_inside_start = r->in_start;
     r->started = true;
     r->pid = pid;
     if (err)
-        r->err = xstrdup(err);
+        r->err = xstrdup(err->msg);
     test_track_pid(pid);
 }
 
@@ -80,15 +80,15 @@ static void add_env_file(orch_service *s, const char *path)
 
 static orch_instance *start(const orch_service *s, run *r)
 {
-    char *err = NULL;
+    orch_error *err = NULL;
     orch_instance_cbs cbs = {on_started, on_exited};
     r->in_start = true;
     orch_instance *inst = orch_runtime_bare.start(&loop, s, &ctx, cbs, r, &err);
     r->in_start = false;
     CHECK(inst != NULL);
     if (!inst) {
-        fprintf(stderr, "  start failed: %s\n", err);
-        free(err);
+        fprintf(stderr, "  start failed: %s\n", err ? err->msg : "?");
+        orch_error_free(err);
     }
     return inst;
 }
@@ -109,7 +109,7 @@ static void run_service(const orch_service *s, run *r)
 
 static char *start_error(const orch_service *s)
 {
-    char *err = NULL;
+    orch_error *err = NULL;
     run r = {0};
     orch_instance_cbs cbs = {on_started, on_exited};
     orch_instance *inst = orch_runtime_bare.start(&loop, s, &ctx, cbs, &r, &err);
@@ -118,7 +118,7 @@ static char *start_error(const orch_service *s)
         orch_runtime_bare.release(inst, on_released, &r);
         test_run_until(&loop, &r.released, 10000);
     }
-    return err;
+    return orch_error_take_msg(err);
 }
 
 static char *path_in(const char *dir, const char *name)

@@ -168,6 +168,8 @@ struct orch_instance {
     int exit_code; /* -1: runs until signalled */
     bool deaf;     /* ignores SIGTERM */
     bool fail_start;
+    int transient_failures_left; /* "flaky S N": N starts fail with ORCH_E_UNAVAILABLE */
+    size_t flaky_slot;
     bool alive, released;
     void (*done)(void *arg);
     void *done_arg;
@@ -175,6 +177,8 @@ struct orch_instance {
 
 static struct orch_instance *instances;
 static pid_t next_fake_pid = 40000;
+/* "flaky S N": transient start failures still to come, per slot S (0-9). */
+static int transient_left[10] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 static uint64_t last_exit_ns, last_start_ns;
 static char last_cmd[512];
 
@@ -256,10 +260,19 @@ static void deliver_started(struct orch_instance *in, int arg)
 {
     (void)arg;
     if (in->fail_start) {
-        char err[128];
-        snprintf(err, sizeof err, "service %s: cannot exec failstart: Permission denied",
-                 in->name);
-        in->cbs.started(in->owner, 0, err);
+        orch_error *e = orch_error_new(ORCH_E_PERMISSION,
+                                       "service %s: cannot exec failstart: Permission denied",
+                                       in->name);
+        in->cbs.started(in->owner, 0, e);
+        orch_error_free(e);
+        return;
+    }
+    if (in->transient_failures_left > 0) { /* "flaky N": the runtime's daemon is away */
+        transient_left[in->flaky_slot]--;
+        orch_error *e = orch_error_new(ORCH_E_UNAVAILABLE,
+                                       "service %s: containerd not reachable", in->name);
+        in->cbs.started(in->owner, 0, e);
+        orch_error_free(e);
         return;
     }
     in->alive = true;
@@ -276,7 +289,7 @@ static void deliver_released(struct orch_instance *in, int arg)
 }
 
 static orch_instance *fake_start(uv_loop_t *l, const orch_service *svc, const orch_env_ctx *c,
-                                 orch_instance_cbs cbs, void *owner, char **err)
+                                 orch_instance_cbs cbs, void *owner, orch_error **err)
 {
     (void)l;
     (void)c;
@@ -284,8 +297,8 @@ static orch_instance *fake_start(uv_loop_t *l, const orch_service *svc, const or
     last_start_ns = uv_hrtime();
     snprintf(last_cmd, sizeof last_cmd, "%s", svc->run_command ? svc->run_command : "");
     if (svc->run_command && strcmp(svc->run_command, "syncfail") == 0) {
-        if (asprintf(err, "service %s: exec syncfail: No such file or directory", svc->name) < 0)
-            *err = NULL;
+        *err = orch_error_new(ORCH_E_NOT_FOUND,
+                              "service %s: exec syncfail: No such file or directory", svc->name);
         return NULL;
     }
     struct orch_instance *in = calloc(1, sizeof *in);
@@ -299,6 +312,14 @@ static orch_instance *fake_start(uv_loop_t *l, const orch_service *svc, const or
         in->exit_code = atoi(cmd + 5);
     in->deaf = strcmp(cmd, "deaf") == 0;
     in->fail_start = strcmp(cmd, "failstart") == 0;
+    if (strncmp(cmd, "flaky ", 6) == 0) {
+        /* one counter per service name, across its starts */
+        size_t slot = (size_t)(cmd[6] - '0') % 10;
+        if (transient_left[slot] < 0)
+            transient_left[slot] = atoi(cmd + 8);
+        in->flaky_slot = slot;
+        in->transient_failures_left = transient_left[slot];
+    }
     in->next = instances;
     instances = in;
     if (strncmp(cmd, "slowstart ", 10) == 0)
@@ -668,6 +689,23 @@ static void test_start_errors(void)
     CHECK_STR(detail_of("boxed"), "no container runtime");
     CHECK_CONTAINS(detail_of("tls"), "https is not supported");
     CHECK(count_events("start tls") == 0);
+    finish(sv);
+}
+
+/* A start error whose code is transient (the runtime's daemon away) is
+ * retried with backoff and never counts towards the start limit: with
+ * START_LIMIT_BURST 2 the third failed start would fail a counted one.
+ * RESTART no does not stop the retries: the service never ran. */
+static void test_transient_start_errors(void)
+{
+    orch_supervisor *sv = new_supervisor(true);
+    CHECK(apply(sv, "SERVICE flaky\nRUN flaky 1 3\nSTART_LIMIT_BURST 2\n") == 0);
+    CHECK(WAIT_FOR(state_of("flaky") == ORCH_ST_BACKOFF, 2000));
+    CHECK_CONTAINS(detail_of("flaky"), "containerd not reachable (retrying in 1s)");
+    /* backoff 1 s, 2 s, 4 s between the four starts */
+    CHECK(WAIT_FOR(state_of("flaky") == ORCH_ST_RUNNING, 12000));
+    CHECK(count_events("start flaky") == 4);
+    CHECK(count_events("state flaky failed") == 0);
     finish(sv);
 }
 
@@ -1396,6 +1434,7 @@ int main(void)
         {"stop_in_reverse_dependency_order", test_stop_in_reverse_dependency_order},
         {"sigkill_after_timeout_stop", test_sigkill_after_timeout_stop},
         {"stop_command_and_reload", test_stop_command_and_reload},
+        {"transient_start_errors", test_transient_start_errors},
         {"reload_sends_sighup", test_reload_sends_sighup},
         {"apply_converges", test_apply_converges},
         {"apply_fixes_failed_service", test_apply_fixes_failed_service},

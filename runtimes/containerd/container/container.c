@@ -89,7 +89,7 @@ struct orch_instance {
     bool wait_inflight, kill_sent;
     bool took_over;  /* removed a container a dead predecessor left */
     int create_tries; /* Tasks.Create attempts (see on_task_created) */
-    bool retryable;   /* the failure may pass: ORCH_START_RETRYABLE */
+    bool retryable;   /* the failure may pass: reported as ORCH_E_UNAVAILABLE */
     int last_sig;     /* the latest signal asked for (resent after an outage) */
     int sig_resends;
     pid_t pid;
@@ -276,7 +276,12 @@ static void after_teardown(orch_instance *inst)
             inst_unref(inst);
             return;
         }
-        inst->cbs.started(inst->owner, inst->retryable ? ORCH_START_RETRYABLE : 0, inst->error);
+        /* retryable: containerd away, or a dead predecessor's leftovers
+         * still being tidied; the supervisor retries those with backoff */
+        orch_error *e = orch_error_new(inst->retryable ? ORCH_E_UNAVAILABLE : ORCH_E_INVALID,
+                                       "%s", inst->error ? inst->error : "could not start");
+        inst->cbs.started(inst->owner, 0, e);
+        orch_error_free(e);
         ctd_rt_work_done(inst->rt);
         return;
     }
