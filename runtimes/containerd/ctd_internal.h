@@ -36,6 +36,8 @@
 #define CTD_M_TASK_KILL "/containerd.services.tasks.v1.Tasks/Kill"
 #define CTD_M_TASK_WAIT "/containerd.services.tasks.v1.Tasks/Wait"
 #define CTD_M_TASK_DELETE "/containerd.services.tasks.v1.Tasks/Delete"
+#define CTD_M_TASK_EXEC "/containerd.services.tasks.v1.Tasks/Exec"
+#define CTD_M_TASK_DELETE_PROCESS "/containerd.services.tasks.v1.Tasks/DeleteProcess"
 
 /* Labels orchd puts on its containers (and their snapshots). */
 #define CTD_LABEL_NAMESPACE "orchd.namespace"
@@ -45,6 +47,7 @@
 #define CTD_RUNTIME_NAME "io.containerd.runc.v2"
 #define CTD_RUNC_OPTIONS_URL "containerd.runc.v1.Options"
 #define CTD_SPEC_URL "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+#define CTD_PROCESS_URL "types.containerd.io/opencontainers/runtime-spec/1/Process"
 
 /* Teardown calls wait for containerd to come back (a restart) this long. */
 #define CTD_TEARDOWN_TIMEOUT_MS 30000
@@ -77,6 +80,7 @@ typedef struct ctd_rt {
 
     struct orch_instance *instances; /* every live instance */
     ctd_purge *purges;               /* removals in flight */
+    struct orch_exec *execs;         /* helper commands not yet cleaned up */
     ctd_image *images;               /* resolved images (a small cache) */
     struct ctd_img_job *img_jobs;
     struct ctd_unpack_job *unpack_jobs;
@@ -206,10 +210,23 @@ int ctd_wait_status(uint32_t exit_status);
 /* The container id of a service. Malloc'ed. */
 char *ctd_container_id(const char *ns, const char *service);
 
-/* A helper command inside the instance's task (Tasks.Exec): exec.c. */
-orch_exec *ctd_exec_start(orch_instance *inst, const char *command, uint64_t timeout_ms,
-                          orch_exec_cb cb, void *owner, char **err);
+/* What a helper command needs of an instance (pointers into it, valid
+ * while it lives); returns false when its task is not running (any more). */
+typedef struct ctd_exec_target {
+    const char *id, *service;
+    const char *spec_json; /* NULL: unknown */
+    const char *stdout_uri, *stderr_uri;
+} ctd_exec_target;
+bool ctd_instance_exec_target(const orch_instance *inst, ctd_exec_target *t);
+
+/* A helper command inside the instance's task (Tasks.Exec): exec.c. The
+ * handle copies what it needs: the instance may go first. */
+orch_exec *ctd_exec_start(ctd_rt *rt, orch_instance *inst, const char *command,
+                          uint64_t timeout_ms, orch_exec_cb cb, void *owner, char **err);
 void ctd_exec_cancel(orch_exec *x);
+/* The module shuts down: every command still running is killed (its cb
+ * reports that); the shutdown waits until rt->execs is empty. */
+void ctd_exec_shutdown(ctd_rt *rt);
 
 /* Deep copy of a service (origins' file names copied too: see svc_copy.c). */
 typedef struct ctd_svc_copy {
