@@ -114,7 +114,10 @@ static void on_deleted(void *arg, grpc_status_code st, const char *details,
     (void)reply;
     orch_exec *x = arg;
     x->calls--;
-    note(x, "deleting the process", st, details);
+    /* "ttrpc: closed": the task was deleted meanwhile (a STOP command that
+     * ended it, say), and its shim with every process record */
+    if (!(st == GRPC_STATUS_UNKNOWN && strstr(details, "ttrpc: closed")))
+        note(x, "deleting the process", st, details);
     advance(x);
 }
 
