@@ -115,8 +115,10 @@ static void on_deleted(void *arg, grpc_status_code st, const char *details,
     orch_exec *x = arg;
     x->calls--;
     /* "ttrpc: closed": the task was deleted meanwhile (a STOP command that
-     * ended it, say), and its shim with every process record */
-    if (!(st == GRPC_STATUS_UNKNOWN && strstr(details, "ttrpc: closed")))
+     * ended it, say), and its shim with every process record. Never
+     * started: the failed Exec or Start was reported already (a probe
+     * every second while containerd is away would flood the log). */
+    if (x->started && !(st == GRPC_STATUS_UNKNOWN && strstr(details, "ttrpc: closed")))
         note(x, "deleting the process", st, details);
     advance(x);
 }
