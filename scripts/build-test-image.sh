@@ -7,7 +7,8 @@
 # NAME defaults to localhost/orchd-test:latest. The image has one layer:
 # /bin/busybox and a symlink per applet (sh, sleep, cat, echo, ...), /etc/passwd
 # and /etc/group with root and a user "app" (uid/gid 1000, home /home/app),
-# /tmp, and empty mount points. Config: Env PATH=..., Cmd ["sh"]. The layer is
+# /tmp, /only-in-image (a marker file the host does not have: the exec test
+# proves a command ran inside), and empty mount points. Config: Env PATH=..., Cmd ["sh"]. The layer is
 # gzip-compressed (LAYER_COMPRESSION=none for a plain tar), so its digest and
 # its diff_id differ as in real images. The output is reproducible: the same
 # busybox gives the same digests.
@@ -89,6 +90,8 @@ with tarfile.open(fileobj=layer_io, mode="w", format=tarfile.PAX_FORMAT) as tf:
     entry(tf, "etc/group", "file", 0o644,
           b"root:x:0:\napp:x:1000:\nnogroup:x:65534:\n")
     entry(tf, "etc/hostname", "file", 0o644, b"orchd-test\n")
+    # proof that a command ran inside the container (the host has no such file)
+    entry(tf, "only-in-image", "file", 0o644, b"inside the orchd test image\n")
 layer_tar = layer_io.getvalue()
 diff_id = "sha256:" + hashlib.sha256(layer_tar).hexdigest()
 if compression == "gzip":

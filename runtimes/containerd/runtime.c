@@ -144,7 +144,7 @@ static orch_exec *op_exec(orch_instance *inst, const orch_service *svc, const or
                          svc && svc->name ? svc->name : "?");
         return NULL;
     }
-    return ctd_exec_start(inst, command, timeout_ms, cb, owner, err);
+    return ctd_exec_start(rt, inst, command, timeout_ms, cb, owner, err);
 }
 
 static void op_exec_cancel(orch_exec *x)
@@ -266,7 +266,7 @@ static void on_conn_closed(void *arg)
 
 static void maybe_finish_shutdown(ctd_rt *r)
 {
-    if (!r->shutting_down || !r->conn || r->purges || ctd_pull_busy(r))
+    if (!r->shutting_down || !r->conn || r->purges || r->execs || ctd_pull_busy(r))
         return;
     /* instances still tearing down get their calls cancelled by the close:
      * wait for those that are mid-teardown to finish first */
@@ -299,6 +299,7 @@ static void module_shutdown(void (*done)(void *arg), void *arg)
     /* containers an earlier daemon left and nobody claimed: the daemon is
      * leaving with everything stopped, so they go too */
     purge_unclaimed(r);
+    ctd_exec_shutdown(r); /* commands left running: killed, cleaned up */
     maybe_finish_shutdown(r);
 }
 

@@ -10,7 +10,10 @@ static void check_mode(const orch_service *s, orch_diags *d)
 {
     static const orch_field container_only[] = {ORCH_F_ENTRYPOINT, ORCH_F_CMD, ORCH_F_PUBLISH,
                                                 ORCH_F_VOLUME};
-    static const orch_field host_only[] = {ORCH_F_USER, ORCH_F_STOP, ORCH_F_RELOAD};
+    /* C3 names USER, STOP and RELOAD; orchd runs a container's STOP and
+     * RELOAD inside it (the runtime's exec: docs/CONTAINERD.md, "Helper
+     * commands"), so only USER stays host-only. */
+    static const orch_field host_only[] = {ORCH_F_USER};
     orch_mode mode = orch_service_mode(s);
     if (mode == ORCH_MODE_NONE) {
         orch_diag_error(d, s->at, "service %s has neither FROM nor RUN (C1: give exactly one)",

@@ -977,6 +977,96 @@ static void test_not_container(void)
     free(err);
 }
 
+/* ---- helper commands: the exec process ---------------------------------------------- */
+
+static yajl_val exec_process(const char *spec, const char *command, char **err)
+{
+    char *json = NULL;
+    *err = NULL;
+    if (ctd_spec_exec_process(spec, strlen(spec), command, &json, err) != 0)
+        return NULL;
+    char why[256];
+    yajl_val v = yajl_tree_parse(json, why, sizeof why);
+    if (!v) {
+        fprintf(stderr, "exec process is not JSON: %s\n%s\n", why, json);
+        abort();
+    }
+    free(json);
+    return v;
+}
+
+static void test_exec_process(void)
+{
+    char *err = NULL, *spec = NULL;
+    ctd_spec_input in = {.etc_passwd = PASSWD, .etc_group = GROUP};
+    yajl_val r = build("SERVICE app\nFROM app\nENV C=service\nWORKDIR /srv\nLIMIT_NOFILE 4096\n"
+                       "LIMIT_NPROC 64\n",
+                       APP_IMAGE, in, &err, &spec);
+    CHECK(r != NULL);
+    if (!r)
+        return;
+    yajl_val p = exec_process(spec, "test -f /x && echo \"$C\"", &err);
+    CHECK(p != NULL);
+    if (p) {
+        yajl_val rp = AT(r, "process");
+        /* the same keys as the container's process, in the same order */
+        CHECK(YAJL_IS_OBJECT(p) && p->u.object.len == rp->u.object.len);
+        for (size_t i = 0; YAJL_IS_OBJECT(p) && i < p->u.object.len && i < rp->u.object.len; i++)
+            CHECK_STR(p->u.object.keys[i], rp->u.object.keys[i]);
+        CHECK_STR(joined(AT(p, "args")), "/bin/sh|-c|test -f /x && echo \"$C\"");
+        CHECK(YAJL_IS_FALSE(AT(p, "terminal")));
+        CHECK(int_at(AT(p, "user", "uid")) == 1000 && int_at(AT(p, "user", "gid")) == 1000);
+        CHECK(len_at(AT(p, "user", "additionalGids")) == 3);
+        char env[4096];
+        snprintf(env, sizeof env, "%s", joined(AT(rp, "env")));
+        CHECK_STR(joined(AT(p, "env")), env);
+        CHECK_CONTAINS(env, "C=service");
+        CHECK_STR(str_at(AT(p, "cwd")), "/srv");
+        char caps[4096];
+        snprintf(caps, sizeof caps, "%s", joined(AT(rp, "capabilities", "bounding")));
+        CHECK_STR(joined(AT(p, "capabilities", "bounding")), caps);
+        snprintf(caps, sizeof caps, "%s", joined(AT(rp, "capabilities", "effective")));
+        CHECK_STR(joined(AT(p, "capabilities", "effective")), caps);
+        yajl_val rl = AT(p, "rlimits");
+        CHECK(len_at(rl) == 2);
+        if (len_at(rl) == 2) {
+            CHECK_STR(str_at(AT(rl->u.array.values[0], "type")), "RLIMIT_NOFILE");
+            CHECK(int_at(AT(rl->u.array.values[0], "hard")) == 4096);
+            CHECK_STR(str_at(AT(rl->u.array.values[1], "type")), "RLIMIT_NPROC");
+            CHECK(int_at(AT(rl->u.array.values[1], "soft")) == 64);
+        }
+        CHECK(YAJL_IS_TRUE(AT(p, "noNewPrivileges")));
+        yajl_tree_free(p);
+    }
+    /* numbers keep their text: an unlimited rlimit is 2^64-1 */
+    p = exec_process("{\"process\":{\"args\":[\"x\"],\"rlimits\":[{\"type\":\"RLIMIT_NPROC\","
+                     "\"hard\":18446744073709551615,\"soft\":18446744073709551615}]}}",
+                     "true", &err);
+    CHECK(p != NULL);
+    if (p) {
+        yajl_val h = AT(p, "rlimits");
+        CHECK(len_at(h) == 1);
+        if (len_at(h) == 1)
+            CHECK_STR(AT(h->u.array.values[0], "hard")->u.number.r, "18446744073709551615");
+        yajl_tree_free(p);
+    }
+    /* errors */
+    CHECK(exec_process("not json", "true", &err) == NULL);
+    CHECK_STR(err, "the container's spec is not JSON");
+    free(err);
+    CHECK(exec_process("{\"root\":{}}", "true", &err) == NULL);
+    CHECK_STR(err, "the container's spec has no process object");
+    free(err);
+    CHECK(exec_process("{\"process\":{\"cwd\":\"/\"}}", "true", &err) == NULL);
+    CHECK_STR(err, "the container's spec has no process arguments");
+    free(err);
+    CHECK(exec_process(spec, "echo \xff", &err) == NULL);
+    CHECK_STR(err, "the command is not valid UTF-8");
+    free(err);
+    free(spec);
+    yajl_tree_free(r);
+}
+
 int main(void)
 {
     if (!mkdtemp(test_dir)) {
@@ -994,6 +1084,7 @@ int main(void)
     test_volumes_publish();
     test_resources();
     test_not_container();
+    test_exec_process();
 
     char path[256];
     snprintf(path, sizeof path, "%s/Orchfile", test_dir);

@@ -82,6 +82,7 @@ struct orch_instance {
     char *image_name;
     char *lease;
     ProtobufCMessage *prepared; /* PrepareSnapshotResponse: the rootfs mounts */
+    char *spec_json; /* the container's OCI spec: helper commands take its process */
     bool retried_prepare;
 
     bool have_snapshot, have_container, have_task;
@@ -144,6 +145,7 @@ static void inst_free_now(orch_instance *inst)
     free(inst->lease);
     if (inst->prepared)
         protobuf_c_message_free_unpacked(inst->prepared, NULL);
+    free(inst->spec_json);
     free(inst->error);
     free(inst);
     ctd_rt_work_done(rt);
@@ -735,7 +737,8 @@ static void create_container(orch_instance *inst)
     req.container = &c;
     int rc = icall(inst, CTD_M_CONT_CREATE, &req.base, NULL, on_container_created);
     free(obuf);
-    free(json);
+    free(inst->spec_json);
+    inst->spec_json = json;
     if (rc != 0)
         fail(inst, "%s", closing_msg);
 }
@@ -958,6 +961,11 @@ static void on_existing(orch_instance *inst, grpc_status_code st, const char *de
         inst->snapshotter = xstrdup(c->snapshotter ? c->snapshotter : "");
         free(inst->snapshot_key);
         inst->snapshot_key = xstrdup(c->snapshot_key);
+        /* the same hash: the spec we would build now (helper commands) */
+        free(inst->spec_json);
+        inst->spec_json = c->spec && c->spec->value.data
+                              ? xstrndup((const char *)c->spec->value.data, c->spec->value.len)
+                              : NULL;
         Containerd__Services__Tasks__V1__GetRequest req =
             CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
         req.container_id = inst->id;
@@ -1252,6 +1260,18 @@ orch_instance *ctd_instance_start(ctd_rt *rt, const orch_service *svc, const orc
         return NULL;
     }
     return inst;
+}
+
+/* ---------------------------------------------------------------- helper commands */
+
+bool ctd_instance_exec_target(const orch_instance *inst, ctd_exec_target *t)
+{
+    t->id = inst->id;
+    t->service = inst->svc->name;
+    t->spec_json = inst->spec_json;
+    t->stdout_uri = inst->stdout_uri;
+    t->stderr_uri = inst->stderr_uri;
+    return inst->ph == PH_RUNNING && !inst->releasing && inst->have_task && !inst->exit_seen;
 }
 
 /* ---------------------------------------------------------------- signal, release */

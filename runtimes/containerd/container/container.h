@@ -41,10 +41,23 @@ void ctd_logwatch_start(ctd_rt *rt, const char *state_dir);
 void ctd_logwatch_stop(ctd_rt *rt);
 char *ctd_log_note(const char *state_dir, const char *ns, const char *service);
 
-/* A helper command inside the instance's task (Tasks.Exec): exec.c. */
-orch_exec *ctd_exec_start(orch_instance *inst, const char *command, uint64_t timeout_ms,
-                          orch_exec_cb cb, void *owner, char **err);
+/* What a helper command needs of an instance (pointers into it, valid
+ * while it lives); returns false when its task is not running (any more). */
+typedef struct ctd_exec_target {
+    const char *id, *service;
+    const char *spec_json; /* NULL: unknown */
+    const char *stdout_uri, *stderr_uri;
+} ctd_exec_target;
+bool ctd_instance_exec_target(const orch_instance *inst, ctd_exec_target *t);
+
+/* A helper command inside the instance's task (Tasks.Exec): exec.c. The
+ * handle copies what it needs: the instance may go first. */
+orch_exec *ctd_exec_start(ctd_rt *rt, orch_instance *inst, const char *command,
+                          uint64_t timeout_ms, orch_exec_cb cb, void *owner, char **err);
 void ctd_exec_cancel(orch_exec *x);
+/* The module shuts down: every command still running is killed (its cb
+ * reports that); the shutdown waits until rt->execs is empty. */
+void ctd_exec_shutdown(ctd_rt *rt);
 
 /* Deep copy of a service (origins' file names copied too: see svc_copy.c). */
 typedef struct ctd_svc_copy {

@@ -62,6 +62,15 @@ typedef struct ctd_spec_input {
  * ends with the directive's FILE:LINE in parentheses when known. */
 int ctd_spec_build(const ctd_spec_input *in, char **json_out, char **err);
 
+/* The OCI Process (JSON) of a helper command run with Tasks.Exec in the
+ * container made from spec_json (ctd_spec_build's output, len bytes): the
+ * container's own process object, same env, user, cwd, capabilities,
+ * rlimits and noNewPrivileges, with args ["/bin/sh", "-c", command] and no
+ * terminal (exec_spec.c). Returns 0 with *json_out (malloc'ed), or -1 with
+ * *err (malloc'ed, without a service prefix). */
+int ctd_spec_exec_process(const char *spec_json, size_t len, const char *command, char **json_out,
+                          char **err);
+
 /* ENTRYPOINT / CMD value -> argv. A value whose first non-blank character is
  * '[' is a JSON array of strings (["sh", "-c", "echo $HOME"]); anything else
  * is split on blanks, where '...' is literal and "..." is literal except for

@@ -50,6 +50,8 @@
 #define CTD_M_TASK_KILL "/containerd.services.tasks.v1.Tasks/Kill"
 #define CTD_M_TASK_WAIT "/containerd.services.tasks.v1.Tasks/Wait"
 #define CTD_M_TASK_DELETE "/containerd.services.tasks.v1.Tasks/Delete"
+#define CTD_M_TASK_EXEC "/containerd.services.tasks.v1.Tasks/Exec"
+#define CTD_M_TASK_DELETE_PROCESS "/containerd.services.tasks.v1.Tasks/DeleteProcess"
 
 /* Labels orchd puts on its containers (and their snapshots). */
 #define CTD_LABEL_NAMESPACE "orchd.namespace"
@@ -59,6 +61,7 @@
 #define CTD_RUNTIME_NAME "io.containerd.runc.v2"
 #define CTD_RUNC_OPTIONS_URL "containerd.runc.v1.Options"
 #define CTD_SPEC_URL "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+#define CTD_PROCESS_URL "types.containerd.io/opencontainers/runtime-spec/1/Process"
 
 /* Teardown calls wait for containerd to come back (a restart) this long. */
 #define CTD_TEARDOWN_TIMEOUT_MS 30000
@@ -92,6 +95,7 @@ struct ctd_rt {
 
     struct orch_instance *instances; /* every live instance */
     ctd_purge *purges;               /* removals in flight */
+    struct orch_exec *execs;         /* helper commands not yet cleaned up */
     ctd_image *images;               /* resolved images (a small cache) */
     struct ctd_img_job *img_jobs;
     struct ctd_unpack_job *unpack_jobs;
