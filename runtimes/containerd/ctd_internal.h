@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "containerd/image_config.h"
+#include "containerd/seccomp_default.h"
 #include "containerd/types/mount.pb-c.h"
 #include "runtime/runtime.h"
 #include "containerd/transport/ctd_transport.h"
@@ -62,6 +63,8 @@ typedef struct ctd_rt {
     char *snapshotter;      /* overlayfs unless told; native after a fallback */
     bool snapshotter_fixed; /* ORCH_SNAPSHOTTER given: never fall back */
     bool no_pivot_root;     /* / is ramfs or tmpfs */
+    ctd_seccomp_mode seccomp; /* ORCH_SECCOMP: the default profile unless "unconfined" */
+    char kernel_release[65];  /* uname's, for the profile ("" unknown) */
     uint64_t host_nofile_hard, host_nproc_hard;
 
     /* start-up adoption: containers labelled with our namespace found when
