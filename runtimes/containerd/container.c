@@ -1133,8 +1133,9 @@ static void hash_service(orch_instance *inst)
     ctd_sha256_update(&inst->hash, pivot, strlen(pivot));
     /* A container made under another seccomp setting (or by an orchd from
      * before the profile) is not adopted: it is recreated with this one. */
-    const char *sc = inst->rt->seccomp == CTD_SECCOMP_UNCONFINED ? "\nseccomp=unconfined"
-                                                                 : "\nseccomp=containerd-1.6-default";
+    const char *sc = inst->rt->seccomp == CTD_SECCOMP_UNCONFINED
+                         ? "\nseccomp=unconfined"
+                         : "\nseccomp=containerd-1.6-default";
     ctd_sha256_update(&inst->hash, sc, strlen(sc));
 }
 
