@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <time.h>
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "containerd/container/container.h"
+#include "containerd/container/seccomp_default.h"
 #include "containerd/fetch/fetch.h"
 #include "containerd/store/store.h"
 #include "runtime/module.h"
@@ -208,6 +210,16 @@ static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_co
     if (rt)
         return &ctd_ops;
     const char *ns = cfg->namespace_ && *cfg->namespace_ ? cfg->namespace_ : ORCH_DEFAULT_NAMESPACE;
+    /* A typo must not leave containers unconfined, nor silently confined
+     * when someone is debugging: refuse it. */
+    const char *sc = getenv("ORCH_SECCOMP");
+    ctd_seccomp_mode seccomp;
+    if (ctd_seccomp_mode_parse(sc, &seccomp) < 0) {
+        *err = xasprintf("ORCH_SECCOMP='%s' in orchd's environment: expected 'default' or "
+                         "'unconfined'",
+                         sc);
+        return NULL;
+    }
     ctd_conn *conn = ctd_conn_new(loop, cfg->socket_path, ns, err);
     if (!conn)
         return NULL;
@@ -220,6 +232,10 @@ static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_co
     rt->snapshotter_fixed = sn && *sn;
     rt->snapshotter = xstrdup(rt->snapshotter_fixed ? sn : "overlayfs");
     rt->no_pivot_root = root_is_ramfs();
+    rt->seccomp = seccomp;
+    struct utsname u;
+    if (uname(&u) == 0)
+        snprintf(rt->kernel_release, sizeof rt->kernel_release, "%s", u.release);
     const char *g = getenv("ORCH_CONTAINERD_ADOPT_GRACE_MS");
     char *end = NULL;
     long long gm = g && *g ? strtoll(g, &end, 10) : -1;

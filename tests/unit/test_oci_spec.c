@@ -3,6 +3,7 @@
  * and the OCI runtime spec built from a service (loaded from a real Orchfile,
  * so errors carry FILE:LINE) and an image config. Each spec is parsed back
  * with yajl_tree and checked field by field (docs/OCI-SPEC.md). */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "containerd/store/image_config.h"
 #include "containerd/container/spec.h"
 #include "containerd/container/user.h"
+#include "containerd/container/seccomp_default.h"
 #include "orchfile/orchfile.h"
 
 /* ---- harness -------------------------------------------------------------- */
@@ -968,6 +970,177 @@ static void test_resources(void)
     yajl_tree_free(r);
 }
 
+/* ---- seccomp --------------------------------------------------------------------- */
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* How linux.seccomp treats one syscall: 'A' a rule allows it whatever its
+ * arguments, 'C' rules allow it only with argument conditions (*n_cond of
+ * them; *cond the last), 'E' a rule fails it with an errno (*errno_ret), 0 no
+ * rule names it (the default action, EPERM). */
+static int syscall_rule(yajl_val seccomp, const char *name, yajl_val *cond, size_t *n_cond,
+                        long long *errno_ret)
+{
+    yajl_val rules = AT(seccomp, "syscalls");
+    int how = 0;
+    *n_cond = 0;
+    for (size_t i = 0; YAJL_IS_ARRAY(rules) && i < rules->u.array.len; i++) {
+        yajl_val r = rules->u.array.values[i];
+        yajl_val names = AT(r, "names");
+        bool named = false;
+        for (size_t k = 0; YAJL_IS_ARRAY(names) && k < names->u.array.len; k++) {
+            const char *nk = str_at(names->u.array.values[k]);
+            named = named || (nk && strcmp(nk, name) == 0);
+        }
+        if (!named)
+            continue;
+        const char *action = str_at(AT(r, "action"));
+        if (action && strcmp(action, "SCMP_ACT_ERRNO") == 0) {
+            *errno_ret = int_at(AT(r, "errnoRet"));
+            return 'E';
+        }
+        if (!action || strcmp(action, "SCMP_ACT_ALLOW") != 0)
+            return '?';
+        if (AT(r, "args") == NULL)
+            return 'A';
+        how = 'C';
+        (*n_cond)++;
+        *cond = r;
+    }
+    return how;
+}
+
+static int rule_of(yajl_val seccomp, const char *name)
+{
+    yajl_val cond;
+    size_t n;
+    long long e;
+    return syscall_rule(seccomp, name, &cond, &n, &e);
+}
+
+static void test_seccomp(void)
+{
+    char *err = NULL, *json = NULL;
+    ctd_spec_input in = {.kernel_release = "6.1.0-13-amd64"};
+    yajl_val r = build("SERVICE box\nFROM busybox\n", BUSYBOX_IMAGE, in, &err, &json);
+    CHECK(r != NULL); /* and it parsed back as JSON (build aborts otherwise) */
+    if (!r)
+        return;
+    yajl_val sc = AT(r, "linux", "seccomp");
+    CHECK(YAJL_IS_OBJECT(sc));
+    CHECK_STR(str_at(AT(sc, "defaultAction")), "SCMP_ACT_ERRNO");
+    CHECK(AT(sc, "defaultErrnoRet") == NULL); /* runc: EPERM, as containerd leaves it */
+#if defined(__x86_64__)
+    CHECK_STR(joined(AT(sc, "architectures")), "SCMP_ARCH_X86_64|SCMP_ARCH_X86|SCMP_ARCH_X32");
+#elif defined(__aarch64__)
+    CHECK_STR(joined(AT(sc, "architectures")), "SCMP_ARCH_ARM|SCMP_ARCH_AARCH64");
+#endif
+    /* containerd's allow-list: 349 names in its first rule */
+    yajl_val rules = AT(sc, "syscalls");
+    CHECK(YAJL_IS_ARRAY(rules) && rules->u.array.len >= 1 &&
+          len_at(AT(rules->u.array.values[0], "names")) == 349);
+    const char *allowed[] = {"read",   "write",  "openat", "execve",  "exit_group", "futex",
+                             "mmap",   "socket", "bind",   "wait4",   "setuid",     "capset",
+                             "vfork",  "fork",   "prctl",  "seccomp", "rt_sigreturn",
+                             "chroot", /* the spec grants CAP_SYS_CHROOT */
+                             "ptrace" /* kernel >= 4.8 */};
+    for (size_t i = 0; i < COUNT_OF(allowed); i++) {
+        int how = rule_of(sc, allowed[i]);
+        CHECK(how == 'A');
+        if (how != 'A')
+            fprintf(stderr, "  %s: %c\n", allowed[i], how ? how : '0');
+    }
+#if defined(__x86_64__)
+    CHECK(rule_of(sc, "arch_prctl") == 'A');
+    CHECK(rule_of(sc, "modify_ldt") == 'A');
+#endif
+    /* Not in the profile: namespaces, mounts, keys, kernel images and
+     * modules, the clock, bpf (the spec grants no CAP_SYS_ADMIN, CAP_SYS_BOOT,
+     * CAP_SYS_MODULE, CAP_SYS_TIME, CAP_BPF, ...). */
+    const char *denied[] = {"unshare",       "setns",        "mount",           "umount2",
+                            "fsopen",        "move_mount",   "pivot_root",      "keyctl",
+                            "add_key",       "request_key",  "kexec_load",      "kexec_file_load",
+                            "init_module",   "finit_module", "delete_module",   "reboot",
+                            "swapon",        "bpf",          "perf_event_open", "clock_settime",
+                            "settimeofday",  "sethostname",  "open_by_handle_at",
+                            "userfaultfd",   "syslog",       "acct",            "iopl",
+                            "process_vm_readv", "kcmp",      "lookup_dcookie",  "vhangup",
+                            "mbind",         "quotactl"};
+    for (size_t i = 0; i < COUNT_OF(denied); i++) {
+        int how = rule_of(sc, denied[i]);
+        CHECK(how == 0);
+        if (how != 0)
+            fprintf(stderr, "  %s: %c\n", denied[i], how);
+    }
+    /* clone without namespace flags only; clone3 fails with ENOSYS */
+    yajl_val cond = NULL;
+    size_t n = 0;
+    long long e = 0;
+    CHECK(syscall_rule(sc, "clone", &cond, &n, &e) == 'C' && n == 1);
+    CHECK(rule_of(sc, "clone") == 'C'); /* no rule allows it unconditionally */
+    if (cond) {
+        yajl_val a = AT(cond, "args");
+        CHECK(len_at(a) == 1);
+        if (len_at(a) == 1) {
+            yajl_val a0 = a->u.array.values[0];
+            CHECK(int_at(AT(a0, "index")) == 0);
+            /* CLONE_NEW{NS,UTS,IPC,USER,PID,NET,CGROUP} */
+            CHECK(int_at(AT(a0, "value")) == 0x7e020000);
+            CHECK(AT(a0, "valueTwo") == NULL); /* 0, omitted as containerd does */
+            CHECK_STR(str_at(AT(a0, "op")), "SCMP_CMP_MASKED_EQ");
+        }
+    }
+    CHECK(syscall_rule(sc, "clone3", &cond, &n, &e) == 'E' && e == ENOSYS);
+    /* personality with containerd's five personas only */
+    cond = NULL;
+    CHECK(syscall_rule(sc, "personality", &cond, &n, &e) == 'C' && n == 5);
+    if (cond && len_at(AT(cond, "args")) == 1) {
+        CHECK(int_at(AT(AT(cond, "args")->u.array.values[0], "value")) == 0xffffffffLL);
+        CHECK_STR(str_at(AT(AT(cond, "args")->u.array.values[0], "op")), "SCMP_CMP_EQ");
+    }
+    yajl_tree_free(r);
+    free(json);
+
+    /* ptrace only from kernel 4.8 on, and not when the release is unknown */
+    const char *releases[] = {"4.7.10", "3.12-1-amd64", "x.y", NULL};
+    for (size_t i = 0; i < COUNT_OF(releases); i++) {
+        in.kernel_release = releases[i];
+        r = build("SERVICE box\nFROM busybox\n", BUSYBOX_IMAGE, in, &err, NULL);
+        CHECK(rule_of(AT(r, "linux", "seccomp"), "ptrace") == 0);
+        CHECK(rule_of(AT(r, "linux", "seccomp"), "read") == 'A');
+        yajl_tree_free(r);
+    }
+    in.kernel_release = "4.8";
+    r = build("SERVICE box\nFROM busybox\n", BUSYBOX_IMAGE, in, &err, NULL);
+    CHECK(rule_of(AT(r, "linux", "seccomp"), "ptrace") == 'A');
+    yajl_tree_free(r);
+
+    /* ORCH_SECCOMP=unconfined: no profile at all */
+    in.seccomp = CTD_SECCOMP_UNCONFINED;
+    r = build("SERVICE box\nFROM busybox\n", BUSYBOX_IMAGE, in, &err, &json);
+    CHECK(r != NULL && AT(r, "linux", "seccomp") == NULL);
+    CHECK(json && !strstr(json, "SCMP_"));
+    CHECK(AT(r, "linux", "maskedPaths") != NULL); /* the rest stays */
+    yajl_tree_free(r);
+    free(json);
+
+    ctd_seccomp_mode m = CTD_SECCOMP_UNCONFINED;
+    CHECK(ctd_seccomp_mode_parse(NULL, &m) == 0 && m == CTD_SECCOMP_DEFAULT);
+    m = CTD_SECCOMP_UNCONFINED;
+    CHECK(ctd_seccomp_mode_parse("", &m) == 0 && m == CTD_SECCOMP_DEFAULT);
+    m = CTD_SECCOMP_UNCONFINED;
+    CHECK(ctd_seccomp_mode_parse("default", &m) == 0 && m == CTD_SECCOMP_DEFAULT);
+    CHECK(ctd_seccomp_mode_parse("unconfined", &m) == 0 && m == CTD_SECCOMP_UNCONFINED);
+    CHECK(ctd_seccomp_mode_parse("Unconfined", &m) == -1);
+    CHECK(ctd_seccomp_mode_parse("off", &m) == -1);
+    CHECK(ctd_seccomp_mode_parse("unconfined ", &m) == -1);
+    unsigned kv = 0, km = 0;
+    CHECK(ctd_kernel_version("6.1.0-13-amd64", &kv, &km) == 0 && kv == 6 && km == 1);
+    CHECK(ctd_kernel_version("3.12-1-amd64", &kv, &km) == 0 && kv == 3 && km == 12);
+    CHECK(ctd_kernel_version("6", &kv, &km) == -1);
+    CHECK(ctd_kernel_version(NULL, &kv, &km) == -1);
+}
+
 static void test_not_container(void)
 {
     char *err = NULL;
@@ -1083,6 +1256,7 @@ int main(void)
     test_cwd_user();
     test_volumes_publish();
     test_resources();
+    test_seccomp();
     test_not_container();
     test_exec_process();
 

@@ -670,7 +670,11 @@ static int build_spec(orch_instance *inst, char **json, char **err)
         .resolv_conf = access("/etc/resolv.conf", R_OK) == 0 ? "/etc/resolv.conf" : NULL,
         .host_nofile_hard = (uint64_t)nofile.rlim_max,
         .host_nproc_hard = (uint64_t)nproc.rlim_max,
+        .seccomp = inst->rt->seccomp,
+        .kernel_release = inst->rt->kernel_release[0] ? inst->rt->kernel_release : NULL,
     };
+    if (in.seccomp == CTD_SECCOMP_UNCONFINED)
+        log_line(inst, "no seccomp profile (ORCH_SECCOMP=unconfined in orchd's environment)");
     int rc = ctd_spec_build(&in, json, err);
     free(passwd);
     free(group);
@@ -1206,6 +1210,12 @@ static void hash_service(orch_instance *inst)
     ctd_sha256_update(&inst->hash, inst->stdout_uri, strlen(inst->stdout_uri));
     const char *pivot = inst->rt->no_pivot_root ? "\nno_pivot_root" : "\npivot_root";
     ctd_sha256_update(&inst->hash, pivot, strlen(pivot));
+    /* A container made under another seccomp setting (or by an orchd from
+     * before the profile) is not adopted: it is recreated with this one. */
+    const char *sc = inst->rt->seccomp == CTD_SECCOMP_UNCONFINED
+                         ? "\nseccomp=unconfined"
+                         : "\nseccomp=containerd-1.6-default";
+    ctd_sha256_update(&inst->hash, sc, strlen(sc));
 }
 
 static void timer_init(orch_instance *inst)

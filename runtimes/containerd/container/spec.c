@@ -1,7 +1,8 @@
 /* The OCI runtime spec for one container service. The defaults (mounts,
  * masked and read-only paths, capabilities, devices, RLIMIT_NOFILE) are
  * containerd 1.6's populateDefaultUnixSpec plus the device rules of
- * WithDefaultUnixDevices (what `ctr run` uses); the service and its image
+ * WithDefaultUnixDevices (what `ctr run` uses) and the seccomp profile of
+ * contrib/seccomp (seccomp_default.c); the service and its image
  * fill in the rest. docs/OCI-SPEC.md is the user-facing account. */
 #include "containerd/container/spec.h"
 
@@ -888,12 +889,12 @@ static void emit_resources(gen *g, const orch_service *svc, const built *b)
     g_close(g);
 }
 
-static void emit_linux(gen *g, const orch_service *svc, const built *b)
+static void emit_linux(gen *g, const ctd_spec_input *in, const built *b)
 {
     g->section = "the cgroups path";
     g_str(g, "linux");
     g_open(g);
-    emit_resources(g, svc, b);
+    emit_resources(g, in->svc, b);
     g_str(g, "cgroupsPath");
     g_str(g, b->cgroups_path);
     g_str(g, "namespaces");
@@ -909,6 +910,11 @@ static void emit_linux(gen *g, const orch_service *svc, const built *b)
     g_strs(g, masked_paths, COUNT(masked_paths));
     g_str(g, "readonlyPaths");
     g_strs(g, readonly_paths, COUNT(readonly_paths));
+    if (in->seccomp == CTD_SECCOMP_DEFAULT) {
+        /* the profile follows the capabilities granted (the bounding set) */
+        g_str(g, "seccomp");
+        ctd_seccomp_emit(g->g, capabilities, COUNT(capabilities), in->kernel_release);
+    }
     g_close(g);
 }
 
@@ -953,7 +959,7 @@ int ctd_spec_build(const ctd_spec_input *in, char **json_out, char **err)
     g_str(&g, "hostname");
     g_str(&g, svc->name);
     emit_mounts(&g, &b);
-    emit_linux(&g, svc, &b);
+    emit_linux(&g, in, &b);
     g_close(&g);
     if (g.bad) {
         *err = service_error(svc, nowhere(), "%s is not valid UTF-8", g.bad);

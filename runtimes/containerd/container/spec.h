@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "containerd/store/image_config.h"
+#include "containerd/container/seccomp_default.h"
 #include "orchfile/model.h"
 
 #define CTD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -55,6 +56,12 @@ typedef struct ctd_spec_input {
      * RLIM_INFINITY means unlimited. */
     uint64_t host_nofile_hard;
     uint64_t host_nproc_hard;
+    /* linux.seccomp: containerd's default profile (CTD_SECCOMP_DEFAULT, the
+     * zero value) or none (CTD_SECCOMP_UNCONFINED, ORCH_SECCOMP=unconfined). */
+    ctd_seccomp_mode seccomp;
+    /* uname's release: the profile allows ptrace from kernel 4.8 on, as
+     * containerd's does; NULL (unknown) leaves it out. */
+    const char *kernel_release;
 } ctd_spec_input;
 
 /* Builds the spec. Returns 0 with *json_out (malloc'ed, compact, NUL-

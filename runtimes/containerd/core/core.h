@@ -80,6 +80,8 @@ struct ctd_rt {
     char *snapshotter;      /* overlayfs unless told; native after a fallback */
     bool snapshotter_fixed; /* ORCH_SNAPSHOTTER given: never fall back */
     bool no_pivot_root;     /* / is ramfs or tmpfs */
+    int seccomp; /* ctd_seccomp_mode (container/seccomp_default.h), from ORCH_SECCOMP */
+    char kernel_release[65];  /* uname's, for the profile ("" unknown) */
     uint64_t host_nofile_hard, host_nproc_hard;
 
     /* start-up adoption: containers labelled with our namespace found when
