@@ -64,55 +64,11 @@ struct reg_req {
 
 /* ---------------------------------------------------------------- helpers */
 
-bool is_index_type(const char *mt)
-{
-    return mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0);
-}
-
-bool is_manifest_type(const char *mt)
-{
-    return mt && (strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0);
-}
-
 int pick_platform(struct yajl_val_s *index, char **why)
 {
-    const char *mp[] = {"manifests", NULL};
-    yajl_val ms = yajl_tree_get(index, mp, yajl_t_array);
-    if (!YAJL_IS_ARRAY(ms)) {
-        *why = xstrdup("its index has no \"manifests\"");
-        return -1;
-    }
-    const char *want_var = NULL;
-    const char *want = ctd_host_arch(&want_var);
-    int pick = -1, unnamed = -1, n_unnamed = 0;
-    char seen[256] = "";
-    for (size_t i = 0; i < ms->u.array.len; i++) {
-        yajl_val m = ms->u.array.values[i];
-        const char *pp[] = {"platform", NULL};
-        yajl_val p = yajl_tree_get(m, pp, yajl_t_object);
-        if (!p) {
-            n_unnamed++;
-            unnamed = (int)i;
-            continue;
-        }
-        const char *os = jstr(p, "os"), *arch = jstr(p, "architecture"), *var = jstr(p, "variant");
-        if (os && arch && strlen(seen) < 200)
-            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s/%s%s%s",
-                     *seen ? ", " : "", os, arch, var && *var ? "/" : "", var ? var : "");
-        if (!os || strcmp(os, "linux") != 0 || !arch || strcmp(arch, want) != 0)
-            continue;
-        bool exact = !var || !*var || !*want_var || strcmp(var, want_var) == 0;
-        if (!exact)
-            continue;
-        if (pick < 0)
-            pick = (int)i;
-    }
-    if (pick < 0 && n_unnamed == 1 && ms->u.array.len == 1)
-        pick = unnamed;
-    if (pick < 0)
-        *why = xasprintf("no manifest for linux/%s%s%s (it has: %s)", want, *want_var ? "/" : "",
-                         want_var, *seen ? seen : "no platforms");
-    return pick;
+    const char *var = NULL;
+    const char *arch = ctd_host_arch(&var);
+    return oci_pick_platform(index, arch, var, why);
 }
 
 /* The registry's error body: {"errors":[{"code":..,"message":..}]} */
