@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fuzz the Orchfile parsers and the control protocol for a bounded time: tests/fuzz/run.sh BUILD_DIR SECONDS
+# Fuzz the Orchfile parsers, the control protocol and the OCI archive reader for a bounded time: tests/fuzz/run.sh BUILD_DIR SECONDS
 # BUILD_DIR is a build configured with -DORCH_FUZZ=ON -DCMAKE_C_COMPILER=clang
 # (and usually -DORCH_SANITIZE=ON). Each target runs SECONDS on a temporary
 # copy of its seeds and regressions, so the repository is never written.
@@ -20,13 +20,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/orch-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
 failed=0
-for kind in text yaml protocol; do
+for kind in text yaml protocol archive; do
     bin="$BUILD/tests/fuzz/fuzz_$kind"
     if [ ! -x "$bin" ]; then
         echo "run.sh: $bin not found; configure $BUILD with -DORCH_FUZZ=ON -DCMAKE_C_COMPILER=clang" >&2
         exit 1
     fi
     corpus="$work/$kind"
+    # an archive holds a few 512-byte headers and blocks: room for them
+    maxlen=4096
+    [ "$kind" = archive ] && maxlen=16384
     artifacts="$BUILD/fuzz-artifacts/fuzz_$kind"
     mkdir -p "$corpus" "$artifacts"
     # Seeds and past crashes start the corpus; "cp dir/." also takes dotfiles.
@@ -39,7 +42,7 @@ for kind in text yaml protocol; do
     rc=0
     (cd "$work" && ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
         UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-        "$bin" -max_total_time="$SECS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+        "$bin" -max_total_time="$SECS" -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
                -print_final_stats=1 -dict="$HERE/$kind.dict" \
                -artifact_prefix="$artifacts/" "$corpus" \
                >"$work/fuzz_$kind.log" 2>&1) || rc=$?

@@ -11,7 +11,10 @@
 #  - bad archives: truncated, a blob corrupted (digest mismatch), not a tar,
 #    a docker-save archive, a layout with several images and no tag, an
 #    unknown tag: each a clear error naming service and image, nothing
-#    half-written left (ctr: no lease, no active ingest).
+#    half-written left (ctr: no lease, no active ingest);
+#  - crafted archives (issue 17): a pax record length that overflows, a
+#    base-256 size past INT64_MAX: a clean error at once, and the daemon
+#    still answers (grow returns within its time limit, fell works).
 # Environment: ORCHD (ctest), SRC.
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -156,8 +159,17 @@ FROM oci:$CTD_DIR/layout:v9
 
 SERVICE missing
 FROM oci-archive:$CTD_DIR/no-such.tar
+
+SERVICE paxloop
+FROM oci-archive:$SRC/tests/fuzz/corpus/archive/pax-record-length-overflow.tar
+
+SERVICE b256
+FROM oci-archive:$SRC/tests/fuzz/corpus/archive/base256-size-overflow.tar
 EOF
-o grow -f "$PROJ/Orchfile.bad" 2>"$CTD_DIR/bad.err"
+t0=$(now_ms)
+timeout 120 "$ORCHD" grow -f "$PROJ/Orchfile.bad" 2>"$CTD_DIR/bad.err"
+[ $? -eq 124 ] && bad "grow of the bad archives did not return in 120 s"
+log "grow of the bad archives: $(( $(now_ms) - t0 )) ms"
 expect_failed() {
     local e
     e=$(survey_field "$1" error)
@@ -174,6 +186,8 @@ expect_failed dsave "docker-save.tar is a docker save archive, not an OCI one"
 expect_failed notag "layout holds 2 images \(v2, plain\): name one with oci:DIR:TAG"
 expect_failed badtag "layout has no image tagged 'v9' \(it has: v2, plain\)"
 expect_failed missing "cannot read the archive $CTD_DIR/no-such.tar: no such file"
+expect_failed paxloop "pax-record-length-overflow.tar is corrupt: the pax header at offset 0 is malformed \\(a record length overflows\\)"
+expect_failed b256 "base256-size-overflow.tar is corrupt: the header at offset 0 has a bad size"
 for n in short flipped random dsave; do
     has_image "oci-archive:$CTD_DIR/$n.tar" && bad "a record for the bad archive $n"
 done

@@ -2,14 +2,23 @@
 """A small HTTP proxy in front of a registry, for the pull tests:
 
   regproxy.py --port P --upstream HOST:PORT [--rate BYTES_PER_S]
-              [--stall-blobs] [--bearer] [--fail-manifests CODE]
+              [--stall-blobs] [--bearer [--realm URL]] [--fail-manifests CODE]
+              [--record FILE] [--bind ADDR]
+  regproxy.py --port P --token-only --record FILE [--bind ADDR]
 
 --rate        sends response bodies at about that many bytes a second
 --stall-blobs sends a blob's headers and first bytes, then nothing more
 --bearer      demands a bearer token, as Docker Hub does: 401 with
               WWW-Authenticate: Bearer realm=http://.../token,service=...,
               scope=...; GET /token?service=..&scope=.. gives it anonymously
+--realm       the realm the bearer challenge names (default: this proxy's
+              own http://127.0.0.1:P/token)
 --fail-manifests answers every manifest request with that HTTP status
+--record      appends, for every /token request, the Authorization header it
+              carried ("AUTH <value>") or "NOAUTH"
+--token-only  a token service only (for a realm on another host): /token
+              answers a token, everything else 404
+--bind        the address to listen on (default 127.0.0.1)
 Every request is logged on stdout. python3 only.
 """
 import argparse
@@ -53,6 +62,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/":
             self.send_json(200, {})
             return
+        if a.record and self.path.startswith("/token"):
+            auth = self.headers.get("Authorization")
+            with open(a.record, "a") as f:
+                f.write(("AUTH %s" % auth if auth else "NOAUTH") + "\n")
+        if a.token_only:
+            if self.path.startswith("/token"):
+                self.send_json(200, {"token": TOKEN, "expires_in": 300})
+            else:
+                self.send_json(404, {"errors": [{"code": "NOT_FOUND", "message": "token only"}]})
+            return
         if a.bearer and self.path.startswith("/token"):
             if "scope=repository" not in self.path:
                 self.send_json(400, {"error": "no scope"})
@@ -61,7 +80,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if a.bearer and self.headers.get("Authorization") != "Bearer " + TOKEN:
             name = self.path.split("/")[2] if self.path.count("/") > 2 else ""
-            realm = "http://127.0.0.1:%d/token" % a.port
+            realm = a.realm or "http://127.0.0.1:%d/token" % a.port
             chal = 'Bearer realm="%s",service="orchd-test",scope="repository:%s:pull"' % (
                 realm, name)
             self.send_json(401, {"errors": [{"code": "UNAUTHORIZED",
@@ -125,13 +144,19 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--upstream", default="")
     ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--stall-blobs", action="store_true")
     ap.add_argument("--bearer", action="store_true")
     ap.add_argument("--fail-manifests", type=int, default=0)
+    ap.add_argument("--realm", default="")
+    ap.add_argument("--record", default="")
+    ap.add_argument("--token-only", action="store_true")
+    ap.add_argument("--bind", default="127.0.0.1")
     a = ap.parse_args()
-    s = Server(("127.0.0.1", a.port), Handler)
+    if not a.upstream and not a.token_only:
+        ap.error("--upstream is needed (or --token-only)")
+    s = Server((a.bind, a.port), Handler)
     s.args = a
     s.serve_forever()
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "containerd/core/ctd_sha256.h"
 #include "containerd/transport/ctd_transport.h"
 #include "runtime/runtime.h"
 
@@ -131,18 +132,6 @@ void ctd_rt_claim(ctd_rt *rt, const char *id);
 void ctd_rt_work_done(ctd_rt *rt);
 
 /* ---------------------------------------------------------------- helpers */
-typedef struct ctd_sha256 {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t n;
-} ctd_sha256;
-void ctd_sha256_init(ctd_sha256 *c);
-void ctd_sha256_update(ctd_sha256 *c, const void *data, size_t len);
-void ctd_sha256_final(ctd_sha256 *c, uint8_t out[32]);
-/* "sha256:" + hex of data; malloc'ed. */
-char *ctd_sha256_digest(const void *data, size_t len);
-void ctd_hex(const uint8_t *in, size_t n, char *out /* 2n+1 */);
 
 /* "a/b" with base unless rel is absolute; malloc'ed. */
 char *ctd_path_join(const char *base, const char *rel);

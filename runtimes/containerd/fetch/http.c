@@ -93,6 +93,11 @@ bool http_insecure_host(const char *host_port)
     if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
         strncmp(host, "127.", 4) == 0)
         return true;
+    return http_insecure_listed(host_port);
+}
+
+bool http_insecure_listed(const char *host_port)
+{
     const char *list = getenv("ORCH_INSECURE_REGISTRIES");
     if (!list || !*list)
         return false;

@@ -70,5 +70,7 @@ void http_shutdown(void);
  * ORCH_INSECURE_REGISTRIES (comma-separated host or host:port); https
  * (verified against the system CAs) for everything else. */
 bool http_insecure_host(const char *host_port);
+/* host_port is named in ORCH_INSECURE_REGISTRIES (loopback alone is not enough). */
+bool http_insecure_listed(const char *host_port);
 
 #endif

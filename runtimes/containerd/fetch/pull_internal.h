@@ -17,15 +17,10 @@
 #include <uv.h>
 
 #include "containerd/store/store.h"
+#include "containerd/fetch/oci_layout.h" /* media types, jstr, jint */
 #include "containerd/fetch/http.h"
 #include "containerd/fetch/ingest.h"
 #include "containerd/fetch/ref.h"
-
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1"
 
 #define MAX_MANIFEST (4u << 20)
 
@@ -156,8 +151,6 @@ void reg_resume_blob(job_blob *b);
  * descriptor's index, or -1 with *why (malloc'ed). */
 struct yajl_val_s;
 int pick_platform(struct yajl_val_s *index, char **why);
-bool is_index_type(const char *mt);
-bool is_manifest_type(const char *mt);
 
 /* ---- import.c ---- */
 void imp_begin(img_job *j);
@@ -166,23 +159,5 @@ void imp_free(img_job *j);
 #define LABEL_IMPORT_SOURCE "orchd.import.source"
 #define LABEL_IMPORT_STAMP "orchd.import.stamp"
 #define LABEL_IMPORT_DIGEST "orchd.import.digest"
-
-/* Members of parsed manifests, indexes and layout files (registry.c,
- * import.c): a string, or NULL; an integer, or false. */
-static inline const char *jstr(yajl_val v, const char *key)
-{
-    const char *path[] = {key, NULL};
-    return YAJL_GET_STRING(yajl_tree_get(v, path, yajl_t_string));
-}
-
-static inline bool jint(yajl_val v, const char *key, long long *out)
-{
-    const char *path[] = {key, NULL};
-    yajl_val n = yajl_tree_get(v, path, yajl_t_number);
-    if (!n || !YAJL_IS_INTEGER(n))
-        return false;
-    *out = YAJL_GET_INTEGER(n);
-    return true;
-}
 
 #endif

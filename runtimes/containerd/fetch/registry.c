@@ -64,55 +64,11 @@ struct reg_req {
 
 /* ---------------------------------------------------------------- helpers */
 
-bool is_index_type(const char *mt)
-{
-    return mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0);
-}
-
-bool is_manifest_type(const char *mt)
-{
-    return mt && (strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0);
-}
-
 int pick_platform(struct yajl_val_s *index, char **why)
 {
-    const char *mp[] = {"manifests", NULL};
-    yajl_val ms = yajl_tree_get(index, mp, yajl_t_array);
-    if (!YAJL_IS_ARRAY(ms)) {
-        *why = xstrdup("its index has no \"manifests\"");
-        return -1;
-    }
-    const char *want_var = NULL;
-    const char *want = ctd_host_arch(&want_var);
-    int pick = -1, unnamed = -1, n_unnamed = 0;
-    char seen[256] = "";
-    for (size_t i = 0; i < ms->u.array.len; i++) {
-        yajl_val m = ms->u.array.values[i];
-        const char *pp[] = {"platform", NULL};
-        yajl_val p = yajl_tree_get(m, pp, yajl_t_object);
-        if (!p) {
-            n_unnamed++;
-            unnamed = (int)i;
-            continue;
-        }
-        const char *os = jstr(p, "os"), *arch = jstr(p, "architecture"), *var = jstr(p, "variant");
-        if (os && arch && strlen(seen) < 200)
-            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s/%s%s%s",
-                     *seen ? ", " : "", os, arch, var && *var ? "/" : "", var ? var : "");
-        if (!os || strcmp(os, "linux") != 0 || !arch || strcmp(arch, want) != 0)
-            continue;
-        bool exact = !var || !*var || !*want_var || strcmp(var, want_var) == 0;
-        if (!exact)
-            continue;
-        if (pick < 0)
-            pick = (int)i;
-    }
-    if (pick < 0 && n_unnamed == 1 && ms->u.array.len == 1)
-        pick = unnamed;
-    if (pick < 0)
-        *why = xasprintf("no manifest for linux/%s%s%s (it has: %s)", want, *want_var ? "/" : "",
-                         want_var, *seen ? seen : "no platforms");
-    return pick;
+    const char *var = NULL;
+    const char *arch = ctd_host_arch(&var);
+    return oci_pick_platform(index, arch, var, why);
 }
 
 /* The registry's error body: {"errors":[{"code":..,"message":..}]} */
@@ -260,6 +216,55 @@ static void on_token(void *arg, const http_result *res)
     rr_start(rr);
 }
 
+/* host:port of a URL (the scheme's port when it names none), lowercased. */
+static char *url_host_port(CURLU *u)
+{
+    char *host = NULL, *port = NULL;
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        curl_free(host);
+        return NULL;
+    }
+    char *hp = xasprintf("%s:%s", host, port);
+    curl_free(host);
+    curl_free(port);
+    for (char *p = hp; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return hp;
+}
+
+/* May the stored credentials go to the token realm u (docs/IMAGES.md,
+ * "Credentials")? As docker does, to any realm over https; over plain http
+ * only to the registry itself (when plain http is allowed for it) or to a
+ * host that ORCH_INSECURE_REGISTRIES names. NULL, or why not (malloc'ed). */
+static char *realm_refusal(reg *r, CURLU *u, const char *realm)
+{
+    char *scheme = NULL;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+        return xasprintf("the realm %s has no scheme", realm);
+    bool https = strcmp(scheme, "https") == 0, http = strcmp(scheme, "http") == 0;
+    curl_free(scheme);
+    if (https)
+        return NULL;
+    if (!http)
+        return xasprintf("the realm %s is neither https nor http", realm);
+    char *hp = url_host_port(u), *reg_hp = NULL;
+    CURLU *b = curl_url();
+    if (curl_url_set(b, CURLUPART_URL, r->base, 0) == CURLUE_OK)
+        reg_hp = url_host_port(b);
+    curl_url_cleanup(b);
+    bool own = hp && reg_hp && strcmp(hp, reg_hp) == 0 && strncmp(r->base, "http:", 5) == 0;
+    bool listed = hp && http_insecure_listed(hp);
+    char *why = own || listed ? NULL
+                              : xasprintf("the realm %s is plain http on %s, not the registry "
+                                          "%s itself",
+                                          realm, hp ? hp : "an unknown host", r->host);
+    free(hp);
+    free(reg_hp);
+    return why;
+}
+
 static void fetch_token(reg_req *rr, const auth_challenge *c)
 {
     img_job *j = rr->j;
@@ -282,9 +287,24 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
     char *scope = xasprintf("scope=repository:%s:pull", j->ref.path);
     curl_url_set(u, CURLUPART_QUERY, scope, CURLU_APPENDQUERY | CURLU_URLENCODE);
     free(scope);
+    char *basic = NULL;
+    char *why = r->have_creds ? realm_refusal(r, u, c->realm) : NULL;
+    if (why) {
+        /* the registry, or whoever answers for it, wants the secret sent
+         * where it could be read on the way: fail, naming the realm */
+        curl_url_cleanup(u);
+        char *e = xasprintf("the registry %s sent a token realm that does not get the "
+                            "credentials of user %s (from %s): %s (credentials go over https, "
+                            "or over http only to the registry's own host:port; "
+                            "ORCH_INSECURE_REGISTRIES may name the realm's host)",
+                            r->host, r->user, r->creds_file, why);
+        free(why);
+        rr_fail(rr, e);
+        free(e);
+        return;
+    }
     curl_url_get(u, CURLUPART_URL, &url, 0);
     curl_url_cleanup(u);
-    char *basic = NULL;
     if (r->have_creds) {
         char *up = xasprintf("%s:%s", r->user, r->secret);
         char *b64 = auth_base64(up, strlen(up));
