@@ -40,6 +40,7 @@
 #include "containerd/ctd_internal.h"
 #include "common/envfile.h"
 #include "common/fileutil.h"
+#include "common/safeopen.h"
 #include "containerd/lease.h"
 #include "orchfile/orchfile.h"
 #include "containerd/pull/pull.h"
@@ -1075,16 +1076,21 @@ static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
                            svc->stderr_path ? "STDERR" : "log file"};
     const char *paths[2] = {out, errp};
     for (int i = 0; i < 2 && rc == 0; i++) {
-        int m = orch_mkdir_parents(paths[i], 0755);
-        int fd = m == 0 ? open(paths[i], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644)
+        /* A container may write into the directory (a VOLUME over it):
+         * never follow a symlink it planted there, nor wait on a FIFO. */
+        int m = orch_mkdir_parents(paths[i], 0750);
+        char *why = NULL;
+        int fd = m == 0 ? orch_open_file(paths[i], O_WRONLY | O_APPEND | O_CREAT, 0640,
+                                         ORCH_OPEN_NOFOLLOW | ORCH_OPEN_CHARDEV, &why)
                         : -1;
         if (fd < 0) {
             *err = xasprintf("service %s: cannot open %s '%s': %s", svc->name, what[i], paths[i],
-                             strerror(m ? -m : errno));
+                             m ? strerror(-m) : why);
             rc = -1;
         } else {
             close(fd);
         }
+        free(why);
     }
     if (rc == 0 && strcmp(out, errp) == 0) {
         /* the shim writes both streams into the file itself */

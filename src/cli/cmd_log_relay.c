@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/safeopen.h"
 
 static volatile sig_atomic_t terminating;
 
@@ -32,26 +33,17 @@ static void on_term(int sig)
     terminating = 1;
 }
 
-static void mkdir_parents(const char *file)
-{
-    char *p = strdup(file);
-    if (!p)
-        return;
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    free(p);
-}
-
+/* Run by containerd's shim as root, into a directory a container may write
+ * to (a VOLUME over it): the runtime made the file already; a symlink or
+ * FIFO put in its place is refused, never followed or waited on. */
 static int open_log(const char *path)
 {
-    mkdir_parents(path);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    char *why = NULL;
+    int fd = orch_open_file(path, O_WRONLY | O_APPEND | O_CREAT, 0640,
+                            ORCH_OPEN_NOFOLLOW | ORCH_OPEN_CHARDEV, &why);
     if (fd < 0)
-        fprintf(stderr, "orchd log-relay: cannot open %s: %s (output dropped)\n", path,
-                strerror(errno));
+        fprintf(stderr, "orchd log-relay: cannot open %s: %s (output dropped)\n", path, why);
+    free(why);
     return fd;
 }
 
