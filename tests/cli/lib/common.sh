@@ -88,6 +88,7 @@ throwaway_user() {
 }
 user_cleanup() {
     rc=$?
+    set +e # the (exit $rc) below must not end the trap before cleanup
     timeout 30 "$ORCHD" fell >/dev/null 2>&1 || true
     for pid in $(pgrep -u "$U" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
     for _ in 1 2 3 4 5 6 7 8 9 10; do
