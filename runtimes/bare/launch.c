@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -14,6 +15,8 @@
 
 #include "common/envfile.h"
 #include "common/fileutil.h"
+#include "common/fsid.h"
+#include "common/safeopen.h"
 #include "common/xalloc.h"
 
 /* path itself when absolute, else joined to the project directory. */
@@ -22,6 +25,29 @@ static char *project_path(const orch_env_ctx *ctx, const char *path)
     if (path[0] == '/' || !ctx->project_dir)
         return xstrdup(path);
     return xasprintf("%s/%s", ctx->project_dir, path);
+}
+
+/* Whether files the service names (ENV_FILE, STDOUT, STDERR) are opened
+ * with its identity rather than orchd's: a root daemon running the service
+ * as someone else must not read or write, on its behalf, what that user
+ * could not open itself (docs/RUNTIME-BARE.md, "Files a service names"). */
+static bool opens_as_user(const orch_service *svc, const orch_bare_user *u)
+{
+    return svc->user && geteuid() == 0 && u->uid != 0;
+}
+
+static int enter_user(const orch_service *svc, const orch_bare_user *u, orch_fsid_saved *saved,
+                      orch_error **err)
+{
+    memset(saved, 0, sizeof *saved);
+    if (!opens_as_user(svc, u))
+        return 0;
+    if (orch_fsid_enter(u->uid, u->gid, u->groups, u->n_groups, saved) == 0)
+        return 0;
+    orch_error_set(err, orch_error_errno(errno, "service %s: cannot take the identity of USER "
+                                                "'%s' to open its files",
+                                         svc->name, svc->user));
+    return -1;
 }
 
 static int build_env(const orch_service *svc, const orch_env_ctx *ctx,
@@ -39,11 +65,20 @@ static int build_env(const orch_service *svc, const orch_env_ctx *ctx,
     for (size_t i = 0; i < svc->env_files.n; i++) {
         char *path = project_path(ctx, svc->env_files.v[i].s);
         char *why = NULL;
-        int r = orch_envfile_read(path, &env, &why);
+        orch_fsid_saved saved;
+        int r = enter_user(svc, u, &saved, err);
+        if (r == 0) {
+            r = orch_envfile_read(path, &env, &why);
+            orch_fsid_leave(&saved);
+        }
         free(path);
         if (r < 0) {
-            orch_error_set(err, orch_error_new(ORCH_E_INVALID, "service %s: ENV_FILE %s",
-                                               svc->name, why));
+            if (why)
+                orch_error_set(err, orch_error_new(ORCH_E_INVALID, "service %s: ENV_FILE %s%s%s%s",
+                                                   svc->name, why,
+                                                   opens_as_user(svc, u) ? " (read as USER " : "",
+                                                   opens_as_user(svc, u) ? svc->user : "",
+                                                   opens_as_user(svc, u) ? ")" : ""));
             free(why);
             orch_kvlist_free(&env);
             return -1;
@@ -57,20 +92,44 @@ static int build_env(const orch_service *svc, const orch_env_ctx *ctx,
     return 0;
 }
 
-static int open_log(const char *path)
+/* The service's own log under <state>/logs: orchd's directory (0750, no one
+ * else writes there), so orchd opens it, refusing a symlink all the same.
+ * A STDOUT/STDERR the Orchfile names is opened with the service's identity
+ * (it creates the file and its directories, owned by it); without USER the
+ * service is as privileged as orchd. /dev/console and other character
+ * devices are fine; FIFOs, sockets and directories are not. */
+static int open_log(const orch_service *svc, const orch_bare_user *u, const char *path,
+                    bool own_log, char **why)
 {
-    int r = orch_mkdir_parents(path, 0755);
-    if (r < 0)
-        return r;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-    return fd < 0 ? -errno : fd;
+    *why = NULL;
+    orch_fsid_saved saved = {0};
+    if (!own_log && opens_as_user(svc, u) &&
+        orch_fsid_enter(u->uid, u->gid, u->groups, u->n_groups, &saved) < 0) {
+        int e = errno;
+        *why = xasprintf("cannot take the identity of its USER: %s", strerror(e));
+        return -e;
+    }
+    int fd = -1;
+    int r = orch_mkdir_parents(path, 0750);
+    if (r < 0) {
+        *why = xasprintf("cannot create its directory: %s", strerror(-r));
+        fd = r;
+    } else {
+        fd = orch_open_file(path, O_WRONLY | O_APPEND | O_CREAT, 0640,
+                            own_log ? ORCH_OPEN_NOFOLLOW : ORCH_OPEN_CHARDEV, why);
+        if (fd < 0)
+            fd = -errno; /* orch_open_file keeps open's errno */
+    }
+    orch_fsid_leave(&saved);
+    return fd;
 }
 
 /* STDOUT and STDERR, each defaulting to the service's log file; one file
  * named twice is opened once. */
 static int open_logs(const orch_service *svc, const orch_env_ctx *ctx, bool strict,
-                     orch_bare_launch *l, orch_error **err)
+                     const char *command, orch_bare_launch *l, orch_error **err)
 {
+    const orch_bare_user *u = &l->user;
     char *fallback = orch_log_path_default(ctx->state_dir, ctx->namespace_, svc->name);
     char *out = svc->stdout_path ? project_path(ctx, svc->stdout_path) : xstrdup(fallback);
     char *errp = svc->stderr_path ? project_path(ctx, svc->stderr_path) : xstrdup(fallback);
@@ -84,13 +143,29 @@ static int open_logs(const orch_service *svc, const orch_env_ctx *ctx, bool stri
             l->err_fd = l->out_fd;
             break;
         }
-        int fd = open_log(paths[i]);
-        if (fd < 0 && strict) {
-            /* the errno's code: EMFILE and the like are transient */
-            orch_error_set(err, orch_error_errno(-fd, "service %s: cannot open %s '%s'",
-                                                 svc->name, what[i], paths[i]));
-            rc = -1;
-            break;
+        char *why = NULL;
+        bool own = (i == 0 ? svc->stdout_path : svc->stderr_path) == NULL;
+        int fd = open_log(svc, u, paths[i], own, &why);
+        if (fd < 0) {
+            int e = -fd;
+            char *msg = xasprintf("service %s: cannot open %s '%s': %s%s%s%s", svc->name,
+                                  what[i], paths[i], why, !own && opens_as_user(svc, u) ?
+                                  " (opened as USER " : "",
+                                  !own && opens_as_user(svc, u) ? svc->user : "",
+                                  !own && opens_as_user(svc, u) ? ")" : "");
+            free(why);
+            if (strict) {
+                /* the errno's code: EMFILE and the like are transient */
+                orch_error *x = orch_error_new(orch_errc_from_errno(e), "%s", msg);
+                x->sys_errno = e;
+                orch_error_set(err, x);
+                free(msg);
+                rc = -1;
+                break;
+            }
+            /* a helper command still runs, its output dropped; say so */
+            fprintf(stderr, "orchd: %s; %s output goes to /dev/null\n", msg, command);
+            free(msg);
         }
         *fds[i] = fd < 0 ? -1 : fd;
     }
@@ -115,7 +190,7 @@ int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
         return -1;
     }
     if (build_env(svc, ctx, &l->user, &l->envp, err) < 0 ||
-        open_logs(svc, ctx, strict_logs, l, err) < 0) {
+        open_logs(svc, ctx, strict_logs, strict_logs ? "its" : "the command's", l, err) < 0) {
         orch_bare_launch_free(l);
         return -1;
     }

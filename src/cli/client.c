@@ -15,11 +15,31 @@
 
 #include "common/fsutil.h"
 #include "common/fileutil.h"
+#include "common/safeopen.h"
 #include "common/xalloc.h"
 
 static char *sock_path(const orch_settings *s)
 {
     return xasprintf("%s/orchd.sock", s->state_dir);
+}
+
+/* Before a byte is sent (ORCH_ARG_* values, the Orchfile's path): the
+ * server must be root or ourselves, never another user who planted a socket
+ * in a state dir we can be pointed at. Says why on refusal. */
+static int check_peer(int fd, const char *path)
+{
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+        fprintf(stderr, "orchd: %s: cannot learn who serves it: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (cr.uid == 0 || cr.uid == geteuid())
+        return 0;
+    fprintf(stderr, "orchd: %s is served by uid %u (pid %ld), neither root nor you (uid %u): "
+                    "refusing to talk to it\n",
+            path, (unsigned)cr.uid, (long)cr.pid, (unsigned)geteuid());
+    return -1;
 }
 
 int orch_client_connect(const orch_settings *s)
@@ -41,6 +61,11 @@ int orch_client_connect(const orch_settings *s)
         int e = errno;
         close(fd);
         errno = e;
+        return -1;
+    }
+    if (check_peer(fd, sa.sun_path) != 0) {
+        close(fd);
+        errno = EPERM;
         return -1;
     }
     return fd;
@@ -146,9 +171,10 @@ void orch_reply_print_problems(yajl_val reply, const char *verb)
  * <state>/orchd.log, and tells us through a pipe when its socket listens. */
 int orch_client_start_daemon(const orch_settings *s)
 {
-    int mk = orch_mkdir_p(s->state_dir, 0755);
-    if (mk != 0) {
-        fprintf(stderr, "orchd: cannot create state dir %s: %s\n", s->state_dir, strerror(-mk));
+    char *why = NULL;
+    if (orch_private_dir_ensure(s->state_dir, &why) != 0) {
+        fprintf(stderr, "orchd: state dir: %s\n", why);
+        free(why);
         return -1;
     }
     char self[4096];
@@ -182,7 +208,7 @@ int orch_client_start_daemon(const orch_settings *s)
         if (fork() != 0)
             _exit(0);
         int null = open("/dev/null", O_RDONLY);
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, 0600);
         if (null >= 0)
             dup2(null, 0);
         if (out >= 0) {
@@ -221,7 +247,7 @@ int orch_client_start_daemon(const orch_settings *s)
 int orch_client_wait_daemon_gone(const orch_settings *s, int timeout_ms)
 {
     char *path = xasprintf("%s/orchd.lock", s->state_dir);
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     free(path);
     if (fd < 0)
         return 0;
@@ -243,7 +269,7 @@ int orch_client_connect_or_start(const orch_settings *s, const char *verb)
     int fd = orch_client_connect(s);
     if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED))
         return orch_client_start_daemon(s); /* it says why when it fails */
-    if (fd < 0)
+    if (fd < 0 && errno != EPERM) /* EPERM: check_peer said why */
         fprintf(stderr, "orchd %s: cannot reach the daemon on %s: %s\n", verb, s->state_dir,
                 strerror(errno));
     return fd;

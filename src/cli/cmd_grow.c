@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/xalloc.h"
@@ -11,6 +12,20 @@
 #include "cli/client.h"
 #include "orchfile/orchfile.h"
 #include "cli/request.h"
+
+/* Named volumes made before the default data dir moved off the tmpfs: say
+ * so once per grow (a warning, not a failure; the data is not moved). */
+static void warn_old_data_dir(const orch_settings *s)
+{
+    char *old = orch_settings_old_data_dir(s);
+    struct stat st;
+    if (strcmp(old, s->data_dir) != 0 && lstat(old, &st) == 0 && S_ISDIR(st.st_mode))
+        fprintf(stderr, "orchd grow: warning: %s holds data from an older orchd, whose default "
+                        "data dir it was; the data dir is now %s (move the data there, or set "
+                        "ORCH_DATA=%s to keep using it)\n",
+                old, s->data_dir, old);
+    free(old);
+}
 
 int cmd_grow(int argc, char **argv)
 {
@@ -25,6 +40,7 @@ int cmd_grow(int argc, char **argv)
     if (orch_cli_load_model(&s, "grow", &m) != 0)
         goto out;
     orch_model_free(&m);
+    warn_old_data_dir(&s);
     int fd = orch_client_connect_or_start(&s, "grow");
     if (fd < 0)
         goto out;

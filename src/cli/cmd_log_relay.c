@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/safeopen.h"
 
 static volatile sig_atomic_t terminating;
 
@@ -35,26 +36,17 @@ static void on_term(int sig)
     terminating = 1;
 }
 
-static void mkdir_parents(const char *file)
-{
-    char *p = strdup(file);
-    if (!p)
-        return;
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    free(p);
-}
-
+/* Run by containerd's shim as root, into a directory a container may write
+ * to (a VOLUME over it): the runtime made the file already; a symlink or
+ * FIFO put in its place is refused, never followed or waited on. */
 static int open_log(const char *path)
 {
-    mkdir_parents(path);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    char *why = NULL;
+    int fd = orch_open_file(path, O_WRONLY | O_APPEND | O_CREAT, 0640,
+                            ORCH_OPEN_NOFOLLOW | ORCH_OPEN_CHARDEV, &why);
     if (fd < 0)
-        fprintf(stderr, "orchd log-relay: cannot open %s: %s (output dropped)\n", path,
-                strerror(errno));
+        fprintf(stderr, "orchd log-relay: cannot open %s: %s (output dropped)\n", path, why);
+    free(why);
     return fd;
 }
 
@@ -196,7 +188,14 @@ int cmd_log_relay(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (status && *status) {
-        mkdir_parents(status);
+        /* <state>/log-drops: orchd's own directory, one level */
+        char *dir = strdup(status);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash && slash != dir) {
+            *slash = '\0';
+            mkdir(dir, 0750);
+        }
+        free(dir);
         status_fd = open(status, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
         status_write(); /* allocates its blocks now, while there may be room */
     }

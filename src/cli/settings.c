@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,29 @@ static char *dir_of(const char *path)
     if (slash == path)
         return xstrdup("/");
     return xstrndup(path, (size_t)(slash - path));
+}
+
+/* Data (named volumes) outlives a reboot, unlike the state dir (/run is a
+ * tmpfs): /var/lib/orchd for root, the XDG data home otherwise. */
+static char *default_data_dir(const char *state_dir)
+{
+    if (geteuid() == 0)
+        return xstrdup("/var/lib/orchd");
+    const char *v = getenv("XDG_DATA_HOME");
+    if (v && v[0] == '/')
+        return xasprintf("%s/orchd", v);
+    v = getenv("HOME");
+    if (v && v[0] == '/')
+        return xasprintf("%s/.local/share/orchd", v);
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_dir && pw->pw_dir[0] == '/')
+        return xasprintf("%s/.local/share/orchd", pw->pw_dir);
+    return xasprintf("%s/data", state_dir); /* no home at all: the old place */
+}
+
+char *orch_settings_old_data_dir(const orch_settings *s)
+{
+    return xasprintf("%s/data", s->state_dir);
 }
 
 typedef struct flags {
@@ -324,7 +348,7 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     else
         s->state_dir = xasprintf("/tmp/orchd-%u", (unsigned)geteuid());
     v = pick(fl.data, "ORCH_DATA", &rc_proj, &rc_home);
-    s->data_dir = v ? absolute(v) : xasprintf("%s/data", s->state_dir);
+    s->data_dir = v ? absolute(v) : default_data_dir(s->state_dir);
     v = pick(fl.project, "ORCH_PROJECT", &rc_proj, &rc_home);
     s->project_dir = v ? absolute(v) : dir_of(s->orchfile);
     v = pick(fl.ns, "ORCH_NAMESPACE", &rc_proj, &rc_home);

@@ -42,6 +42,10 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *flags, i
                         char **argv);
 void orch_settings_free(orch_settings *s);
 
+/* Where an older orchd kept data by default (<state>/data, on a tmpfs
+ * for root): grow warns when something is still there (malloc'ed). */
+char *orch_settings_old_data_dir(const orch_settings *s);
+
 /* The files of the model, base first (orchfile then overlays). */
 size_t orch_settings_files(const orch_settings *s, const char ***files);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/fileutil.h"
+#include "common/safeopen.h"
 #include "common/xalloc.h"
 
 /* ---- the list ---- */
@@ -190,14 +190,14 @@ int orch_envfile_parse(const char *text, size_t len, const char *name, orch_kvli
 
 int orch_envfile_read(const char *path, orch_kvlist *out, char **err)
 {
-    char *text;
+    char *text, *why;
     size_t len;
-    int r = orch_read_file(path, &text, &len);
-    if (r < 0) {
-        *err = xasprintf("%s: %s", path, strerror(-r));
+    if (orch_read_file_capped(path, ORCH_ENVFILE_MAX, 0, &text, &len, &why) < 0) {
+        *err = xasprintf("%s: %s", path, why);
+        free(why);
         return -1;
     }
-    r = orch_envfile_parse(text, len, path, out, err);
+    int r = orch_envfile_parse(text, len, path, out, err);
     free(text);
     return r;
 }

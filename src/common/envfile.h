@@ -39,7 +39,14 @@ void orch_strv_free(char **v);
  * before the bad one. */
 int orch_envfile_parse(const char *text, size_t len, const char *name, orch_kvlist *out,
                        char **err);
-/* Reads and parses the file at path; *err names the path on I/O errors. */
+/* The largest ENV_FILE read: a mistake (or /dev/zero) must not grow the
+ * daemon without bound. */
+#define ORCH_ENVFILE_MAX ((size_t)1 << 20)
+
+/* Reads and parses the file at path; *err names the path on I/O errors. The
+ * file must be a regular file of at most ORCH_ENVFILE_MAX bytes; it is
+ * opened without blocking (a FIFO is refused, never waited on). Whose
+ * permissions apply is the caller's choice (common/fsid.h). */
 int orch_envfile_read(const char *path, orch_kvlist *out, char **err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "common/fsutil.h"
 #include "common/fileutil.h"
+#include "common/safeopen.h"
 #include "common/xalloc.h"
 #include "runtime/reaper.h"
 #include "daemon/runtime_loader.h"
@@ -33,9 +34,11 @@ char *orch_lock_path(const char *state_dir)
 static int take_lock(const char *state_dir)
 {
     char *path = orch_lock_path(state_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char *why = NULL;
+    int fd = orch_open_file(path, O_RDWR | O_CREAT, 0600, ORCH_OPEN_NOFOLLOW, &why);
     if (fd < 0) {
-        fprintf(stderr, "orchd daemon: cannot open %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "orchd daemon: cannot open the lock %s: %s\n", path, why);
+        free(why);
         free(path);
         return -1;
     }
@@ -52,6 +55,27 @@ static int take_lock(const char *state_dir)
     }
     free(path);
     return fd;
+}
+
+/* <state>/logs: 0750, so services' logs (and the tokens they print) are
+ * not world-readable; a dir left 0755 by an older orchd is tightened. */
+static int logs_dir_ensure(const char *state_dir)
+{
+    char *dir = xasprintf("%s/logs", state_dir);
+    struct stat st;
+    int rc = 0;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        fprintf(stderr, "orchd daemon: cannot create %s: %s\n", dir, strerror(errno));
+        rc = -1;
+    } else if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+        fprintf(stderr, "orchd daemon: %s is not a directory of mine; remove it\n", dir);
+        rc = -1;
+    } else if ((st.st_mode & 0777) != 0750 && chmod(dir, 0750) != 0) {
+        fprintf(stderr, "orchd daemon: cannot chmod 750 %s: %s\n", dir, strerror(errno));
+        rc = -1;
+    }
+    free(dir);
+    return rc;
 }
 
 static void finish_exit(void *arg)
@@ -125,14 +149,19 @@ int orch_daemon_run(const orch_daemon_opts *o)
     d.ctx = (orch_env_ctx){.state_dir = o->state_dir, .data_dir = o->data_dir,
                            .project_dir = o->project_dir, .namespace_ = o->namespace_};
     signal(SIGPIPE, SIG_IGN);
-    int mk = orch_mkdir_p(o->state_dir, 0755);
-    if (mk != 0) {
-        fprintf(stderr, "orchd daemon: cannot create state dir %s: %s\n", o->state_dir, strerror(-mk));
+    char *why = NULL;
+    if (orch_private_dir_ensure(o->state_dir, &why) != 0) {
+        fprintf(stderr, "orchd daemon: state dir: %s\n", why);
+        free(why);
         return 1;
     }
     d.lock_fd = take_lock(o->state_dir);
     if (d.lock_fd < 0)
         return 1;
+    if (logs_dir_ensure(o->state_dir) != 0) {
+        close(d.lock_fd);
+        return 1;
+    }
     d.loop = uv_default_loop();
     d.socket_path = orch_socket_path(o->state_dir);
     char *err = NULL;

@@ -21,7 +21,7 @@ done
 grep -q -- "-n needs a value" err.txt || fail "logs -n: $(cat err.txt)"
 
 # A reply whose report is empty (a fake daemon on the socket).
-mkdir -p "$ORCH_STATE_DIR"
+mkdir -m 700 -p "$ORCH_STATE_DIR"
 python3 - "$ORCH_STATE_DIR/orchd.sock" <<'PY' &
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX)

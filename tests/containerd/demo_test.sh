@@ -12,7 +12,7 @@ for b in containerd ctr runc python3 curl; do
 done
 
 T=$(mktemp -d /tmp/orchd-demo.XXXXXX)
-export ORCH_STATE_DIR=$T/state ORCH_CONTAINERD_SOCKET=$T/state/containerd.sock
+export ORCH_STATE_DIR=$T/state ORCH_DATA=$T/data ORCH_CONTAINERD_SOCKET=$T/state/containerd.sock
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cp -r "$SRC/examples/demo" "$T/demo"
 rm -rf "$T/demo/build"
@@ -50,12 +50,12 @@ ticker=$(state ticker pid)
 grep -q . "/proc/$ticker/cgroup" || fail "ticker's task pid $ticker is not a process"
 
 "$ORCHD" fell --orchfile "$F" --keep-data || fail "fell --keep-data"
-[ -f "$T/state/data/volumes/hello-data/hello.txt" ] || fail "--keep-data removed the volume"
+[ -f "$T/data/volumes/hello-data/hello.txt" ] || fail "--keep-data removed the volume"
 [ ! -d "/proc/$ticker" ] || fail "ticker survived fell"
 pgrep -f "containerd --config $T/" >/dev/null && fail "containerd survived fell"
 
 "$ORCHD" grow --orchfile "$F" --arg web_port="$port" || fail "second grow"
 "$ORCHD" fell --orchfile "$F" || fail "fell"
-[ ! -d "$T/state/data/volumes" ] || fail "fell without --keep-data left the volumes"
+[ ! -d "$T/data/volumes" ] || fail "fell without --keep-data left the volumes"
 pgrep -f "containerd-shim-runc-v2 .*$T" >/dev/null && fail "a shim survived"
 echo PASS

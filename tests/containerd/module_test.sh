@@ -50,6 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$TMP/state" "$TMP/data" "$TMP/proj"
+chmod 700 "$TMP/state"
 cat >"$TMP/proj/Orchfile" <<'ORCH'
 SERVICE sleeper
 RUN sleep 300

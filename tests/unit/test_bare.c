@@ -239,17 +239,26 @@ static void test_user(void)
         fprintf(stderr, "note: no user 'nobody'; USER not tested\n");
         return;
     }
+    /* STDOUT is opened with the service's identity: it goes into a
+     * directory nobody may write (docs/RUNTIME-BARE.md). */
+    char *udir = path_in(tmp, "nobody-logs");
+    CHECK(chmod(tmp, 0711) == 0);
+    CHECK(mkdir(udir, 0700) == 0 || errno == EEXIST);
+    CHECK(chown(udir, pw->pw_uid, pw->pw_gid) == 0);
     const char *specs[] = {"nobody", "65534:65534"};
     for (int i = 0; i < 2; i++) {
         orch_service s;
         service(&s, "usersvc",
                 "grep -E '^(Uid|Gid):' /proc/self/status; echo \"HOME=$HOME USER=$USER\"");
         s.user = xstrdup(specs[i]);
-        s.stdout_path = path_in(tmp, "user.log");
+        s.stdout_path = path_in(udir, "user.log");
         unlink(s.stdout_path);
         run r = {0};
         run_service(&s, &r);
         CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        struct stat st;
+        CHECK(stat(s.stdout_path, &st) == 0 && st.st_uid == pw->pw_uid &&
+              (st.st_mode & 0777) == 0640);
         char *text = test_read(s.stdout_path);
         CHECK_CONTAINS(text, "Uid:\t65534\t65534\t65534\t65534\n");
         CHECK_CONTAINS(text, "Gid:\t65534\t65534\t65534\t65534\n");
@@ -259,6 +268,7 @@ static void test_user(void)
         free(text);
         orch_service_free(&s);
     }
+    free(udir);
 }
 
 static void test_start_errors(void)

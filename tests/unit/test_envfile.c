@@ -1,5 +1,8 @@
 /* Unit tests for ENV_FILE parsing (src/common/envfile.c). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <string.h>
 
 #include "check.h"
@@ -151,11 +154,53 @@ static void test_files(void)
     free(dir);
 }
 
+/* What must never reach the parser: a FIFO (opening it would block the
+ * daemon's loop), a device (/dev/zero never ends), a file over the cap. */
+static void test_refused(void)
+{
+    char *dir = test_mkdtemp();
+    char *fifo = xasprintf("%s/fifo.env", dir);
+    char *big = xasprintf("%s/big.env", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    FILE *f = fopen(big, "w");
+    CHECK(f != NULL);
+    for (size_t i = 0; f && i <= ORCH_ENVFILE_MAX / 8; i++)
+        fputs("A=12345\n", f);
+    if (f)
+        fclose(f);
+    struct {
+        const char *path, *want;
+    } cases[] = {
+        {fifo, "is a FIFO, not a regular file"},
+        {"/dev/zero", "is a character device, not a regular file"},
+        {dir, "is a directory, not a regular file"},
+        {big, "is larger than 1048576 bytes"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        orch_kvlist l = {0};
+        char *err = NULL;
+        time_t t0 = time(NULL);
+        CHECK(orch_envfile_read(cases[i].path, &l, &err) == -1);
+        CHECK(time(NULL) - t0 < 2);
+        char *want = xasprintf("%s: %s", cases[i].path, cases[i].want);
+        CHECK_STR(err, want);
+        CHECK(l.n == 0);
+        free(want);
+        free(err);
+        orch_kvlist_free(&l);
+    }
+    test_rm_rf(dir);
+    free(fifo);
+    free(big);
+    free(dir);
+}
+
 int main(void)
 {
     test_basics();
     test_quotes();
     test_errors();
     test_files();
+    test_refused();
     return check_done();
 }

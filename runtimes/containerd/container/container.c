@@ -42,6 +42,7 @@
 #include "containerd/store/store.h"
 #include "common/envfile.h"
 #include "common/fileutil.h"
+#include "common/safeopen.h"
 #include "containerd/core/lease.h"
 #include "orchfile/orchfile.h"
 #include "containerd/fetch/fetch.h"
@@ -1155,16 +1156,21 @@ static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
                            svc->stderr_path ? "STDERR" : "log file"};
     const char *paths[2] = {out, errp};
     for (int i = 0; i < 2 && rc == 0; i++) {
-        int m = orch_mkdir_parents(paths[i], 0755);
-        int fd = m == 0 ? open(paths[i], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644)
+        /* A container may write into the directory (a VOLUME over it):
+         * never follow a symlink it planted there, nor wait on a FIFO. */
+        int m = orch_mkdir_parents(paths[i], 0750);
+        char *why = NULL;
+        int fd = m == 0 ? orch_open_file(paths[i], O_WRONLY | O_APPEND | O_CREAT, 0640,
+                                         ORCH_OPEN_NOFOLLOW | ORCH_OPEN_CHARDEV, &why)
                         : -1;
         if (fd < 0) {
             *err = xasprintf("service %s: cannot open %s '%s': %s", svc->name, what[i], paths[i],
-                             strerror(m ? -m : errno));
+                             m ? strerror(-m) : why);
             rc = -1;
         } else {
             close(fd);
         }
+        free(why);
     }
     if (rc == 0) {
         /* always the relay, even for one file: it drops (and counts) output

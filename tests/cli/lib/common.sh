@@ -75,3 +75,26 @@ wait_for() {
 }
 
 state_is() { [ "$(sv "s['$1']['state']")" = "$2" ]; }
+
+# throwaway_user PREFIX: creates a user PREFIX<pid> (printed in $U) and
+# makes the EXIT trap remove it after the test's daemon is gone (userdel
+# refuses a user that still runs processes: those are killed by pid).
+throwaway_user() {
+    [ "$(id -u)" = 0 ] || skip "needs root (useradd)"
+    command -v useradd >/dev/null || skip "useradd is not installed"
+    U=$1$$
+    useradd --no-create-home --shell /usr/sbin/nologin "$U" || skip "cannot useradd $U"
+    trap user_cleanup EXIT INT TERM
+}
+user_cleanup() {
+    rc=$?
+    set +e # the (exit $rc) below must not end the trap before cleanup
+    timeout 30 "$ORCHD" fell >/dev/null 2>&1 || true
+    for pid in $(pgrep -u "$U" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        userdel "$U" 2>/dev/null && break
+        sleep 0.2
+    done
+    (exit $rc)
+    cleanup
+}
