@@ -6,6 +6,9 @@
 # installs it) and unpacks it with `dpkg -x`. Keeps only what the guest needs:
 #   CACHE_DIR/<package>/vmlinuz
 #   CACHE_DIR/<package>/overlay.ko   (containerd's overlayfs snapshotter)
+#   CACHE_DIR/<package>/modules/*.ko (decompressed; what the vm runtime's
+#     guests load at boot: virtio_mmio, the virtio console and net, 9p;
+#     modules/order lists them dependencies first)
 # and prints CACHE_DIR/<package> on stdout. A second run reuses the cache.
 set -euo pipefail
 
@@ -32,7 +35,7 @@ if [ -z "$PKG" ]; then
     exit 1
 fi
 OUT="$CACHE/$PKG"
-if [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/overlay.ko" ]; then
+if [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/overlay.ko" ] && [ -s "$OUT/modules/order" ]; then
     echo "$OUT"
     exit 0
 fi
@@ -54,6 +57,25 @@ case $ko in
 *.ko.zst) zstd -qdc "$ko" >"$WORK/out/overlay.ko" ;;
 *) echo "fetch-kernel: no overlay module in $PKG" >&2; exit 1 ;;
 esac
+# The vm runtime's guest modules, dependencies first (modules.dep of the
+# package says which each needs; these are the ones Debian builds as =m).
+unxz_ko() { # SRC DEST
+    case $1 in
+    *.ko) cp "$1" "$2" ;;
+    *.ko.xz) xz -dc "$1" >"$2" ;;
+    *.ko.zst) zstd -qdc "$1" >"$2" ;;
+    esac
+}
+mkdir -p "$WORK/out/modules"
+: >"$WORK/out/modules/order"
+for m in virtio_mmio virtio_console failover net_failover virtio_net netfs fscache 9pnet 9pnet_virtio 9p overlay; do
+    f=$(find "$WORK/x/lib/modules" -regex ".*/$m\.ko\(\.xz\|\.zst\)?" | head -n1)
+    [ -n "$f" ] || continue # built in, or not needed by this kernel
+    unxz_ko "$f" "$WORK/out/modules/$m.ko"
+    echo "$m.ko" >>"$WORK/out/modules/order"
+done
+grep -qx virtio_mmio.ko "$WORK/out/modules/order" || {
+    echo "fetch-kernel: no virtio_mmio module in $PKG" >&2; exit 1; }
 echo "$PKG" >"$WORK/out/package"
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT"
