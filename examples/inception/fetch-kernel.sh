@@ -68,11 +68,21 @@ unxz_ko() { # SRC DEST
 }
 mkdir -p "$WORK/out/modules"
 : >"$WORK/out/modules/order"
-for m in virtio_mmio virtio_console failover net_failover virtio_net netfs fscache 9pnet 9pnet_virtio 9p overlay; do
-    f=$(find "$WORK/x/lib/modules" -regex ".*/$m\.ko\(\.xz\|\.zst\)?" | head -n1)
-    [ -n "$f" ] || continue # built in, or not needed by this kernel
-    unxz_ko "$f" "$WORK/out/modules/$m.ko"
-    echo "$m.ko" >>"$WORK/out/modules/order"
+# The package has no modules.dep (depmod makes it at install): each
+# module's own "depends" field (modinfo) says what it needs.
+add_mod() { # NAME: its dependencies, then itself, once
+    local f d
+    grep -qx "$1.ko" "$WORK/out/modules/order" && return 0
+    f=$(find "$WORK/x/lib/modules" -regex ".*/$1\.ko\(\.xz\|\.zst\)?" | head -n1)
+    [ -n "$f" ] || return 0 # built in
+    for d in $(modinfo -F depends "$f" | tr ',' ' '); do
+        add_mod "$d"
+    done
+    unxz_ko "$f" "$WORK/out/modules/$1.ko"
+    echo "$1.ko" >>"$WORK/out/modules/order"
+}
+for m in virtio_mmio virtio_console virtio_net 9pnet_virtio 9p overlay; do
+    add_mod "$m"
 done
 grep -qx virtio_mmio.ko "$WORK/out/modules/order" || {
     echo "fetch-kernel: no virtio_mmio module in $PKG" >&2; exit 1; }

@@ -181,6 +181,8 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
     lib *l = &L->v[L->n];
     memset(l, 0, sizeof *l);
     l->is_main = L->n == 0;
+    if (!l->is_main && !strchr(info->dlpi_name, '/'))
+        return 0; /* the vDSO: the kernel's, not a file */
     const ElfW(Dyn) *dyn = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
@@ -193,7 +195,9 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
     const char *strtab = NULL;
     for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++)
         if (d->d_tag == DT_STRTAB)
-            strtab = (const char *)d->d_un.d_ptr; /* glibc relocates it */
+            strtab = (const char *)d->d_un.d_ptr; /* glibc relocates it... */
+    if (strtab && (uintptr_t)strtab < info->dlpi_addr)
+        strtab += info->dlpi_addr; /* ...except where it did not */
     if (!strtab)
         return 0;
     for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {

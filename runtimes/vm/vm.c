@@ -343,7 +343,7 @@ static void spawn_qemu(orch_instance *inst)
                           "-cpu", kvm ? "host" : "max", "-m", m_arg, "-smp", smp, "-nodefaults",
                           "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
                           "-initrd", initrd, "-append",
-                          "console=ttyS0 panic=-1 reboot=t rdinit=/init loglevel=4",
+                          "console=ttyS0 panic=-1 reboot=t rdinit=/init",
                           "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
                           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", qmp, NULL};
     const char *path = getenv("PATH");
