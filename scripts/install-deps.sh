@@ -5,7 +5,11 @@ set -eu
 
 BUILD="build-essential cmake pkg-config libuv1-dev libyaml-dev libyajl-dev
        libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libgrpc-dev
-       libcurl4-openssl-dev"
+       libcurl4-openssl-dev libarchive-dev"
+# libarchive-dev: the vm runtime reads image layers (tar, gzip, zstd) and
+# writes the guest's cpio initramfs with it instead of a tar/cpio reader of
+# our own; only its read/write API is used, files are created by our code.
+# kmod (modinfo) for fetch-kernel.sh's module dependencies.
 # clang and its runtime for the libFuzzer targets and LeakSanitizer.
 FUZZ="clang libclang-rt-14-dev"
 # Real parts the tests drive: a private containerd + runc, busybox for the
@@ -13,7 +17,7 @@ FUZZ="clang libclang-rt-14-dev"
 # qemu and cpio for the VM test (examples/inception).
 TEST="containerd runc busybox-static procps iproute2 util-linux python3 curl
       golang-github-containerd-containerd-dev
-      qemu-system-x86 cpio
+      qemu-system-x86 cpio kmod
       docker-registry skopeo apache2-utils
       docker-compose docker.io"
 # orchd export's tests: the Kubernetes schema check runs on Node.js (npm

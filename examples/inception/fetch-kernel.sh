@@ -6,6 +6,9 @@
 # installs it) and unpacks it with `dpkg -x`. Keeps only what the guest needs:
 #   CACHE_DIR/<package>/vmlinuz
 #   CACHE_DIR/<package>/overlay.ko   (containerd's overlayfs snapshotter)
+#   CACHE_DIR/<package>/modules/*.ko (decompressed; what the vm runtime's
+#     guests load at boot: virtio_mmio, the virtio console and net, 9p;
+#     modules/order lists them dependencies first)
 # and prints CACHE_DIR/<package> on stdout. A second run reuses the cache.
 set -euo pipefail
 
@@ -32,7 +35,7 @@ if [ -z "$PKG" ]; then
     exit 1
 fi
 OUT="$CACHE/$PKG"
-if [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/overlay.ko" ]; then
+if [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/overlay.ko" ] && [ -s "$OUT/modules/order" ]; then
     echo "$OUT"
     exit 0
 fi
@@ -54,6 +57,35 @@ case $ko in
 *.ko.zst) zstd -qdc "$ko" >"$WORK/out/overlay.ko" ;;
 *) echo "fetch-kernel: no overlay module in $PKG" >&2; exit 1 ;;
 esac
+# The vm runtime's guest modules, dependencies first (modules.dep of the
+# package says which each needs; these are the ones Debian builds as =m).
+unxz_ko() { # SRC DEST
+    case $1 in
+    *.ko) cp "$1" "$2" ;;
+    *.ko.xz) xz -dc "$1" >"$2" ;;
+    *.ko.zst) zstd -qdc "$1" >"$2" ;;
+    esac
+}
+mkdir -p "$WORK/out/modules"
+: >"$WORK/out/modules/order"
+# The package has no modules.dep (depmod makes it at install): each
+# module's own "depends" field (modinfo) says what it needs.
+add_mod() { # NAME: its dependencies, then itself, once
+    local f d
+    grep -qx "$1.ko" "$WORK/out/modules/order" && return 0
+    f=$(find "$WORK/x/lib/modules" -regex ".*/$1\.ko\(\.xz\|\.zst\)?" | head -n1)
+    [ -n "$f" ] || return 0 # built in
+    for d in $(modinfo -F depends "$f" | tr ',' ' '); do
+        add_mod "$d"
+    done
+    unxz_ko "$f" "$WORK/out/modules/$1.ko"
+    echo "$1.ko" >>"$WORK/out/modules/order"
+}
+for m in virtio_mmio virtio_console virtio_net 9pnet_virtio 9p overlay; do
+    add_mod "$m"
+done
+grep -qx virtio_mmio.ko "$WORK/out/modules/order" || {
+    echo "fetch-kernel: no virtio_mmio module in $PKG" >&2; exit 1; }
 echo "$PKG" >"$WORK/out/package"
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT"

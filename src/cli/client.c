@@ -223,7 +223,8 @@ int orch_client_start_daemon(const orch_settings *s)
         setenv("ORCH_READY_FD", fdnum, 1);
         execl(self, "orchd", "daemon", "--state-dir", s->state_dir, "--data-dir", s->data_dir,
               "--project-dir", s->project_dir, "--namespace", s->namespace_,
-              "--containerd-socket", s->containerd_socket, (char *)NULL);
+              "--containerd-socket", s->containerd_socket, "--runtime", s->runtime,
+              "--vm-kernel", s->vm_kernel, (char *)NULL);
         _exit(127);
     }
     close(ready[1]);

@@ -19,6 +19,7 @@ int cmd_daemon(int argc, char **argv)
     orch_daemon_opts o = {.state_dir = s.state_dir, .data_dir = s.data_dir,
                           .project_dir = s.project_dir, .namespace_ = s.namespace_,
                           .containerd_socket = s.containerd_socket,
+                          .runtime = s.runtime, .vm_kernel = s.vm_kernel,
                           .ready_fd = ready ? atoi(ready) : -1,
                           .init_pid = init ? (pid_t)atoi(init) : 0};
     unsetenv("ORCH_READY_FD");

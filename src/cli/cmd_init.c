@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "init/init.h"
+#include "init/vm_guest.h"
 
 static void usage(FILE *f)
 {
@@ -55,5 +56,7 @@ int cmd_init(int argc, char **argv)
             return 2;
         }
     }
+    if (orch_vm_guest_present()) /* booted by the vm runtime */
+        return orch_vm_guest_run();
     return orch_init_run(&o);
 }

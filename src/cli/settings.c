@@ -107,7 +107,7 @@ char *orch_settings_old_data_dir(const orch_settings *s)
 }
 
 typedef struct flags {
-    const char *orchfile, *state, *data, *project, *ns, *runtime, *socket;
+    const char *orchfile, *state, *data, *project, *ns, *runtime, *socket, *vm_kernel;
 } flags;
 
 /* flag > env > project .orchrc > $HOME/.orchrc */
@@ -140,7 +140,8 @@ static void usage(FILE *f, const char *verb, const char *accepted)
                "  --data-dir DIR        persistent data and volumes (ORCH_DATA)\n"
                "  --project-dir DIR     base of relative paths (ORCH_PROJECT)\n"
                "  --namespace NAME      names of cgroups and containers (ORCH_NAMESPACE)\n"
-               "  --runtime NAME        runtime for container services (ORCH_RUNTIME)\n"
+               "  --runtime NAME        runtime for FROM services: containerd or vm (ORCH_RUNTIME)\n"
+               "  --vm-kernel DIR       vm: kernel and modules (ORCH_VM_KERNEL)\n"
                "  --containerd-socket P containerd's socket (ORCH_CONTAINERD_SOCKET)\n"
                "  --arg NAME=VALUE      override an ARG (repeatable)\n", verb);
     if (strstr(accepted, "json"))
@@ -236,6 +237,7 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
         VALUE_FLAG("--project-dir", NULL, fl.project)
         VALUE_FLAG("--namespace", NULL, fl.ns)
         VALUE_FLAG("--runtime", NULL, fl.runtime)
+        VALUE_FLAG("--vm-kernel", NULL, fl.vm_kernel)
         VALUE_FLAG("--containerd-socket", NULL, fl.socket)
         if (missing_value(verb, accepted, a, next))
             goto out;
@@ -357,6 +359,8 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     s->runtime = xstrdup(v ? v : "containerd");
     v = pick(fl.socket, "ORCH_CONTAINERD_SOCKET", &rc_proj, &rc_home);
     s->containerd_socket = xstrdup(v ? v : "/run/containerd/containerd.sock");
+    v = pick(fl.vm_kernel, "ORCH_VM_KERNEL", &rc_proj, &rc_home);
+    s->vm_kernel = v && *v ? absolute(v) : xstrdup("");
     rc_free(&rc_proj);
     rc_free(&rc_home);
     free(hint_dir);
@@ -365,8 +369,10 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     if (rc < 0)
         fprintf(stderr, "orchd %s: namespace '%s': use 1-32 of a-z, 0-9, '-' and '_'\n", verb,
                 s->namespace_);
-    if (strcmp(s->runtime, "containerd") != 0 && strcmp(s->runtime, "bare") != 0) {
-        fprintf(stderr, "orchd %s: runtime '%s': expected containerd or bare\n", verb, s->runtime);
+    if (strcmp(s->runtime, "containerd") != 0 && strcmp(s->runtime, "bare") != 0 &&
+        strcmp(s->runtime, "vm") != 0) {
+        fprintf(stderr, "orchd %s: runtime '%s': expected containerd, vm or bare\n", verb,
+                s->runtime);
         rc = -1;
     }
 out:
@@ -386,6 +392,7 @@ void orch_settings_free(orch_settings *s)
     free(s->namespace_);
     free(s->runtime);
     free(s->containerd_socket);
+    free(s->vm_kernel);
     for (size_t i = 0; i < s->n_args; i++) {
         free(s->args[i].name);
         free(s->args[i].value);

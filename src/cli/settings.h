@@ -21,6 +21,7 @@ typedef struct orch_settings {
     char *namespace_;
     char *runtime;
     char *containerd_socket;
+    char *vm_kernel; /* "" when not given */
     orch_kv_arg *args; /* --arg, in order */
     size_t n_args;
     char **names; /* positional SERVICE names */

@@ -24,6 +24,7 @@
 #include "orchfile/orchfile.h"
 #include "protocol/protocol.h"
 #include "daemon/runtime_loader.h"
+#include "runtime/reaper.h"
 
 #define ACCEPT_RETRY_MS 100
 
@@ -240,8 +241,12 @@ static int load_container_runtime(orch_daemon *d, char **err)
     if (d->container_runtime)
         return 0;
     orch_module_config cfg = {.socket_path = d->opts.containerd_socket,
-                              .namespace_ = d->ctx.namespace_};
-    d->container_runtime = orch_runtime_module_load(d->loop, "containerd", &cfg, err);
+                              .namespace_ = d->ctx.namespace_,
+                              .vm_kernel = d->opts.vm_kernel,
+                              .reaper_watch = orch_reaper_watch,
+                              .reaper_unwatch = orch_reaper_unwatch};
+    const char *name = d->opts.runtime && *d->opts.runtime ? d->opts.runtime : "containerd";
+    d->container_runtime = orch_runtime_module_load(d->loop, name, &cfg, err);
     if (!d->container_runtime)
         return -1;
     orch_supervisor_set_container_runtime(d->sv, d->container_runtime);

@@ -13,6 +13,8 @@ typedef struct orch_daemon_opts {
     const char *project_dir;
     const char *namespace_;
     const char *containerd_socket;
+    const char *runtime;   /* for FROM services: "containerd" (NULL) or "vm" */
+    const char *vm_kernel; /* vm: the kernel directory */
     int ready_fd; /* >= 0: write one byte when the socket listens, then close */
     /* > 0: the daemon runs under `orchd init` (that pid, its parent): it
      * prints every service state change on stderr (the console), and after

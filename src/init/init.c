@@ -167,6 +167,8 @@ static bool resolve_settings(const char *orchfile, const char *state_dir)
     add_arg("--project-dir", I.s.project_dir);
     add_arg("--namespace", I.s.namespace_);
     add_arg("--containerd-socket", I.s.containerd_socket);
+    add_arg("--runtime", I.s.runtime);
+    add_arg("--vm-kernel", I.s.vm_kernel);
     return true;
 }
 

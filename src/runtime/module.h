@@ -23,12 +23,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "runtime/runtime.h"
 
-/* 1 was the unversioned ABI (modules exporting orch_containerd_init). */
-#define ORCH_MODULE_ABI_VERSION 4u /* 3: ops gained adopt; 4: start errors are orch_error */
+/* 1 was the unversioned ABI (modules exporting orch_containerd_init); 3:
+ * ops gained adopt, orch_module_config vm_kernel and the reaper; 4: start
+ * errors are orch_error. */
+#define ORCH_MODULE_ABI_VERSION 4u
 #define ORCH_MODULE_SYMBOL "orch_runtime_module"
 /* orchd-<name>.so */
 #define ORCH_MODULE_FILE_PREFIX "orchd-"
@@ -40,6 +43,12 @@
 typedef struct orch_module_config {
     const char *socket_path; /* containerd: "unix:/path" or a plain path */
     const char *namespace_;  /* every object the module makes carries it */
+    const char *vm_kernel;   /* vm: the kernel directory (--vm-kernel) */
+    /* The daemon's one SIGCHLD reaper (runtime/reaper.h), for a module that
+     * starts its own child processes (vm: qemu): the module's copy of the
+     * reaper code is another one, which nobody runs. */
+    void (*reaper_watch)(pid_t pid, void (*cb)(void *owner, pid_t pid, int status), void *owner);
+    void (*reaper_unwatch)(pid_t pid);
 } orch_module_config;
 
 typedef struct orch_module_desc {

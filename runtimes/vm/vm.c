@@ -1,0 +1,664 @@
+/* The vm runtime (docs/RUNTIME-VM.md): every FROM service is a qemu guest.
+ *
+ *   start    on a worker thread: the image's rootfs (image.c, cached), the
+ *            image part of the initramfs (initrd.c, cached); back on the
+ *            loop: the guest's spec (the OCI runtime spec the containerd
+ *            runtime would write: ENV, ENV_FILE, WORKDIR, USER, LIMIT_*,
+ *            TASKS_MAX); worker again: the per-start initramfs in
+ *            <state>/vm/<ns>.<service>/; loop: qemu spawned like a bare
+ *            process, in the service's cgroup, its stdout (the guest's
+ *            serial console) appended to the service's log.
+ *   exit     qemu's wait status, decoded (runtime/vm_exit.h).
+ *   signal   SIGKILL kills qemu; any other signal asks the guest to stop
+ *            (QMP send-key ctrl-alt-delete: SIGINT for the guest's process
+ *            1, which stops the service and powers off with its status).
+ *   release  SIGKILL qemu if it still runs, wait for it, remove the cgroup
+ *            and the per-start directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bare/cgroup.h"
+#include "bare/spawn.h"
+#include "common/envfile.h"
+#include "common/fileutil.h"
+#include "common/fsutil.h"
+#include "common/xalloc.h"
+#include "containerd/container/spec.h"
+#include "containerd/store/image_config.h"
+#include "runtime/module.h"
+#include "runtime/vm_exit.h"
+#include "vm/image.h"
+#include "vm/initrd.h"
+#include "vm/layer.h"
+
+#define DEFAULT_MEMORY (256ull << 20)
+#define RELEASE_RETRY_MS 20
+#define RELEASE_MAX_TRIES 250
+#define KVM_PROBE_MS 3000
+
+static struct {
+    uv_loop_t *loop;
+    char *kernel_dir;
+    char *ns;
+    void (*watch)(pid_t, void (*)(void *, pid_t, int), void *);
+    void (*unwatch)(pid_t);
+    int accel; /* 0 unknown, 1 tcg, 2 kvm; probed once, on a worker */
+    char *accel_why;
+    bool initialised;
+} V;
+
+struct orch_instance {
+    char *name;
+    const orch_service *svc; /* the supervisor keeps it while we live */
+    orch_env_ctx ctx;        /* strings copied */
+    orch_instance_cbs cbs;
+    void *owner;
+    uv_work_t work;
+    int phase;   /* 1 image, 2 initrd */
+    char *err;   /* of the worker */
+    vm_image img;
+    char *cached_initrd;
+    char *run_dir, *initrd, *qmp, *log, *spec;
+    size_t spec_len;
+    pid_t pid;
+    orch_cgroup cg;
+    bool have_cg;
+    uv_timer_t timer;
+    bool timer_live;
+    bool started_reported, exited, releasing, work_busy, cancelled;
+    int status;
+    int release_tries;
+    void (*done)(void *);
+    void *done_arg;
+};
+
+static const char *ns_of(const orch_env_ctx *ctx)
+{
+    return ctx->namespace_ ? ctx->namespace_ : ORCH_DEFAULT_NAMESPACE;
+}
+
+/* ---------------------------------------------------------------- kvm probe */
+
+/* /dev/kvm can exist and hang (a nested host without working VMX): ask
+ * for a VM in a child that raises no SIGCHLD (exit signal 0), which the
+ * daemon's reaper therefore never takes, and give it KVM_PROBE_MS. */
+static void probe_accel(void)
+{
+    const char *forced = getenv("ORCH_VM_ACCEL");
+    if (forced && (!strcmp(forced, "tcg") || !strcmp(forced, "kvm"))) {
+        V.accel = !strcmp(forced, "kvm") ? 2 : 1;
+        V.accel_why = xasprintf("ORCH_VM_ACCEL=%s", forced);
+        return;
+    }
+    if (access("/dev/kvm", R_OK | W_OK) != 0) {
+        V.accel = 1;
+        V.accel_why = xstrdup("no usable /dev/kvm");
+        return;
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, 0, NULL, NULL, NULL, 0); /* no SIGCHLD */
+    if (pid == 0) {
+        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        int ok = fd >= 0 && ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION &&
+                 ioctl(fd, KVM_CREATE_VM, 0) >= 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    pid_t r = 0;
+    for (int waited = 0; pid > 0 && waited < KVM_PROBE_MS; waited += 20) {
+        r = waitpid(pid, &st, WNOHANG | __WCLONE);
+        if (r != 0)
+            break;
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (pid > 0 && r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        V.accel = 2;
+        V.accel_why = xstrdup("/dev/kvm works");
+        return;
+    }
+    if (pid > 0 && r == 0) {
+        kill(pid, SIGKILL); /* it may sit in the kernel; reaped if it ever leaves */
+        waitpid(pid, &st, WNOHANG | __WCLONE);
+    }
+    V.accel = 1;
+    V.accel_why = xstrdup(r == 0 && pid > 0 ? "/dev/kvm hangs (KVM_CREATE_VM did not return in 3 s)"
+                                            : "/dev/kvm refuses to create a VM");
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *read_image_etc(const char *rootfs, const char *name)
+{
+    int root = open(rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (root < 0)
+        return NULL;
+    int etc = openat(root, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(root);
+    if (etc < 0)
+        return NULL;
+    int fd = openat(etc, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    close(etc);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (1 << 20)) {
+        buf = xmalloc((size_t)st.st_size + 1);
+        ssize_t n = read(fd, buf, (size_t)st.st_size);
+        buf[n > 0 ? n : 0] = '\0';
+    }
+    close(fd);
+    return buf;
+}
+
+static void put_report(orch_instance *inst); /* started / exited */
+
+/* ---------------------------------------------------------------- workers */
+
+static void work_run(uv_work_t *w)
+{
+    orch_instance *inst = w->data;
+    if (!V.accel)
+        probe_accel();
+    if (inst->phase == 1) {
+        char *cache = xasprintf("%s/vm/rootfs", inst->ctx.data_dir);
+        if (vm_image_prepare(inst->svc->image, inst->ctx.project_dir, cache, &inst->img, &inst->err) == 0) {
+            char *icache = xasprintf("%s/vm/initrd", inst->ctx.data_dir);
+            char *shim = getenv("ORCH_VM_SHIM") ? xstrdup(getenv("ORCH_VM_SHIM")) : NULL;
+            if (!shim) {
+                char self[4096];
+                ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+                self[n > 0 ? n : 0] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash)
+                    *slash = '\0';
+                shim = xasprintf("%s/orchd-vm-init", self);
+            }
+            vm_initrd_input in = {.rootfs = inst->img.rootfs, .image_hex = inst->img.digest_hex,
+                                  .kernel_dir = V.kernel_dir, .shim = shim, .cache_dir = icache};
+            char *why = NULL;
+            if (access(shim, R_OK) != 0)
+                inst->err = xasprintf("the guest /init %s is missing (it is built next to orchd)", shim);
+            else if (vm_initrd_cached(&in, &inst->cached_initrd, &why) < 0) {
+                inst->err = xasprintf("the guest initramfs: %s", why);
+                free(why);
+            }
+            free(shim);
+            free(icache);
+        }
+        free(cache);
+    } else {
+        int r = orch_mkdir_p(inst->run_dir, 0700);
+        if (r < 0)
+            inst->err = xasprintf("%s: %s", inst->run_dir, strerror(-r));
+        else
+            vm_initrd_for_start(inst->cached_initrd, inst->spec, inst->spec_len, inst->initrd, &inst->err);
+    }
+}
+
+/* what names the service already when it starts with "service NAME:". */
+static void report_start_failure(orch_instance *inst, const char *what, bool named)
+{
+    orch_error *e = named ? orch_error_new(ORCH_E_INVALID, "%s", what)
+                          : orch_error_new(ORCH_E_INVALID, "service %s: %s", inst->name, what);
+    inst->started_reported = true;
+    inst->cbs.started(inst->owner, 0, e);
+    orch_error_free(e);
+}
+
+static void fail_start(orch_instance *inst, const char *what)
+{
+    report_start_failure(inst, what, false);
+}
+
+static char *build_spec(orch_instance *inst, char **err)
+{
+    const orch_service *svc = inst->svc;
+    ctd_image_config ic;
+    char *why = NULL;
+    if (ctd_image_config_parse(inst->img.config_json, inst->img.config_len, &ic, &why) < 0) {
+        *err = xasprintf("image %s: %s", svc->image, why);
+        free(why);
+        return NULL;
+    }
+    orch_kvlist env = {0};
+    for (size_t i = 0; i < svc->env_files.n; i++) {
+        const char *f = svc->env_files.v[i].s;
+        char *path = f[0] == '/' ? xstrdup(f) : xasprintf("%s/%s", inst->ctx.project_dir, f);
+        int r = orch_envfile_read(path, &env, &why);
+        free(path);
+        if (r < 0) {
+            *err = xasprintf("ENV_FILE %s", why);
+            free(why);
+            orch_kvlist_free(&env);
+            ctd_image_config_free(&ic);
+            return NULL;
+        }
+    }
+    char **envp = svc->env_files.n ? orch_kvlist_envp(&env) : NULL;
+    char *passwd = read_image_etc(inst->img.rootfs, "passwd");
+    char *group = read_image_etc(inst->img.rootfs, "group");
+    ctd_spec_input in = {.svc = svc, .image = &ic, .namespace_ = ns_of(&inst->ctx),
+                         .project_dir = inst->ctx.project_dir, .data_dir = inst->ctx.data_dir,
+                         .env_file_env = envp, .etc_passwd = passwd, .etc_group = group};
+    char *json = NULL;
+    if (ctd_spec_build(&in, &json, &why) < 0) {
+        *err = why; /* already "service NAME: ..." */
+        why = NULL;
+    }
+    free(passwd);
+    free(group);
+    orch_strv_free(envp);
+    orch_kvlist_free(&env);
+    ctd_image_config_free(&ic);
+    return json;
+}
+
+static void spawn_qemu(orch_instance *inst);
+
+static void work_done(uv_work_t *w, int status)
+{
+    orch_instance *inst = w->data;
+    inst->work_busy = false;
+    if (inst->cancelled) { /* released while we worked: finish the release */
+        put_report(inst);
+        return;
+    }
+    if (status != 0 || inst->err) {
+        fail_start(inst, inst->err ? inst->err : "cancelled");
+        return;
+    }
+    if (inst->phase == 1) {
+        char *err = NULL;
+        inst->spec = build_spec(inst, &err);
+        if (!inst->spec) {
+            /* the spec builder's messages name the service themselves */
+            report_start_failure(inst, err, true);
+            free(err);
+            return;
+        }
+        inst->spec_len = strlen(inst->spec);
+        inst->phase = 2;
+        inst->work_busy = true;
+        uv_queue_work(V.loop, &inst->work, work_run, work_done);
+        return;
+    }
+    spawn_qemu(inst);
+}
+
+/* ---------------------------------------------------------------- qemu */
+
+static void on_reaped(void *owner, pid_t pid, int st)
+{
+    orch_instance *inst = owner;
+    (void)pid;
+    inst->exited = true;
+    inst->status = orch_vm_exit_decode(st);
+    if (inst->started_reported && !inst->releasing)
+        inst->cbs.exited(inst->owner, inst->status);
+}
+
+static void on_started(uv_timer_t *t)
+{
+    orch_instance *inst = t->data;
+    inst->started_reported = true;
+    inst->cbs.started(inst->owner, inst->pid, NULL);
+    if (inst->exited && !inst->releasing)
+        inst->cbs.exited(inst->owner, inst->status);
+}
+
+static void spawn_qemu(orch_instance *inst)
+{
+    const orch_service *svc = inst->svc;
+    int out = open(inst->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (out < 0) {
+        char *m = xasprintf("log %s: %s", inst->log, strerror(errno));
+        fail_start(inst, m);
+        free(m);
+        return;
+    }
+    bool kvm = V.accel == 2;
+    uint64_t mem = svc->memory ? svc->memory : DEFAULT_MEMORY;
+    unsigned cpus = svc->cpus > 0 ? (unsigned)svc->cpus : 1;
+    if (svc->cpus > (double)cpus)
+        cpus++;
+    char m_arg[32], smp[16], kernel[4096], initrd[4096], qmp[4200];
+    snprintf(m_arg, sizeof m_arg, "%lluM", (unsigned long long)((mem + (1 << 20) - 1) >> 20));
+    snprintf(smp, sizeof smp, "%u", cpus);
+    snprintf(kernel, sizeof kernel, "%s/vmlinuz", V.kernel_dir);
+    snprintf(initrd, sizeof initrd, "%s", inst->initrd);
+    snprintf(qmp, sizeof qmp, "unix:%s,server=on,wait=off", inst->qmp);
+    const char *qemu = getenv("ORCH_VM_QEMU") ? getenv("ORCH_VM_QEMU") : "qemu-system-x86_64";
+    /* microvm (no PCI, no firmware) with KVM; under TCG qemu 7.2's microvm
+     * hangs calibrating the TSC (no PIT/HPET reference), so q35 there */
+    const char *argv[] = {qemu, "-M", kvm ? "microvm" : "q35", "-accel", kvm ? "kvm" : "tcg",
+                          "-cpu", kvm ? "host" : "max", "-m", m_arg, "-smp", smp, "-nodefaults",
+                          "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
+                          "-initrd", initrd, "-append",
+                          "console=ttyS0 panic=-1 reboot=t rdinit=/init",
+                          "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", qmp, NULL};
+    const char *path = getenv("PATH");
+    char *pathenv = xasprintf("PATH=%s", path ? path : "/usr/bin:/bin");
+    const char *envp[] = {pathenv, NULL};
+    char *warning = NULL;
+    orch_cgroup_prepare(ns_of(&inst->ctx), inst->name, NULL, &inst->cg, &warning);
+    free(warning);
+    inst->have_cg = true;
+    orch_spawn_opts o = {.argv = argv, .envp = envp, .stdin_fd = -1, .stdout_fd = out,
+                         .stderr_fd = out, .new_session = true};
+    orch_cgroup_spawn_targets(&inst->cg, &o.cgroup_into, &o.cgroup_procs);
+    const char *stage = NULL;
+    dprintf(out, "orchd: vm %s: %s %s, %s memory, %u cpus (%s)\n", inst->name,
+            kvm ? "microvm" : "q35", kvm ? "kvm" : "tcg", m_arg, cpus, V.accel_why);
+    inst->pid = orch_spawn(&o, &stage);
+    int e = errno;
+    close(out);
+    free(pathenv);
+    if (inst->pid < 0) {
+        inst->pid = 0;
+        char *m = xasprintf("cannot start %s (%s): %s", qemu, stage, strerror(e));
+        fail_start(inst, m);
+        free(m);
+        return;
+    }
+    V.watch(inst->pid, on_reaped, inst);
+    uv_timer_start(&inst->timer, on_started, 0, 0);
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static orch_instance *vm_start_inner(uv_loop_t *loop, const orch_service *svc,
+                                     const orch_env_ctx *ctx, orch_instance_cbs cbs, void *owner,
+                                     char **err)
+{
+    *err = NULL;
+    if (!V.initialised) {
+        *err = xasprintf("service %s: the vm runtime is shut down", svc->name);
+        return NULL;
+    }
+    if (!svc->image) {
+        *err = xasprintf("service %s: not a FROM service", svc->name);
+        return NULL;
+    }
+    int is_archive;
+    char *path = NULL, *why = NULL;
+    if (vm_image_ref(svc->image, ctx->project_dir, &is_archive, &path, &why) < 0) {
+        *err = xasprintf("service %s: %s (%s:%d)", svc->name, why,
+                         svc->field_at[ORCH_F_FROM].file ? svc->field_at[ORCH_F_FROM].file : "?",
+                         svc->field_at[ORCH_F_FROM].line);
+        free(why);
+        return NULL;
+    }
+    free(path);
+    if (svc->n_volumes || svc->n_publish) {
+        *err = xasprintf("service %s: VOLUME and PUBLISH are not supported by the vm runtime yet",
+                         svc->name);
+        return NULL;
+    }
+    if (!V.kernel_dir) {
+        *err = xasprintf("service %s: the vm runtime needs a kernel: give --vm-kernel DIR or "
+                         "ORCH_VM_KERNEL (examples/inception/fetch-kernel.sh makes one)",
+                         svc->name);
+        return NULL;
+    }
+    orch_instance *inst = xcalloc(1, sizeof *inst);
+    inst->name = xstrdup(svc->name);
+    inst->svc = svc;
+    inst->ctx.state_dir = xstrdup(ctx->state_dir);
+    inst->ctx.data_dir = xstrdup(ctx->data_dir);
+    inst->ctx.project_dir = xstrdup(ctx->project_dir);
+    inst->ctx.namespace_ = xstrdup(ns_of(ctx));
+    inst->cbs = cbs;
+    inst->owner = owner;
+    inst->run_dir = xasprintf("%s/vm/%s.%s", ctx->state_dir, ns_of(ctx), svc->name);
+    inst->initrd = xasprintf("%s/initrd.cpio", inst->run_dir);
+    inst->qmp = xasprintf("%s/qmp.sock", inst->run_dir);
+    inst->log = svc->stdout_path ? xstrdup(svc->stdout_path)
+                                 : orch_log_path_default(ctx->state_dir, ns_of(ctx), svc->name);
+    orch_mkdir_parents(inst->log, 0755);
+    uv_timer_init(loop, &inst->timer);
+    inst->timer.data = inst;
+    inst->timer_live = true;
+    inst->work.data = inst;
+    inst->phase = 1;
+    inst->work_busy = true;
+    uv_queue_work(loop, &inst->work, work_run, work_done);
+    return inst;
+}
+
+/* QMP: a connection that sends the capabilities handshake and one command,
+ * then closes; qemu runs them in order. */
+typedef struct qmp_req {
+    uv_pipe_t pipe;
+    uv_connect_t conn;
+    uv_write_t wr;
+    uv_buf_t buf;
+} qmp_req;
+
+static void qmp_closed(uv_handle_t *h)
+{
+    qmp_req *q = h->data;
+    free(q->buf.base);
+    free(q);
+}
+
+static void qmp_written(uv_write_t *w, int status)
+{
+    qmp_req *q = w->data;
+    (void)status;
+    uv_close((uv_handle_t *)&q->pipe, qmp_closed);
+}
+
+static void qmp_connected(uv_connect_t *c, int status)
+{
+    qmp_req *q = c->data;
+    if (status < 0 || uv_write(&q->wr, (uv_stream_t *)&q->pipe, &q->buf, 1, qmp_written) < 0)
+        uv_close((uv_handle_t *)&q->pipe, qmp_closed);
+}
+
+static void qmp_send(const char *sock, const char *cmd)
+{
+    qmp_req *q = xcalloc(1, sizeof *q);
+    uv_pipe_init(V.loop, &q->pipe, 0);
+    q->pipe.data = q->conn.data = q->wr.data = q;
+    char *text = xasprintf("{\"execute\":\"qmp_capabilities\"}\n%s\n", cmd);
+    q->buf = uv_buf_init(text, (unsigned)strlen(text));
+    uv_pipe_connect(&q->conn, &q->pipe, sock, qmp_connected);
+}
+
+static int vm_signal(orch_instance *inst, int sig)
+{
+    if (!inst || inst->pid <= 0 || inst->exited)
+        return -ESRCH;
+    if (sig == SIGKILL)
+        return kill(inst->pid, SIGKILL) == 0 ? 0 : -errno;
+    if (sig == 0)
+        return kill(inst->pid, 0) == 0 ? 0 : -errno;
+    /* every other signal is a request to stop: the guest's process 1 gets
+     * SIGINT from ctrl-alt-del and stops the service */
+    qmp_send(inst->qmp, "{\"execute\":\"send-key\",\"arguments\":{\"keys\":["
+                        "{\"type\":\"qcode\",\"data\":\"ctrl\"},{\"type\":\"qcode\",\"data\":\"alt\"},"
+                        "{\"type\":\"qcode\",\"data\":\"delete\"}]}}");
+    return 0;
+}
+
+static void free_inst(uv_handle_t *h)
+{
+    orch_instance *inst = h->data;
+    void (*done)(void *) = inst->done;
+    void *arg = inst->done_arg;
+    if (inst->have_cg)
+        orch_cgroup_free(&inst->cg);
+    vm_image_free(&inst->img);
+    free(inst->cached_initrd);
+    free(inst->run_dir);
+    free(inst->initrd);
+    free(inst->qmp);
+    free(inst->log);
+    free(inst->spec);
+    free(inst->err);
+    free((char *)inst->ctx.state_dir);
+    free((char *)inst->ctx.data_dir);
+    free((char *)inst->ctx.project_dir);
+    free((char *)inst->ctx.namespace_);
+    free(inst->name);
+    free(inst);
+    if (done)
+        done(arg);
+}
+
+static void on_release_tick(uv_timer_t *t)
+{
+    orch_instance *inst = t->data;
+    if (inst->pid > 0 && !inst->exited)
+        kill(inst->pid, SIGKILL);
+    int r = 0;
+    if (inst->have_cg) {
+        orch_cgroup_kill_all(&inst->cg, SIGKILL);
+        r = orch_cgroup_remove(&inst->cg);
+    }
+    bool waiting = (inst->pid > 0 && !inst->exited) || r == -EBUSY;
+    if (waiting && ++inst->release_tries < RELEASE_MAX_TRIES) {
+        uv_timer_start(t, on_release_tick, RELEASE_RETRY_MS, 0);
+        return;
+    }
+    if (inst->pid > 0 && !inst->exited)
+        V.unwatch(inst->pid);
+    orch_remove_tree(inst->run_dir);
+    uv_close((uv_handle_t *)t, free_inst);
+}
+
+static void put_report(orch_instance *inst)
+{
+    uv_timer_stop(&inst->timer);
+    uv_timer_start(&inst->timer, on_release_tick, 0, 0);
+}
+
+static void vm_release(orch_instance *inst, void (*done)(void *arg), void *arg)
+{
+    inst->releasing = true;
+    inst->done = done;
+    inst->done_arg = arg;
+    if (inst->work_busy) {
+        inst->cancelled = true; /* work_done finishes the release */
+        return;
+    }
+    put_report(inst);
+}
+
+static orch_exec *vm_exec(orch_instance *inst, const orch_service *svc, const orch_env_ctx *ctx,
+                          const char *command, uint64_t timeout_ms, orch_exec_cb cb, void *owner,
+                          char **err)
+{
+    (void)inst, (void)ctx, (void)command, (void)timeout_ms, (void)cb, (void)owner;
+    *err = xasprintf("service %s: HEALTHCHECK commands are not supported by the vm runtime yet; "
+                     "use an http:// check (and STOP/RELOAD commands neither)",
+                     svc->name);
+    return NULL;
+}
+
+static void vm_exec_cancel(orch_exec *x)
+{
+    (void)x; /* vm_exec never returns a handle */
+}
+
+static void vm_describe(const orch_service *svc, const orch_env_ctx *ctx, const orch_instance *inst,
+                        orch_describe_put put, void *arg)
+{
+    (void)svc, (void)ctx;
+    if (V.accel)
+        put(arg, "accel", V.accel == 2 ? "kvm" : "tcg");
+    if (V.accel)
+        put(arg, "machine", V.accel == 2 ? "microvm" : "q35");
+    if (inst && inst->img.digest_hex) {
+        char d[80];
+        snprintf(d, sizeof d, "sha256:%s", inst->img.digest_hex);
+        put(arg, "image_digest", d);
+    }
+}
+
+static char *vm_log_path(const orch_service *svc, const orch_env_ctx *ctx)
+{
+    return orch_log_path_default(ctx->state_dir, ctx->namespace_, svc->name);
+}
+
+/* What the service asks for that cannot be (image, kernel, VOLUME): the
+ * user's to fix, never worth a retry. */
+static orch_instance *vm_start(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                               orch_instance_cbs cbs, void *owner, orch_error **err)
+{
+    char *msg = NULL;
+    orch_instance *inst = vm_start_inner(loop, svc, ctx, cbs, owner, &msg);
+    *err = inst ? NULL : orch_error_new(ORCH_E_INVALID, "%s", msg ? msg : "cannot start");
+    free(msg);
+    return inst;
+}
+
+static const orch_runtime_ops vm_ops = {
+    .name = "vm",
+    .start = vm_start,
+    .signal = vm_signal,
+    .release = vm_release,
+    .exec = vm_exec,
+    .exec_cancel = vm_exec_cancel,
+    .describe = vm_describe,
+    .log_path = vm_log_path,
+    .images = NULL,
+};
+
+static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_config *cfg, char **err)
+{
+    *err = NULL;
+    if (V.initialised)
+        return &vm_ops;
+    if (!cfg->reaper_watch || !cfg->reaper_unwatch) {
+        *err = xstrdup("the vm runtime needs the daemon's reaper (module ABI 3)");
+        return NULL;
+    }
+    const char *k = cfg->vm_kernel && *cfg->vm_kernel ? cfg->vm_kernel : getenv("ORCH_VM_KERNEL");
+    if (k && *k) {
+        char *vmlinuz = xasprintf("%s/vmlinuz", k);
+        bool ok = access(vmlinuz, R_OK) == 0;
+        free(vmlinuz);
+        if (!ok) {
+            *err = xasprintf("vm kernel directory %s has no vmlinuz "
+                             "(examples/inception/fetch-kernel.sh DIR makes one)", k);
+            return NULL;
+        }
+        V.kernel_dir = xstrdup(k);
+    }
+    V.loop = loop;
+    V.ns = xstrdup(cfg->namespace_ && *cfg->namespace_ ? cfg->namespace_ : ORCH_DEFAULT_NAMESPACE);
+    V.watch = cfg->reaper_watch;
+    V.unwatch = cfg->reaper_unwatch;
+    V.initialised = true;
+    return &vm_ops;
+}
+
+static void module_shutdown(void (*done)(void *arg), void *arg)
+{
+    V.initialised = false; /* instances still held keep working until released */
+    if (done)
+        done(arg);
+}
+
+ORCH_MODULE_EXPORT const orch_module_desc orch_runtime_module = {
+    .abi_version = ORCH_MODULE_ABI_VERSION,
+    .service_size = sizeof(orch_service),
+    .name = "vm",
+    .init = module_init,
+    .shutdown = module_shutdown,
+};
