@@ -184,7 +184,13 @@ static void work_run(uv_work_t *w)
                 char *slash = strrchr(self, '/');
                 if (slash)
                     *slash = '\0';
+                /* next to orchd (a build tree), else where `make install`
+                 * puts it with the modules: ../lib/orchd */
                 shim = xasprintf("%s/orchd-vm-init", self);
+                if (access(shim, R_OK) != 0) {
+                    free(shim);
+                    shim = xasprintf("%s/../lib/orchd/orchd-vm-init", self);
+                }
             }
             vm_initrd_input in = {.rootfs = inst->img.rootfs, .image_hex = inst->img.digest_hex,
                                   .kernel_dir = V.kernel_dir, .shim = shim, .cache_dir = icache};

@@ -286,6 +286,10 @@ static void service(ex_ctx *c, yout *y, ex_service *e, bool swarm)
     yout_kv_str(y, "orchd.io/service", s->name);
     yout_map_close(y);
     yout_map_close(y);
+    if (s->stop_command)
+        ex_note(e, "STOP: compose stops with a signal (stop_signal), not a command");
+    if (s->reload_command)
+        ex_note(e, "RELOAD: compose has no reload action (docker compose exec the command)");
     if (s->stdout_path || s->stderr_path)
         ex_note(e, "STDOUT/STDERR: the engine's logging driver keeps container output");
     if (has(s, ORCH_F_RECREATE))

@@ -336,8 +336,24 @@ static void container(ex_ctx *c, yout *y, ex_service *e)
     }
     resources(y, e);
     probes(y, e);
+    if (s->stop_command) { /* runs in the container before SIGTERM, as orchd's STOP */
+        yout_key(y, "lifecycle");
+        yout_map_open(y);
+        yout_key(y, "preStop");
+        yout_map_open(y);
+        yout_key(y, "exec");
+        yout_map_open(y);
+        char *argv[] = {"/bin/sh", "-c", s->stop_command, NULL};
+        str_list(y, "command", argv);
+        yout_map_close(y);
+        yout_map_close(y);
+        yout_map_close(y);
+    }
     mounts(y, e);
     yout_map_close(y);
+    if (s->reload_command)
+        ex_note(e, "RELOAD: Kubernetes has no reload action (kubectl exec the command, or roll "
+                   "the Deployment)");
     if (s->stdout_path || s->stderr_path)
         ex_note(e, "STDOUT/STDERR: the cluster collects container output; the files are not "
                    "used");

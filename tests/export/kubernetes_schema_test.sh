@@ -30,6 +30,8 @@ WORKDIR /srv
 ENV MODE=prod
 HEALTHCHECK http://127.0.0.1:8080/healthz
 RESTART on-failure
+STOP /api --drain
+RELOAD kill -HUP 1
 MEMORY 256M
 CPUS 1.5
 TIMEOUT_STOP 45s
@@ -84,6 +86,7 @@ if (c.resources.limits.cpu !== "1500m" || c.resources.limits.memory !== "2684354
 if (c.readinessProbe.httpGet.path !== "/healthz" || c.readinessProbe.httpGet.port !== 8080) fail("probe");
 if (!c.livenessProbe) fail("RESTART on-failure should add a livenessProbe");
 if (api.spec.template.spec.terminationGracePeriodSeconds !== 45) fail("TIMEOUT_STOP");
+if (JSON.stringify(c.lifecycle.preStop.exec.command) !== JSON.stringify(["/bin/sh", "-c", "/api --drain"])) fail("STOP");
 const init = api.spec.template.spec.initContainers.map(i => i.name).join(",");
 if (init !== "wait-for-cache,wait-for-setup") fail("initContainers " + init);
 if (api.spec.template.spec.serviceAccountName !== "orchd-export-waiter") fail("waiter account");
@@ -98,7 +101,7 @@ if (job.spec.template.spec.restartPolicy !== "OnFailure" || job.spec.backoffLimi
 if (get("Deployment", "metrics").spec.template.spec.containers[0].resources.limits.cpu !== "250m") fail("CPU_QUOTA");
 console.log("ok: the mapping reads back as documented");
 ' "$T/d.yaml" || fail "the mapping does not read back"
-for note in "LIMIT_NOFILE 4096" "IO_WEIGHT 200" "AFTER metrics"; do
+for note in "LIMIT_NOFILE 4096" "IO_WEIGHT 200" "AFTER metrics" "RELOAD"; do
     grep -q "^# service api: $note" "$T/d.yaml" || fail "no comment for $note"
 done
 ok "unmapped directives are noted"

@@ -29,7 +29,8 @@ deb=$(ls "$T"/out/orchd_*.deb)
 ok "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
 dpkg-deb -f "$deb" Depends | grep -q libuv1 || fail "Depends lacks the shared libraries: $(dpkg-deb -f "$deb" Depends)"
 dpkg-deb -x "$deb" "$T/root"
-for f in usr/bin/orchd usr/lib/orchd/orchd-containerd.so usr/share/man/man1/orchd.1.gz \
+for f in usr/bin/orchd usr/lib/orchd/orchd-containerd.so usr/lib/orchd/orchd-vm.so \
+         usr/lib/orchd/orchd-vm-init usr/share/man/man1/orchd.1.gz \
          usr/share/man/man5/orchfile.5.gz usr/share/bash-completion/completions/orchd \
          usr/lib/systemd/system/orchd.service usr/share/doc/orchd/copyright; do
     [ -s "$T/root/$f" ] || fail "the package lacks /$f"
@@ -94,7 +95,9 @@ ok "bash completion: verbs and service names"
 
 if command -v lintian >/dev/null; then
     # lintian-accepted: the project has no mail host for Maintainer (bogus-
-    # mail-host*), and CPack's ldconfig calls for the module directory.
+    # mail-host*), CPack's ldconfig calls for the module directory, and the
+    # vm runtime's guest /init (lib/orchd/orchd-vm-init) is static on
+    # purpose: it runs inside images whose libc is not the host's.
     lintian --suppress-tags "$(paste -sd, "$SRC/tests/package/lintian-accepted")" "$deb" \
         >"$T/lintian.out" 2>&1 || true
     if grep -q '^E:' "$T/lintian.out"; then
