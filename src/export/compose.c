@@ -83,16 +83,7 @@ static void deploy(yout *y, ex_service *e, bool swarm)
         yout_map_open(y);
         yout_key(y, "limits");
         yout_map_open(y);
-        if (cpu) {
-            char b[32];
-            snprintf(b, sizeof b, "%.2f", cpus);
-            yout_kv_str(y, "cpus", b);
-        }
-        if (mem) {
-            char b[32];
-            snprintf(b, sizeof b, "%llu", (unsigned long long)s->memory);
-            yout_kv_str(y, "memory", b);
-        }
+        ex_write_limits(y, s, "cpus", false);
         yout_map_close(y);
         yout_map_close(y);
     }

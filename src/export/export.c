@@ -81,6 +81,23 @@ bool ex_cpu_limit(const orch_service *s, double *cpus)
     return false;
 }
 
+void ex_write_limits(yout *y, const orch_service *s, const char *cpu_key, bool millicores)
+{
+    double cpus = 0;
+    char b[32];
+    if (ex_cpu_limit(s, &cpus)) {
+        if (millicores)
+            snprintf(b, sizeof b, "%lldm", (long long)(cpus * 1000 + 0.5));
+        else
+            snprintf(b, sizeof b, "%.2f", cpus);
+        yout_kv_str(y, cpu_key, b);
+    }
+    if (s->set & ORCH_BIT(ORCH_F_MEMORY)) {
+        snprintf(b, sizeof b, "%llu", (unsigned long long)s->memory);
+        yout_kv_str(y, "memory", b);
+    }
+}
+
 /* ---- resolving one service ------------------------------------------------- */
 
 typedef struct lookup_arg {

@@ -44,7 +44,10 @@ void ex_comment_notes(yout *y, const ex_service *e);
 /* "1.5" for 1.5 CPUs (CPU_QUOTA wins over CPUS, as for containers); false
  * when neither is set. */
 bool ex_cpu_limit(const orch_service *s, double *cpus);
-/* "512Mi"-style sizes are for Kubernetes; bytes are exact everywhere. */
+/* The CPU and memory limits of s as map entries: cpu_key in millicores
+ * ("1500m") when millicores, else as a decimal ("1.50"); memory in bytes
+ * (exact everywhere). Writes nothing for what s does not set. */
+void ex_write_limits(yout *y, const orch_service *s, const char *cpu_key, bool millicores);
 void ex_origin(const orch_service *s, orch_field f, char *buf, size_t n);
 
 int ex_kubernetes(ex_ctx *c, orch_error **err);

@@ -90,6 +90,23 @@ static void str_list(yout *y, const char *key, char **v)
     yout_seq_close(y);
 }
 
+/* A claim's spec: one access mode, CLAIM_SIZE. */
+static void claim_spec(yout *y, const char *mode)
+{
+    yout_key(y, "spec");
+    yout_map_open(y);
+    char *modes[] = {(char *)mode, NULL};
+    str_list(y, "accessModes", modes);
+    yout_key(y, "resources");
+    yout_map_open(y);
+    yout_key(y, "requests");
+    yout_map_open(y);
+    yout_kv_str(y, "storage", CLAIM_SIZE);
+    yout_map_close(y);
+    yout_map_close(y);
+    yout_map_close(y);
+}
+
 /* ---- what a REQUIRES waits for ---------------------------------------------- */
 
 typedef enum { WAIT_NONE, WAIT_PORT, WAIT_ROLLOUT, WAIT_JOB } wait_kind;
@@ -208,16 +225,7 @@ static void resources(yout *y, ex_service *e)
         yout_map_open(y);
         yout_key(y, "limits");
         yout_map_open(y);
-        if (cpu) {
-            char b[32];
-            snprintf(b, sizeof b, "%lldm", (long long)(cpus * 1000 + 0.5));
-            yout_kv_str(y, "cpu", b);
-        }
-        if (mem) {
-            char b[32];
-            snprintf(b, sizeof b, "%llu", (unsigned long long)s->memory);
-            yout_kv_str(y, "memory", b);
-        }
+        ex_write_limits(y, s, "cpu", true);
         yout_map_close(y);
         yout_map_close(y);
     }
@@ -505,18 +513,7 @@ static void workload(ex_ctx *c, yout *y, ex_service *e)
             yout_map_open(y);
             yout_kv_str(y, "name", v->source);
             yout_map_close(y);
-            yout_key(y, "spec");
-            yout_map_open(y);
-            char *modes[] = {"ReadWriteOnce", NULL};
-            str_list(y, "accessModes", modes);
-            yout_key(y, "resources");
-            yout_map_open(y);
-            yout_key(y, "requests");
-            yout_map_open(y);
-            yout_kv_str(y, "storage", CLAIM_SIZE);
-            yout_map_close(y);
-            yout_map_close(y);
-            yout_map_close(y);
+            claim_spec(y, "ReadWriteOnce");
             yout_map_close(y);
             ex_note(e, "VOLUME %s: a claim of " CLAIM_SIZE " (the Orchfile gives no size)",
                     v->source);
@@ -628,18 +625,7 @@ static void claims(ex_ctx *c, yout *y)
             yout_map_open(y);
             header(y, "v1", "PersistentVolumeClaim");
             metadata(y, vol->source, NULL);
-            yout_key(y, "spec");
-            yout_map_open(y);
-            char *modes[] = {users > 1 ? "ReadWriteMany" : "ReadWriteOnce", NULL};
-            str_list(y, "accessModes", modes);
-            yout_key(y, "resources");
-            yout_map_open(y);
-            yout_key(y, "requests");
-            yout_map_open(y);
-            yout_kv_str(y, "storage", CLAIM_SIZE);
-            yout_map_close(y);
-            yout_map_close(y);
-            yout_map_close(y);
+            claim_spec(y, users > 1 ? "ReadWriteMany" : "ReadWriteOnce");
             yout_map_close(y);
             yout_doc_end(y);
         }
