@@ -2,8 +2,9 @@
  * It owns the current model and converges the running services to it.
  *
  * States (survey shows them): waiting (for dependencies), starting, running,
- * ready (healthcheck passed), backoff (waiting out RESTART_DELAY), exited
- * (oneshot finished, with code), failed (gave up), stopping, stopped. */
+ * ready (healthcheck passed), unhealthy (failing after it was ready),
+ * backoff (waiting out RESTART_DELAY), exited (oneshot finished, with
+ * code), failed (gave up), stopping, stopped. */
 #ifndef ORCH_SUPERVISOR_H
 #define ORCH_SUPERVISOR_H
 
@@ -26,6 +27,7 @@ typedef enum orch_state {
     ORCH_ST_FAILED,
     ORCH_ST_STOPPING,
     ORCH_ST_STOPPED,
+    ORCH_ST_UNHEALTHY, /* was ready, then SV_HEALTH_UNHEALTHY_AFTER probes failed in a row */
 } orch_state;
 
 const char *orch_state_name(orch_state st);

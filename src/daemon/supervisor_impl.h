@@ -19,11 +19,11 @@
 #include "daemon/supervisor.h"
 
 /* Health probes: every second until the first pass, then every two seconds;
- * this many failures in a row after being ready turn `ready` back into
- * `running`. */
+ * this many failures in a row after being ready make it `unhealthy` (and,
+ * under RESTART always/on-failure, restart it). */
 #define SV_HEALTH_STARTING_MS 1000
 #define SV_HEALTH_READY_MS 2000
-#define SV_HEALTH_UNREADY_AFTER 3
+#define SV_HEALTH_UNHEALTHY_AFTER 3
 /* A start that failed for a passing cause (a transient orch_error: out of file
  * descriptors) is retried after 1 s, doubling up to this. */
 #define SV_TRANSIENT_RETRY_MAX_MS 30000
