@@ -246,6 +246,7 @@ static void unit_after_exit(unit *u, int status)
     u->start_failure = NULL;
     if (u->spec.oneshot && success) {
         unit_set_state(u, ORCH_ST_EXITED, why);
+        unit_oneshot_succeeded(u);
     } else {
         if (!success)
             unit_set_error(u, why);
@@ -470,6 +471,7 @@ static void unit_start(unit *u)
     }
     orch_error *err = NULL;
     record_start(u, now);
+    unit_identity_started(u);
     if (u->restart_pending) {
         u->restarts++;
         u->restart_pending = false;
@@ -550,11 +552,13 @@ void unit_evaluate_wait(unit *u)
         free(why);
         return;
     case DG_START:
-        if (!u->inst) {
+        if (!u->inst && !u->id_req) {
             unit_start(u);
             return;
         }
-        break; /* the last instance is still being released: on_released comes back */
+        /* the last instance is still being released, or its identity is
+         * still being asked: on_released or on_identity comes back */
+        break;
     case DG_WAIT:
         break;
     }

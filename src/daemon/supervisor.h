@@ -90,6 +90,11 @@ char *orch_supervisor_stop_abandon(orch_supervisor *sv, void *arg);
 /* The largest TIMEOUT_STOP of any service, in seconds. */
 uint32_t orch_supervisor_max_timeout_stop(const orch_supervisor *sv);
 
+/* grow --rerun: the ONESHOT name runs again (its record of success is
+ * dropped); what REQUIRES it and runs restarts once it succeeded. Unknown
+ * names and services that are not oneshots are ignored (the caller checks). */
+void orch_supervisor_rerun(orch_supervisor *sv, const char *name);
+
 /* Runs the service's RELOAD command (or sends SIGHUP when it has none). */
 int orch_supervisor_reload(orch_supervisor *sv, const char *name, char **err);
 

@@ -148,8 +148,8 @@ void orch_supervisor_when_settled(orch_supervisor *sv, const char *const *names,
 static bool waiter_done(const sv_waiter *w)
 {
     for (size_t i = 0; i < w->n_units; i++)
-        if (w->units[i] && !unit_is_settled(w->units[i]))
-            return false;
+        if (w->units[i] && (!unit_is_settled(w->units[i]) || w->units[i]->id_req))
+            return false; /* an identity still asked may restart it */
     return true;
 }
 

@@ -224,6 +224,9 @@ void unit_forget_commands(unit *u)
 
 void unit_destroy(unit *u)
 {
+    unit_identity_detach(u);
+    free(u->identity);
+    free(u->ran_identity);
     unit_timer_close(u);
     unit_health_stop(u);
     unit_forget_commands(u);
