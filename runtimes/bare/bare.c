@@ -347,4 +347,5 @@ const orch_runtime_ops orch_runtime_bare = {
     .exec_cancel = orch_bare_exec_cancel,
     .describe = bare_describe,
     .log_path = bare_log_path,
+    .identity = orch_bare_identity,
 };

@@ -13,5 +13,8 @@ orch_exec *orch_bare_exec(orch_instance *inst, const orch_service *svc, const or
                           const char *command, uint64_t timeout_ms, orch_exec_cb cb, void *owner,
                           char **err);
 void orch_bare_exec_cancel(orch_exec *x);
+/* ops->identity (identity.c): the digest of the environment a start gets. */
+int orch_bare_identity(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                       orch_identity_cb cb, void *owner);
 
 #endif

@@ -24,6 +24,7 @@
 #include "containerd/container/container.h"
 #include "containerd/container/seccomp_default.h"
 #include "containerd/fetch/fetch.h"
+#include "containerd/identity.h"
 #include "containerd/store/store.h"
 #include "runtime/module.h"
 #include "containerd/fetch/fetch.h"
@@ -180,6 +181,12 @@ static char *op_log_path(const orch_service *svc, const orch_env_ctx *ctx)
     return orch_log_path_default(ctx->state_dir, rt ? rt->ns : ctx->namespace_, svc->name);
 }
 
+static int op_identity(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                       orch_identity_cb cb, void *owner)
+{
+    return ctd_identity_query(rt, loop, svc, ctx, cb, owner);
+}
+
 static const orch_runtime_ops ctd_ops = {
     .name = "containerd",
     .start = op_start,
@@ -190,6 +197,7 @@ static const orch_runtime_ops ctd_ops = {
     .describe = op_describe,
     .log_path = op_log_path,
     .images = &ctd_image_ops,
+    .identity = op_identity,
 };
 
 /* ---------------------------------------------------------------- init, shutdown */

@@ -30,7 +30,7 @@ static void warn_old_data_dir(const orch_settings *s)
 int cmd_grow(int argc, char **argv)
 {
     orch_settings s;
-    int r = orch_settings_parse(&s, "grow", "pull", argc, argv);
+    int r = orch_settings_parse(&s, "grow", "pull,rerun", argc, argv);
     if (r != 0) {
         orch_settings_free(&s);
         return r > 0 ? 0 : 2;
@@ -47,6 +47,12 @@ int cmd_grow(int argc, char **argv)
     orch_request req;
     orch_request_from_settings(&req, ORCH_REQ_GROW, &s);
     req.pull = s.pull ? xstrdup(s.pull) : NULL;
+    if (s.n_rerun) {
+        req.rerun = xcalloc(s.n_rerun, sizeof *req.rerun);
+        for (size_t i = 0; i < s.n_rerun; i++)
+            req.rerun[i] = xstrdup(s.rerun[i]);
+        req.n_rerun = s.n_rerun;
+    }
     req.progress = true; /* image pulls show on stderr (docs/IMAGES.md) */
     if (isatty(STDERR_FILENO)) /* never in output a script reads */
         orch_client_set_quiet_hook(orch_grow_report_waits, &s, 2000);

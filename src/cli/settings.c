@@ -156,6 +156,8 @@ static void usage(FILE *f, const char *verb, const char *accepted)
         fputs("  --poweroff            (PID 1) power the machine off afterwards\n", f);
     if (strstr(accepted, "pull"))
         fputs("  --pull POLICY         always|missing|never\n", f);
+    if (strstr(accepted, "rerun"))
+        fputs("  --rerun NAME          run the ONESHOT NAME again, even if it succeeded\n", f);
 }
 
 static int flag_is(const char *a, const char *longname, const char *shortname)
@@ -184,7 +186,7 @@ static bool valid_namespace(const char *ns)
 static bool missing_value(const char *verb, const char *accepted, const char *a, const char *next)
 {
     static const char *const takes[][2] = {
-        {"--overlay", NULL}, {"--arg", NULL},       {"--pull", "pull"},
+        {"--overlay", NULL}, {"--arg", NULL},       {"--pull", "pull"}, {"--rerun", "rerun"},
         {"-n", "lines"},     {"--lines", "lines"},
     };
     if (next)
@@ -267,6 +269,12 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
         }
         if (accepts(accepted, "poweroff") && strcmp(a, "--poweroff") == 0) {
             s->poweroff = 1;
+            continue;
+        }
+        if (accepts(accepted, "rerun") && strcmp(a, "--rerun") == 0 && next) {
+            s->rerun = xrealloc(s->rerun, (s->n_rerun + 1) * sizeof *s->rerun);
+            s->rerun[s->n_rerun++] = xstrdup(next);
+            i++;
             continue;
         }
         if (accepts(accepted, "pull") && strcmp(a, "--pull") == 0 && next) {
@@ -402,6 +410,9 @@ void orch_settings_free(orch_settings *s)
         free(s->names[i]);
     free(s->names);
     free(s->pull);
+    for (size_t i = 0; i < s->n_rerun; i++)
+        free(s->rerun[i]);
+    free(s->rerun);
     memset(s, 0, sizeof *s);
 }
 

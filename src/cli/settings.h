@@ -33,6 +33,8 @@ typedef struct orch_settings {
     int keep_data;
     int poweroff;
     char *pull;
+    char **rerun; /* grow --rerun NAME (repeatable) */
+    size_t n_rerun;
 } orch_settings;
 
 /* Parses argv (after the verb) and resolves every setting. flags names which

@@ -446,12 +446,26 @@ static void grow_apply(conn *c, orch_model *m)
         reply_error(c, "the daemon is shutting down");
         return;
     }
+    /* --rerun names are checked before anything changes */
+    for (size_t i = 0; i < r->n_rerun; i++) {
+        const orch_service *s = orch_model_find(m, r->rerun[i]);
+        if (!s || !s->oneshot) {
+            err = xasprintf(s ? "--rerun %s: not a ONESHOT" : "--rerun %s: no service named %s",
+                            r->rerun[i], r->rerun[i]);
+            orch_model_free(m);
+            reply_error(c, err);
+            free(err);
+            return;
+        }
+    }
     if (orch_supervisor_apply(d->sv, m, (const char *const *)r->names, r->n_names, &err) != 0) {
         orch_model_free(m);
         reply_error(c, err);
         free(err);
         return;
     }
+    for (size_t i = 0; i < r->n_rerun; i++)
+        orch_supervisor_rerun(d->sv, r->rerun[i]);
     c->pending = 1;
     orch_supervisor_when_settled(d->sv, (const char *const *)r->names, r->n_names, on_settled, c);
 }

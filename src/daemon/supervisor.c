@@ -159,6 +159,7 @@ void unit_begin_stop(unit *u)
         break;
     case ORCH_ST_RUNNING:
     case ORCH_ST_READY:
+    case ORCH_ST_UNHEALTHY:
         unit_set_state(u, ORCH_ST_STOPPING, NULL);
         unit_send_stop(u);
         break;
@@ -245,6 +246,7 @@ static void unit_after_exit(unit *u, int status)
     u->start_failure = NULL;
     if (u->spec.oneshot && success) {
         unit_set_state(u, ORCH_ST_EXITED, why);
+        unit_oneshot_succeeded(u);
     } else {
         if (!success)
             unit_set_error(u, why);
@@ -295,14 +297,39 @@ static void on_ready_deadline(unit *u)
     unit_send_stop(u);
 }
 
+/* It was ready and has failed SV_HEALTH_UNHEALTHY_AFTER probes in a row:
+ * `unhealthy`. Under RESTART always/on-failure it is stopped like any stop
+ * (STOP or SIGTERM, SIGKILL after TIMEOUT_STOP) and its exit is handled as
+ * a failure (start_failure), so RESTART_DELAY and the start limit apply.
+ * Under RESTART no it stays unhealthy, probed on, until a probe passes.
+ * Its dependents are neither stopped nor started meanwhile (unhealthy does
+ * not satisfy a REQUIRES). */
+static void unit_turn_unhealthy(unit *u, const char *detail)
+{
+    char *why = xasprintf("unhealthy: %s (%u in a row)", detail, u->health_failures);
+    unit_set_error(u, why);
+    unit_set_state(u, ORCH_ST_UNHEALTHY, why);
+    if (u->wanted && u->spec.restart != ORCH_RESTART_NO) {
+        unit_health_stop(u);
+        free(u->start_failure);
+        u->start_failure = why;
+        unit_set_state(u, ORCH_ST_STOPPING, why);
+        unit_send_stop(u);
+        return;
+    }
+    free(why);
+}
+
 static void on_health(void *owner, bool ok, const char *detail)
 {
     unit *u = owner;
     if (ok) {
         u->health_failures = 0;
-        if (u->state == ORCH_ST_RUNNING) {
+        if (u->state == ORCH_ST_RUNNING || u->state == ORCH_ST_UNHEALTHY) {
             if (!u->was_ready)
                 unit_timer_stop(u); /* the readiness deadline */
+            if (u->state == ORCH_ST_UNHEALTHY)
+                unit_set_error(u, NULL);
             u->was_ready = true;
             orch_health_set_interval(u->health, SV_HEALTH_READY_MS);
             unit_set_state(u, ORCH_ST_READY, NULL);
@@ -317,10 +344,12 @@ static void on_health(void *owner, bool ok, const char *detail)
         unit_set_error(u, why);
         free(why);
     }
-    if (u->state == ORCH_ST_READY && ++u->health_failures >= SV_HEALTH_UNREADY_AFTER) {
-        char *why = xasprintf("healthcheck failing: %s", detail);
+    if (u->state == ORCH_ST_READY && ++u->health_failures >= SV_HEALTH_UNHEALTHY_AFTER)
+        unit_turn_unhealthy(u, detail);
+    else if (u->state == ORCH_ST_UNHEALTHY) {
+        u->health_failures++;
+        char *why = xasprintf("unhealthy: %s (%u in a row)", detail, u->health_failures);
         unit_set_error(u, why);
-        unit_set_state(u, ORCH_ST_RUNNING, why);
         free(why);
     }
 }
@@ -442,6 +471,7 @@ static void unit_start(unit *u)
     }
     orch_error *err = NULL;
     record_start(u, now);
+    unit_identity_started(u);
     if (u->restart_pending) {
         u->restarts++;
         u->restart_pending = false;
@@ -522,11 +552,13 @@ void unit_evaluate_wait(unit *u)
         free(why);
         return;
     case DG_START:
-        if (!u->inst) {
+        if (!u->inst && !u->id_req) {
             unit_start(u);
             return;
         }
-        break; /* the last instance is still being released: on_released comes back */
+        /* the last instance is still being released, or its identity is
+         * still being asked: on_released or on_identity comes back */
+        break;
     case DG_WAIT:
         break;
     }

@@ -2,8 +2,9 @@
  * It owns the current model and converges the running services to it.
  *
  * States (survey shows them): waiting (for dependencies), starting, running,
- * ready (healthcheck passed), backoff (waiting out RESTART_DELAY), exited
- * (oneshot finished, with code), failed (gave up), stopping, stopped. */
+ * ready (healthcheck passed), unhealthy (failing after it was ready),
+ * backoff (waiting out RESTART_DELAY), exited (oneshot finished, with
+ * code), failed (gave up), stopping, stopped. */
 #ifndef ORCH_SUPERVISOR_H
 #define ORCH_SUPERVISOR_H
 
@@ -26,6 +27,7 @@ typedef enum orch_state {
     ORCH_ST_FAILED,
     ORCH_ST_STOPPING,
     ORCH_ST_STOPPED,
+    ORCH_ST_UNHEALTHY, /* was ready, then SV_HEALTH_UNHEALTHY_AFTER probes failed in a row */
 } orch_state;
 
 const char *orch_state_name(orch_state st);
@@ -87,6 +89,11 @@ int orch_supervisor_stop(orch_supervisor *sv, const char *const *names, size_t n
 char *orch_supervisor_stop_abandon(orch_supervisor *sv, void *arg);
 /* The largest TIMEOUT_STOP of any service, in seconds. */
 uint32_t orch_supervisor_max_timeout_stop(const orch_supervisor *sv);
+
+/* grow --rerun: the ONESHOT name runs again (its record of success is
+ * dropped); what REQUIRES it and runs restarts once it succeeded. Unknown
+ * names and services that are not oneshots are ignored (the caller checks). */
+void orch_supervisor_rerun(orch_supervisor *sv, const char *name);
 
 /* Runs the service's RELOAD command (or sends SIGHUP when it has none). */
 int orch_supervisor_reload(orch_supervisor *sv, const char *name, char **err);

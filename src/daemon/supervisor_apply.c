@@ -268,6 +268,8 @@ int orch_supervisor_apply(orch_supervisor *sv, orch_model *model, const char *co
             else
                 update_unselected(u, s, json);
         }
+        if (selected[i])
+            unit_identity_refresh(u);
         u->mark = mark;
         order[n_order++] = u;
     }

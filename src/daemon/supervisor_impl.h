@@ -19,11 +19,11 @@
 #include "daemon/supervisor.h"
 
 /* Health probes: every second until the first pass, then every two seconds;
- * this many failures in a row after being ready turn `ready` back into
- * `running`. */
+ * this many failures in a row after being ready make it `unhealthy` (and,
+ * under RESTART always/on-failure, restart it). */
 #define SV_HEALTH_STARTING_MS 1000
 #define SV_HEALTH_READY_MS 2000
-#define SV_HEALTH_UNREADY_AFTER 3
+#define SV_HEALTH_UNHEALTHY_AFTER 3
 /* A start that failed for a passing cause (a transient orch_error: out of file
  * descriptors) is retried after 1 s, doubling up to this. */
 #define SV_TRANSIENT_RETRY_MAX_MS 30000
@@ -60,6 +60,14 @@ struct unit {
 
     orch_exec *stop_exec;   /* STOP command in flight (ops->exec) */
     orch_exec *reload_exec; /* RELOAD command in flight */
+
+    /* Identity (supervisor_identity.c): of the spec it runs or will run
+     * (NULL: unknown, or id_req still asking), and of the last start. */
+    char *identity;
+    char *ran_identity;
+    struct sv_identity_req *id_req;
+    uint64_t run_seq;  /* sv->start_seq at its last start */
+    bool rerun_asked;  /* grow --rerun: the oneshot's record does not count */
 
     orch_health *health;
     unsigned health_failures;
@@ -124,6 +132,7 @@ struct orch_supervisor {
     size_t n_units, cap_units;
     sv_name_entry *by_name; /* sorted by name, rebuilt by dg_relink */
     unsigned mark_gen;
+    uint64_t start_seq; /* counts starts: which ran before which */
 
     uv_idle_t *pass_idle;
     bool pass_scheduled;
@@ -180,6 +189,13 @@ char *unit_default_log_path(const orch_supervisor *sv, const orch_service *s);
  * not available; err may be NULL. */
 const orch_runtime_ops *sv_runtime_for(const orch_supervisor *sv, const orch_service *s,
                                        char **err);
+
+/* supervisor_identity.c */
+void unit_identity_refresh(unit *u); /* asks the runtime; acts on the answer */
+void unit_identity_detach(unit *u);  /* an answer still to come is dropped */
+void unit_identity_started(unit *u); /* a start: its run has u->identity */
+void unit_oneshot_succeeded(unit *u); /* record it, restart older dependents */
+void unit_record_forget(unit *u);
 
 /* supervisor_ops.c: stop/settle bookkeeping run by the pass. */
 void sv_pass_stops(orch_supervisor *sv);

@@ -148,14 +148,15 @@ void orch_supervisor_when_settled(orch_supervisor *sv, const char *const *names,
 static bool waiter_done(const sv_waiter *w)
 {
     for (size_t i = 0; i < w->n_units; i++)
-        if (w->units[i] && !unit_is_settled(w->units[i]))
-            return false;
+        if (w->units[i] && (!unit_is_settled(w->units[i]) || w->units[i]->id_req))
+            return false; /* an identity still asked may restart it */
     return true;
 }
 
 static bool unit_settled_badly(const unit *u)
 {
-    return u->state == ORCH_ST_FAILED || (u->state == ORCH_ST_EXITED && !unit_is_satisfied(u));
+    return u->state == ORCH_ST_FAILED || u->state == ORCH_ST_UNHEALTHY ||
+           (u->state == ORCH_ST_EXITED && !unit_is_satisfied(u));
 }
 
 /* NULL when every unit settled well; else one line per failure. */
@@ -314,7 +315,8 @@ int orch_supervisor_reload(orch_supervisor *sv, const char *name, char **err)
         *err = xasprintf("no service named %s", name);
         return -1;
     }
-    if (u->pid <= 0 || (u->state != ORCH_ST_RUNNING && u->state != ORCH_ST_READY)) {
+    if (u->pid <= 0 || (u->state != ORCH_ST_RUNNING && u->state != ORCH_ST_READY &&
+                       u->state != ORCH_ST_UNHEALTHY)) {
         *err = xasprintf("service %s is not running (it is %s)", name, orch_state_name(u->state));
         return -1;
     }
@@ -384,7 +386,8 @@ static void put_fact(void *arg, const char *key, const char *value)
 
 static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
 {
-    bool up = u->state == ORCH_ST_RUNNING || u->state == ORCH_ST_READY;
+    bool up = u->state == ORCH_ST_RUNNING || u->state == ORCH_ST_READY ||
+              u->state == ORCH_ST_UNHEALTHY;
     const orch_runtime_ops *ops = u->ops ? u->ops : sv_runtime_for(sv, &u->spec, NULL);
     facts f = {0};
     if (ops && ops->describe)

@@ -20,7 +20,7 @@ const char *orch_state_name(orch_state st)
         [ORCH_ST_RUNNING] = "running", [ORCH_ST_READY] = "ready",
         [ORCH_ST_BACKOFF] = "backoff", [ORCH_ST_EXITED] = "exited",
         [ORCH_ST_FAILED] = "failed",   [ORCH_ST_STOPPING] = "stopping",
-        [ORCH_ST_STOPPED] = "stopped",
+        [ORCH_ST_STOPPED] = "stopped", [ORCH_ST_UNHEALTHY] = "unhealthy",
     };
     if ((unsigned)st >= sizeof names / sizeof names[0])
         return "unknown";
@@ -73,6 +73,7 @@ bool unit_has_process(const unit *u)
     case ORCH_ST_STARTING:
     case ORCH_ST_RUNNING:
     case ORCH_ST_READY:
+    case ORCH_ST_UNHEALTHY:
     case ORCH_ST_STOPPING:
         return true;
     default:
@@ -94,6 +95,7 @@ bool unit_is_settled(const unit *u)
 {
     switch (u->state) {
     case ORCH_ST_READY:
+    case ORCH_ST_UNHEALTHY: /* RESTART no: it stays so; else it is being restarted */
     case ORCH_ST_EXITED:
     case ORCH_ST_FAILED:
     case ORCH_ST_STOPPED:
@@ -222,6 +224,9 @@ void unit_forget_commands(unit *u)
 
 void unit_destroy(unit *u)
 {
+    unit_identity_detach(u);
+    free(u->identity);
+    free(u->ran_identity);
     unit_timer_close(u);
     unit_health_stop(u);
     unit_forget_commands(u);

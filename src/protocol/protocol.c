@@ -35,6 +35,9 @@ void orch_request_free(orch_request *r)
     free(r->arg_values);
     free(r->env);
     free(r->names);
+    for (size_t i = 0; i < r->n_rerun; i++)
+        free(r->rerun[i]);
+    free(r->rerun);
     free(r->project_dir);
     free(r->data_dir);
     free(r->namespace_);
@@ -160,6 +163,7 @@ int orch_request_decode(const char *buf, size_t len, orch_request *r, char **err
         take_args(member(root, "args"), r, err) ||
         take_strings(member(root, "env"), "env", &r->env, &r->n_env, err) ||
         take_strings(member(root, "names"), "names", &r->names, &r->n_names, err) ||
+        take_strings(member(root, "rerun"), "rerun", &r->rerun, &r->n_rerun, err) ||
         take_string(member(root, "project_dir"), "project_dir", &r->project_dir, err) ||
         take_string(member(root, "data_dir"), "data_dir", &r->data_dir, err) ||
         take_string(member(root, "namespace"), "namespace", &r->namespace_, err) ||
@@ -237,6 +241,7 @@ char *orch_request_encode(const orch_request *r)
     }
     gen_strings(g, "env", r->env, r->n_env);
     gen_strings(g, "names", r->names, r->n_names);
+    gen_strings(g, "rerun", r->rerun, r->n_rerun);
     const char *keys[] = {"project_dir", "data_dir", "namespace", "pull"};
     const char *vals[] = {r->project_dir, r->data_dir, r->namespace_, r->pull};
     for (size_t i = 0; i < 4; i++) {

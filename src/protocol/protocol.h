@@ -38,6 +38,8 @@ typedef struct orch_request {
     bool keep_data;
     bool poweroff;
     char *pull;    /* grow: always|missing|never (NULL: missing) */
+    char **rerun;  /* grow: ONESHOTs to run again even if their success is on record */
+    size_t n_rerun;
     bool progress; /* grow/pull/import: stream {"progress": ...} lines before the reply */
 } orch_request;
 

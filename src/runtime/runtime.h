@@ -77,6 +77,10 @@ typedef struct orch_exec_result {
 } orch_exec_result;
 typedef void (*orch_exec_cb)(void *owner, const orch_exec_result *r);
 
+/* The answer of ops->identity: id (valid during the call), or NULL with err
+ * (valid during the call) when it cannot be known now. */
+typedef void (*orch_identity_cb)(void *owner, const char *id, const char *err);
+
 /* One fact about an instance for survey: ("id", "orchd-1f3a..."). */
 typedef void (*orch_describe_put)(void *arg, const char *key, const char *value);
 
@@ -126,6 +130,18 @@ typedef struct orch_runtime_ops {
     char *(*log_path)(const orch_service *svc, const orch_env_ctx *ctx);
     /* Image pulls and imports; NULL when the runtime has no images. */
     const orch_image_ops *images;
+    /* What, beyond svc's own text, decides what a start of svc would run
+     * now: the environment its ENV_FILEs give (read as the runtime reads
+     * them at start), and for an image the digest the store resolves the
+     * reference to. Any text: the supervisor only compares it (hashed) with
+     * the answer for the run it has. svc and ctx are read during the call
+     * only. cb runs once, later, from the loop, never inside this call; it
+     * must not block the loop (containerd: Images.Get, asynchronous).
+     * owner stays valid until cb (the supervisor passes a request object).
+     * Returns 0, or -1 when it cannot ask (cb never runs). NULL in the
+     * table: the text alone decides. */
+    int (*identity)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                    orch_identity_cb cb, void *owner);
 } orch_runtime_ops;
 
 /* The one runtime built into orchd (runtimes/bare); others are modules

@@ -1172,6 +1172,7 @@ typedef struct http_server {
     int port;
     int requests;
     int fail_first; /* answer 503 to this many requests, then 200 */
+    int fail_from;  /* > 0: answer 503 from this request on (until reset) */
     uint64_t at[64];  /* uv_now() of each request */
     char last_request[1024];
 } http_server;
@@ -1225,6 +1226,8 @@ static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     srv->requests++;
     snprintf(srv->last_request, sizeof srv->last_request, "%s", c->buf);
     int code = srv->requests <= srv->fail_first ? 503 : 200;
+    if (srv->fail_from > 0 && srv->requests >= srv->fail_from)
+        code = 503;
     snprintf(c->reply, sizeof c->reply, "HTTP/1.0 %d X\r\nContent-Length: 0\r\n\r\n", code);
     uv_buf_t b = uv_buf_init(c->reply, (unsigned)strlen(c->reply));
     c->wr.data = c;
@@ -1304,6 +1307,62 @@ static void test_http_healthcheck(void)
     CHECK(n >= 5 && http.at[n - 1] - http.at[n - 2] >= 1900);
     CHECK(http.at[3] - http.at[2] >= 1900);
     CHECK(state_of("api") == ORCH_ST_READY);
+    finish(sv);
+    uv_close((uv_handle_t *)&http.tcp, NULL);
+    drain();
+}
+
+/* Ready, then three 503s in a row: `unhealthy`. Under RESTART on-failure it
+ * is stopped (SIGTERM) and started again, counted in restarts and toward the
+ * start limit; under RESTART no it stays unhealthy (no signal) and a passing
+ * probe makes it ready again. Its dependent is neither stopped nor started. */
+static void test_unhealthy_restarts(void)
+{
+    CHECK(http_server_start(&http, 0) == 0);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "SERVICE api\nRUN run\nHEALTHCHECK http://127.0.0.1:%d/\n"
+             "RESTART on-failure\nRESTART_DELAY 0s\nSTART_LIMIT_BURST 2\nTIMEOUT_START 3s\n"
+             "SERVICE client\nRUN run\nREQUIRES api\n",
+             http.port);
+    orch_supervisor *sv = new_supervisor(true);
+    CHECK(apply(sv, text) == 0);
+    CHECK(WAIT_FOR(state_of("api") == ORCH_ST_READY, 3000));
+    CHECK(WAIT_FOR(state_of("client") == ORCH_ST_RUNNING, 1000));
+    http.fail_from = http.requests + 1;
+    CHECK(WAIT_FOR(count_events("state api unhealthy") == 1, 9000));
+    CHECK(WAIT_FOR(count_events("start api") == 2, 3000));
+    CHECK(count_events("signal api TERM") == 1);
+    CHECK(first_event("state api unhealthy") < first_event("signal api TERM"));
+    CHECK_SURVEY(sv, "api", "\"restarts\":1");
+    CHECK_SURVEY(sv, "api", "HTTP 503 (3 in a row)");
+    /* still 503: the second start never becomes ready and hits the limit */
+    CHECK(WAIT_FOR(state_of("api") == ORCH_ST_FAILED, 8000));
+    CHECK(count_events("start api") == 2);
+    CHECK(count_events("signal client TERM") == 0);
+    CHECK(count_events("start client") == 1);
+    CHECK(state_of("client") == ORCH_ST_RUNNING);
+    finish(sv);
+
+    clear_events();
+    http.fail_from = 0;
+    snprintf(text, sizeof text,
+             "SERVICE keep\nRUN run\nHEALTHCHECK http://127.0.0.1:%d/\nRESTART no\n", http.port);
+    sv = new_supervisor(true);
+    CHECK(apply(sv, text) == 0);
+    CHECK(WAIT_FOR(state_of("keep") == ORCH_ST_READY, 3000));
+    http.fail_from = http.requests + 1;
+    CHECK(WAIT_FOR(state_of("keep") == ORCH_ST_UNHEALTHY, 9000));
+    CHECK_CONTAINS(detail_of("keep"), "unhealthy: http://127.0.0.1:");
+    CHECK_CONTAINS(detail_of("keep"), ": HTTP 503 (3 in a row)");
+    run_for(2500);
+    CHECK(state_of("keep") == ORCH_ST_UNHEALTHY);
+    CHECK(count_events("signal keep TERM") == 0);
+    CHECK_SURVEY(sv, "keep", "\"state\":\"unhealthy\"");
+    http.fail_from = 0;
+    CHECK(WAIT_FOR(state_of("keep") == ORCH_ST_READY, 3000));
+    CHECK_SURVEY(sv, "keep", "\"error\":null");
+    CHECK(count_events("start keep") == 1);
     finish(sv);
     uv_close((uv_handle_t *)&http.tcp, NULL);
     drain();
@@ -1442,6 +1501,7 @@ int main(void)
         {"survey_shape", test_survey_shape},
         {"thousand_services_idle", test_thousand_services_idle},
         {"http_healthcheck", test_http_healthcheck},
+        {"unhealthy_restarts", test_unhealthy_restarts},
         {"free_inside_done", test_free_inside_done},
         {"bare_processes", test_bare_processes},
     };
