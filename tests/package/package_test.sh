@@ -23,6 +23,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 command -v cpack >/dev/null && command -v dpkg-deb >/dev/null || { echo "SKIP: cpack and dpkg-deb are needed"; exit 77; }
 [ -f "$BUILD/orchd-containerd.so" ] || { echo "SKIP: the containerd module is not built"; exit 77; }
+case "${ORCH_SANITIZE:-OFF}" in
+ON | on | 1 | TRUE | true) echo "SKIP: a sanitizer build is not a package anyone installs (the plain build tests it)"; exit 77 ;;
+esac
 
 (cd "$BUILD" && cpack -G DEB -B "$T/out" >"$T/cpack.log" 2>&1) || { cat "$T/cpack.log"; fail "cpack"; }
 deb=$(ls "$T"/out/orchd_*.deb)
