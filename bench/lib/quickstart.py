@@ -1,8 +1,8 @@
+"""Quick start-time check against the fork+exec floor: orchd and bench/lib/floor.c
+only, alternating within one run. quickstart.py ORCHD N1,N2 REPS; FLOOR=path of
+floor.c built with cc -O2 (default /tmp/perfq/floor); work dirs under /tmp/perfq/w.
+Not part of bench/run (used for issue 15 while the machine was loaded)."""
 import os, subprocess, sys, time, statistics, signal
-"""A quick start-time check against the fork+exec floor (orchd and floor only,
-alternating, same run): quickstart.py ORCHD N1,N2 REPS. FLOOR is bench/lib/floor.c
-built with cc -O2 at /tmp/perfq/floor (FLOOR= overrides); work dirs under
-/tmp/perfq/w. Not part of bench/run."""
 orchd = sys.argv[1]; ns = [int(x) for x in sys.argv[2].split(",")]; reps = int(sys.argv[3])
 base = "/tmp/perfq/w"
 res = {}

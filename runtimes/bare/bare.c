@@ -1,6 +1,12 @@
 /* The bare runtime's instance lifecycle:
- *   start    resolve everything, create the cgroup, fork/exec (synchronous:
- *            a failure is returned), then report `started` from a 0 timer
+ *   start    resolve everything, create the cgroup, fork, and return: the
+ *            child's exec report (its close-on-exec pipe) is watched on
+ *            the loop, so the children of one pass exec at the same time;
+ *            `started` comes from that watch, with the pid once execve
+ *            succeeded or with the error the child reported (then the
+ *            child is reaped like any other: it stays watched until then).
+ *            At most max_pending() reports are outstanding (each holds an
+ *            fd); beyond that the oldest is waited for, as orch_spawn does.
  *   exit     from the reaper; held back until `started` has been reported
  *   signal   the process group and, to reach processes that left it, every
  *            process in the cgroup
@@ -15,11 +21,13 @@
  *            watched through a pidfd (it is not our child, so the reaper
  *            never sees it and its exit status is unknown). */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bare/bare.h"
@@ -37,12 +45,21 @@ struct orch_instance {
     pid_t pid; /* also the process group and session id */
     orch_cgroup cg;
     char *record; /* its run record's path */
-    struct pidfd_watch *pidfd_poll; /* adopted: the exit comes through its pidfd */
+    uint64_t spec_hash; /* for the run record, written once execve succeeded */
+    struct fd_watch *pidfd_poll; /* adopted: the exit comes through its pidfd */
+    struct fd_watch *report;     /* the child's exec report, until it came */
+    orch_instance *prev_pending, *next_pending; /* while report is set */
+    orch_bare_spawn_what what;   /* for the message of a failure it reports */
+    int sync_rc, sync_err;       /* a report read while the loop waited */
+    const char *sync_stage;
     orch_instance_cbs cbs;
     void *owner;
-    uv_timer_t timer; /* the `started` report, then release retries */
+    uv_timer_t timer; /* the `started` report (adopted, or read while
+                         waiting), then release retries */
 
+    bool watched; /* registered with the reaper, not yet reaped */
     bool started_reported;
+    bool start_failed; /* `started` said it failed: its exit is not reported */
     bool exited; /* reaped; status is valid */
     int status;
 
@@ -55,10 +72,54 @@ struct orch_instance {
 };
 
 /* Its own allocation: it may close after the instance is freed. */
-struct pidfd_watch {
+struct fd_watch {
     uv_poll_t poll; /* first: the handle's address is the watch's */
     int fd;
 };
+
+/* Instances whose exec report is outstanding, oldest first. */
+static orch_instance *pending_head, *pending_tail;
+static size_t n_pending;
+
+static void pending_add(orch_instance *inst)
+{
+    inst->prev_pending = pending_tail;
+    inst->next_pending = NULL;
+    if (pending_tail)
+        pending_tail->next_pending = inst;
+    else
+        pending_head = inst;
+    pending_tail = inst;
+    n_pending++;
+}
+
+static void pending_remove(orch_instance *inst)
+{
+    if (inst->prev_pending)
+        inst->prev_pending->next_pending = inst->next_pending;
+    else
+        pending_head = inst->next_pending;
+    if (inst->next_pending)
+        inst->next_pending->prev_pending = inst->prev_pending;
+    else
+        pending_tail = inst->prev_pending;
+    inst->prev_pending = inst->next_pending = NULL;
+    n_pending--;
+}
+
+/* How many exec reports may be outstanding: each holds a pipe fd, and the
+ * daemon's own fds must not run out (a quarter of the soft limit). Far more
+ * than two cores need to overlap the children's work. */
+static size_t max_pending(void)
+{
+    static size_t cap;
+    if (!cap) {
+        struct rlimit rl;
+        rlim_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+        cap = soft == RLIM_INFINITY || soft / 4 > 4096 ? 4096 : soft / 4 < 8 ? 8 : (size_t)soft / 4;
+    }
+    return cap;
+}
 
 /* Instances whose release is still in progress. */
 static orch_instance *releasing_list;
@@ -106,28 +167,36 @@ static void bare_describe(const orch_service *svc, const orch_env_ctx *ctx,
 
 static void on_reaped(void *owner, pid_t pid, int status)
 {
+    (void)pid;
     orch_instance *inst = owner;
+    inst->watched = false;
     inst->exited = true;
     inst->status = status;
-    if (inst->started_reported && !inst->releasing)
+    if (inst->started_reported && !inst->start_failed && !inst->releasing)
         inst->cbs.exited(inst->owner, status);
     /* else on_started delivers it right after `started` */
 }
 
-static void on_pidfd_closed(uv_handle_t *h)
+static void on_watch_closed(uv_handle_t *h)
 {
-    struct pidfd_watch *w = (struct pidfd_watch *)h;
+    struct fd_watch *w = (struct fd_watch *)h;
     close(w->fd);
     free(w);
 }
 
+static void close_watch(struct fd_watch **wp)
+{
+    struct fd_watch *w = *wp;
+    if (!w)
+        return;
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t *)&w->poll, on_watch_closed);
+    *wp = NULL;
+}
+
 static void close_pidfd(orch_instance *inst)
 {
-    if (!inst->pidfd_poll)
-        return;
-    uv_poll_stop(&inst->pidfd_poll->poll);
-    uv_close((uv_handle_t *)&inst->pidfd_poll->poll, on_pidfd_closed);
-    inst->pidfd_poll = NULL;
+    close_watch(&inst->pidfd_poll);
 }
 
 /* An adopted process ended (its pidfd became readable). */
@@ -139,17 +208,16 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
     on_reaped(inst, inst->pid, ORCH_WAIT_STATUS_UNKNOWN);
 }
 
-/* Writes the run record of a process just started; orchd works on without
- * one, it only cannot adopt the process after a crash. */
-static void record_start(orch_instance *inst, const orch_service *svc, const orch_env_ctx *ctx)
+/* Writes the run record of a process that has exec'd; orchd works on
+ * without one, it only cannot adopt the process after a crash. */
+static void record_start(orch_instance *inst)
 {
-    inst->record = orch_run_record_path(ctx, svc->name);
     orch_run_record r = {.pid = inst->pid, .start_time = orch_proc_start_time(inst->pid),
-                         .spec_hash = orch_run_spec_hash(svc)};
+                         .spec_hash = inst->spec_hash};
     int rc = r.start_time ? orch_run_record_write(inst->record, &r) : 0;
     if (rc < 0)
         fprintf(stderr, "orchd: service %s: cannot write %s: %s (it will not be adopted after a "
-                        "crash of orchd)\n", svc->name, inst->record, strerror(-rc));
+                        "crash of orchd)\n", inst->name, inst->record, strerror(-rc));
 }
 
 static void on_started(uv_timer_t *t)
@@ -161,6 +229,80 @@ static void on_started(uv_timer_t *t)
      * until the timer's close callback. */
     if (inst->exited && !inst->releasing)
         inst->cbs.exited(inst->owner, inst->status);
+}
+
+/* The child's report came (rc 0: it exec'd; -1: it failed at stage with
+ * err): tell the owner. */
+static void deliver_report(orch_instance *inst, int rc, const char *stage, int err)
+{
+    orch_bare_spawn_what what = inst->what;
+    memset(&inst->what, 0, sizeof inst->what);
+    inst->started_reported = true;
+    if (rc < 0) {
+        /* It exits by itself; the reaper still reaps it (it stays watched),
+         * and release waits for its cgroup to empty. */
+        inst->start_failed = true;
+        orch_error *e = orch_bare_spawn_what_error(&what, stage, err);
+        orch_bare_spawn_what_free(&what);
+        inst->cbs.started(inst->owner, 0, e);
+        orch_error_free(e);
+        return;
+    }
+    orch_bare_spawn_what_free(&what);
+    record_start(inst);
+    inst->cbs.started(inst->owner, inst->pid, NULL);
+    /* The owner may have released us in its callback; memory stays valid
+     * until the timer's close callback. */
+    if (inst->exited && !inst->releasing)
+        inst->cbs.exited(inst->owner, inst->status);
+}
+
+static void stop_report_watch(orch_instance *inst)
+{
+    pending_remove(inst);
+    close_watch(&inst->report);
+}
+
+static void on_report(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    orch_instance *inst = h->data;
+    const char *stage = NULL;
+    int err = 0;
+    int rc = orch_spawn_report(inst->report->fd, &stage, &err);
+    if (rc == 1 && status == 0)
+        return; /* spurious */
+    if (rc == 1) /* the loop cannot watch the pipe: say so rather than hang */
+        rc = -1, stage = "pipe", err = -status;
+    stop_report_watch(inst);
+    deliver_report(inst, rc, stage, err);
+}
+
+static void on_sync_report(uv_timer_t *t)
+{
+    orch_instance *inst = t->data;
+    deliver_report(inst, inst->sync_rc, inst->sync_stage, inst->sync_err);
+}
+
+/* Waits (blocking, as orch_spawn would) for inst's report; delivers it from
+ * a 0 timer, never inside the caller. */
+static void wait_report_fd(orch_instance *inst, int fd)
+{
+    int rc;
+    inst->sync_stage = NULL;
+    inst->sync_err = 0;
+    while ((rc = orch_spawn_report(fd, &inst->sync_stage, &inst->sync_err)) == 1) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        poll(&pfd, 1, -1);
+    }
+    inst->sync_rc = rc;
+    uv_timer_start(&inst->timer, on_sync_report, 0, 0);
+}
+
+static void wait_report(orch_instance *inst)
+{
+    wait_report_fd(inst, inst->report->fd);
+    stop_report_watch(inst);
 }
 
 static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
@@ -193,8 +335,11 @@ static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
         fprintf(stderr, "orchd: service %s: killed %d leftover process%s in its cgroup %s\n",
                 svc->name, left, left == 1 ? "" : "es", inst->cg.dir[0]);
 
+    while (n_pending >= max_pending())
+        wait_report(pending_head);
     const char *stage;
-    inst->pid = orch_spawn(&l.opts, &stage);
+    int report_fd;
+    inst->pid = orch_spawn_begin(&l.opts, &report_fd, &stage);
     if (inst->pid < 0) {
         *err = orch_bare_spawn_error(svc, &l, stage, errno);
         orch_bare_launch_free(&l);
@@ -203,16 +348,30 @@ static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
         free(inst);
         return NULL;
     }
-    orch_bare_launch_free(&l);
+    orch_reaper_watch(inst->pid, on_reaped, inst);
+    inst->watched = true;
+    orch_bare_spawn_what_save(&inst->what, svc, &l);
+    orch_bare_launch_free(&l); /* the child has its own copies of the log fds */
 
     inst->name = xstrdup(svc->name);
+    inst->record = orch_run_record_path(ctx, svc->name);
+    inst->spec_hash = orch_run_spec_hash(svc);
     inst->cbs = cbs;
     inst->owner = owner;
-    record_start(inst, svc, ctx);
-    orch_reaper_watch(inst->pid, on_reaped, inst);
     uv_timer_init(loop, &inst->timer);
     inst->timer.data = inst;
-    uv_timer_start(&inst->timer, on_started, 0, 0);
+    struct fd_watch *w = xmalloc(sizeof *w);
+    w->fd = report_fd;
+    if (uv_poll_init(loop, &w->poll, report_fd) < 0) { /* not for a pipe; still: wait */
+        free(w);
+        wait_report_fd(inst, report_fd);
+        close(report_fd);
+        return inst;
+    }
+    w->poll.data = inst;
+    inst->report = w;
+    pending_add(inst);
+    uv_poll_start(&w->poll, UV_READABLE, on_report);
     return inst;
 }
 
@@ -234,7 +393,7 @@ static orch_instance *bare_adopt(uv_loop_t *loop, const orch_service *svc,
         free(path);
         return NULL;
     }
-    struct pidfd_watch *w = xmalloc(sizeof *w);
+    struct fd_watch *w = xmalloc(sizeof *w);
     w->fd = fd;
     if (uv_poll_init(loop, &w->poll, fd) < 0) {
         close(fd);
@@ -280,6 +439,8 @@ static void on_closed(uv_handle_t *h)
 {
     orch_instance *inst = h->data;
     releasing_remove(inst);
+    if (inst->watched)
+        orch_reaper_unwatch(inst->pid); /* still reaped, just not reported */
     if (inst->record)
         orch_run_record_remove(inst->record, inst->pid);
     if (inst->done)
@@ -331,8 +492,15 @@ static void bare_release(orch_instance *inst, void (*done)(void *arg), void *arg
     releasing_list = inst;
     inst->done = done;
     inst->done_arg = arg;
-    if (!inst->exited && !inst->pidfd_poll)
-        orch_reaper_unwatch(inst->pid); /* still reaped, just not reported */
+    if (inst->report) {
+        /* Released before its exec report: it must not exec on. Still our
+         * unreaped child (watched), so the pid is its own. */
+        kill(inst->pid, SIGKILL);
+        stop_report_watch(inst);
+        orch_bare_spawn_what_free(&inst->what);
+    }
+    /* It stays watched until reaped (the exit is not reported while
+     * releasing): kill(-pid) below is safe only while the pid is ours. */
     uv_timer_stop(&inst->timer);
     uv_timer_start(&inst->timer, on_release_tick, 0, 0);
 }

@@ -239,54 +239,80 @@ void orch_bare_launch_free(orch_bare_launch *l)
 }
 
 /* Which LIMIT_* asked for more than the hard limit, for an EPERM. */
-static char *rlimit_error(const orch_service *svc, const orch_spawn_opts *o, int err)
+static char *rlimit_error(const orch_bare_spawn_what *w, int err)
 {
     static const struct {
         int resource;
         const char *name;
     } limits[] = {{RLIMIT_NOFILE, "LIMIT_NOFILE"}, {RLIMIT_NPROC, "LIMIT_NPROC"}};
-    uint64_t values[] = {o->limit_nofile, o->limit_nproc};
+    uint64_t values[] = {w->limit_nofile, w->limit_nproc};
     for (size_t i = 0; i < 2; i++) {
         struct rlimit rl;
         if (values[i] && getrlimit(limits[i].resource, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
             values[i] > rl.rlim_max)
             return xasprintf("service %s: %s %llu is above the hard limit %llu, which orchd "
                              "cannot raise here (%s; raising needs CAP_SYS_RESOURCE)",
-                             svc->name, limits[i].name, (unsigned long long)values[i],
+                             w->name, limits[i].name, (unsigned long long)values[i],
                              (unsigned long long)rl.rlim_max, strerror(err));
     }
-    return xasprintf("service %s: cannot set LIMIT_NOFILE/LIMIT_NPROC: %s", svc->name,
+    return xasprintf("service %s: cannot set LIMIT_NOFILE/LIMIT_NPROC: %s", w->name,
                      strerror(err));
 }
 
-static char *spawn_error(const orch_service *svc, const orch_bare_launch *l, const char *stage,
-                         int err);
-
-orch_error *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
-                                  const char *stage, int err)
+static char *spawn_error(const orch_bare_spawn_what *w, const char *stage, int err)
 {
-    char *msg = spawn_error(svc, l, stage, err);
+    if (strcmp(stage, "chdir") == 0)
+        return xasprintf("service %s: WORKDIR '%s': %s", w->name, w->workdir, strerror(err));
+    if (strcmp(stage, "rlimit") == 0)
+        return rlimit_error(w, err);
+    if (strcmp(stage, "setgroups") == 0 || strcmp(stage, "setgid") == 0 ||
+        strcmp(stage, "setuid") == 0)
+        return xasprintf("service %s: cannot switch to USER '%s' (%s): %s", w->name,
+                         w->user, stage, strerror(err));
+    if (strcmp(stage, "exec") == 0)
+        return xasprintf("service %s: cannot execute %s: %s", w->name, w->argv0,
+                         strerror(err));
+    if (strcmp(stage, "cgroup") == 0)
+        return xasprintf("service %s: cannot join its cgroup: %s", w->name, strerror(err));
+    return xasprintf("service %s: cannot start (%s): %s", w->name, stage, strerror(err));
+}
+
+orch_error *orch_bare_spawn_what_error(const orch_bare_spawn_what *w, const char *stage, int err)
+{
+    char *msg = spawn_error(w, stage, err);
     orch_error *e = orch_error_new(orch_errc_from_errno(err), "%s", msg);
     e->sys_errno = err;
     free(msg);
     return e;
 }
 
-static char *spawn_error(const orch_service *svc, const orch_bare_launch *l, const char *stage,
-                         int err)
+orch_error *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
+                                  const char *stage, int err)
 {
-    if (strcmp(stage, "chdir") == 0)
-        return xasprintf("service %s: WORKDIR '%s': %s", svc->name, l->workdir, strerror(err));
-    if (strcmp(stage, "rlimit") == 0)
-        return rlimit_error(svc, &l->opts, err);
-    if (strcmp(stage, "setgroups") == 0 || strcmp(stage, "setgid") == 0 ||
-        strcmp(stage, "setuid") == 0)
-        return xasprintf("service %s: cannot switch to USER '%s' (%s): %s", svc->name,
-                         svc->user, stage, strerror(err));
-    if (strcmp(stage, "exec") == 0)
-        return xasprintf("service %s: cannot execute %s: %s", svc->name, l->argv[0],
-                         strerror(err));
-    if (strcmp(stage, "cgroup") == 0)
-        return xasprintf("service %s: cannot join its cgroup: %s", svc->name, strerror(err));
-    return xasprintf("service %s: cannot start (%s): %s", svc->name, stage, strerror(err));
+    orch_bare_spawn_what w = {
+        .name = svc->name, .user = svc->user, .workdir = l->workdir, .argv0 = l->argv[0],
+        .limit_nofile = l->opts.limit_nofile, .limit_nproc = l->opts.limit_nproc,
+    };
+    return orch_bare_spawn_what_error(&w, stage, err);
+}
+
+void orch_bare_spawn_what_save(orch_bare_spawn_what *w, const orch_service *svc,
+                               const orch_bare_launch *l)
+{
+    *w = (orch_bare_spawn_what){
+        .name = xstrdup(svc->name),
+        .user = svc->user ? xstrdup(svc->user) : NULL,
+        .workdir = l->workdir ? xstrdup(l->workdir) : NULL,
+        .argv0 = l->argv[0], /* a literal: "/bin/sh" */
+        .limit_nofile = l->opts.limit_nofile,
+        .limit_nproc = l->opts.limit_nproc,
+    };
+}
+
+void orch_bare_spawn_what_free(orch_bare_spawn_what *w)
+{
+    free((char *)w->name);
+    free((char *)w->user);
+    free((char *)w->workdir);
+    memset(w, 0, sizeof *w);
 }

@@ -37,4 +37,17 @@ void orch_bare_launch_free(orch_bare_launch *l);
 orch_error *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,
                                   const char *stage, int err);
 
+/* What that message needs, kept past the launch for a failure the child
+ * reports later (orch_spawn_begin): the same text and code as
+ * orch_bare_spawn_error gives for svc and l. */
+typedef struct orch_bare_spawn_what {
+    const char *name, *user, *workdir; /* owned when saved */
+    const char *argv0;
+    uint64_t limit_nofile, limit_nproc;
+} orch_bare_spawn_what;
+void orch_bare_spawn_what_save(orch_bare_spawn_what *w, const orch_service *svc,
+                               const orch_bare_launch *l);
+void orch_bare_spawn_what_free(orch_bare_spawn_what *w);
+orch_error *orch_bare_spawn_what_error(const orch_bare_spawn_what *w, const char *stage, int err);
+
 #endif

@@ -54,44 +54,54 @@ unsigned long long orch_proc_start_time(pid_t pid)
     return t;
 }
 
+/* Every record has the same width, so a rewrite in place (one pwrite at
+ * offset 0, which a crash of orchd cannot tear) always leaves one whole
+ * record: no temporary file, no rename, no new inode per start. */
+#define RECORD_FMT "%10d %20llu %016" PRIx64 "\n"
+
+static int write_at_start(int fd, const orch_run_record *r)
+{
+    char line[RECORD_MAX];
+    int n = snprintf(line, sizeof line, RECORD_FMT, (int)r->pid, r->start_time, r->spec_hash);
+    ssize_t w = pwrite(fd, line, (size_t)n, 0);
+    return w == n ? 0 : -(w < 0 ? errno : EIO);
+}
+
+/* The record file, created when missing (mode 0600, never through a
+ * symlink), or -errno. */
+static int open_record(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        int rc = orch_mkdir_parents(path, 0700);
+        if (rc < 0)
+            return rc;
+        fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
+    return fd < 0 ? -errno : fd;
+}
+
 int orch_run_record_write(const char *path, const orch_run_record *r)
 {
-    int rc = orch_mkdir_parents(path, 0700);
-    if (rc < 0)
-        return rc;
-    char *tmp = xasprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-        free(tmp);
-        return rc;
-    }
-    char line[RECORD_MAX];
-    int n = snprintf(line, sizeof line, "%d %llu %016" PRIx64 "\n", (int)r->pid, r->start_time,
-                     r->spec_hash);
-    rc = write(fd, line, (size_t)n) == n ? 0 : -(errno ? errno : EIO);
+    int fd = open_record(path);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? write_at_start(fd, r) : -EINVAL;
     if (close(fd) < 0 && rc == 0)
         rc = -errno;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -errno;
-    if (rc < 0)
-        unlink(tmp);
-    free(tmp);
     return rc;
 }
 
-int orch_run_record_read(const char *path, orch_run_record *r)
+/* Reads the record at fd: 0 and *r, or -errno. */
+static int read_fd(int fd, orch_run_record *r)
 {
     /* The state directory is root's; still, read only a small regular file. */
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
     struct stat st;
     char buf[RECORD_MAX];
     ssize_t n = -1;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < RECORD_MAX)
-        n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+        n = pread(fd, buf, sizeof buf - 1, 0);
     if (n <= 0)
         return -EINVAL;
     buf[n] = '\0';
@@ -99,14 +109,31 @@ int orch_run_record_read(const char *path, orch_run_record *r)
     unsigned long long t;
     uint64_t h;
     if (sscanf(buf, "%d %llu %" SCNx64, &pid, &t, &h) != 3 || pid <= 1 || t == 0)
-        return -EINVAL;
+        return -EINVAL; /* also a cleared record (pid 0) */
     *r = (orch_run_record){.pid = pid, .start_time = t, .spec_hash = h};
     return 0;
 }
 
+int orch_run_record_read(const char *path, orch_run_record *r)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = read_fd(fd, r);
+    close(fd);
+    return rc;
+}
+
 void orch_run_record_remove(const char *path, pid_t pid)
 {
-    orch_run_record r;
-    if (orch_run_record_read(path, &r) == 0 && r.pid == pid)
+    /* Cleared in place (pid 0 reads as no record), not unlinked: the next
+     * start of the service rewrites the same file, and no inode is made or
+     * freed per restart. */
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    orch_run_record r, none = {0};
+    if (read_fd(fd, &r) == 0 && r.pid == pid && write_at_start(fd, &none) < 0)
         unlink(path);
+    close(fd);
 }

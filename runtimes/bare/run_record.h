@@ -4,8 +4,10 @@
  *   <pid> <start time> <spec hash>
  * where the start time is field 22 of /proc/<pid>/stat (clock ticks since
  * boot: a reused pid has another one) and the spec hash is FNV-1a 64 of the
- * service's resolved spec as JSON. Written atomically (temporary file, then
- * rename) when the process starts, removed when its instance is released. */
+ * service's resolved spec as JSON, in fixed-width fields. Written in place
+ * with one pwrite (always one whole record) once the process has exec'd,
+ * cleared (pid 0: no record) when its instance is released; the file stays
+ * for the next start, so a restart creates and deletes no file. */
 #ifndef ORCH_BARE_RUN_RECORD_H
 #define ORCH_BARE_RUN_RECORD_H
 
@@ -31,7 +33,7 @@ unsigned long long orch_proc_start_time(pid_t pid);
 int orch_run_record_write(const char *path, const orch_run_record *r);
 /* 0 and *r, or -errno (-ENOENT: none, -EINVAL: not a record we wrote). */
 int orch_run_record_read(const char *path, orch_run_record *r);
-/* Removes the record if it is still about pid (a newer start may have
+/* Clears the record if it is still about pid (a newer start may have
  * replaced it). */
 void orch_run_record_remove(const char *path, pid_t pid);
 

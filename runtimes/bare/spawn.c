@@ -1,11 +1,16 @@
 /* fork + exec with everything decided before fork. Between fork and exec the
  * child runs only async-signal-safe code: syscalls, plus arithmetic on memory
  * prepared by the parent. Any failure goes back through a close-on-exec pipe
- * as {stage, errno}; EOF on the pipe means execve succeeded. */
+ * as {stage, errno}; EOF on the pipe means execve succeeded. The parent
+ * need not wait for it: orch_spawn_begin returns right after fork with the
+ * pipe's read end, which the caller watches on its loop (so many children
+ * exec at once), orch_spawn_report reads the outcome; orch_spawn does both
+ * and waits. */
 #include "bare/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,12 +119,12 @@ static void free_strv(char **v)
  * them (possible when orchd itself was started with stdio closed). */
 static int error_pipe(int fds[2])
 {
-    if (pipe2(fds, O_CLOEXEC) < 0)
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
         return -1;
     for (int i = 0; i < 2; i++) {
         if (fds[i] > 2)
             continue;
-        int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3); /* O_NONBLOCK is the file's: kept */
         int saved = errno;
         close(fds[i]);
         if (moved < 0) {
@@ -310,27 +315,28 @@ static pid_t clone_into(int cgroup_fd)
 #endif
 }
 
-/* Reads the child's report: 0 when execve succeeded (EOF), else fills *ce. */
+/* Reads what the child has reported so far (the pipe is non-blocking):
+ * 1 nothing yet, 0 execve succeeded (EOF), -1 failed (*ce filled). A report
+ * is 8 bytes, written at once (far below PIPE_BUF), so it arrives whole. */
 static int read_report(int fd, child_error *ce)
 {
-    size_t got = 0;
-    while (got < sizeof *ce) {
-        ssize_t r = read(fd, (char *)ce + got, sizeof *ce - got);
+    for (;;) {
+        ssize_t r = read(fd, ce, sizeof *ce);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 1;
+        return r == (ssize_t)sizeof *ce ? -1 : 0; /* EOF (or an error: nothing to say) */
     }
-    return got == sizeof *ce ? -1 : 0;
 }
 
-pid_t orch_spawn(const orch_spawn_opts *o, const char **stage_out)
+pid_t orch_spawn_begin(const orch_spawn_opts *o, int *report_fd, const char **stage_out)
 {
     const char *unused;
     if (!stage_out)
         stage_out = &unused;
     *stage_out = NULL;
+    *report_fd = -1;
 
     int fds[2];
     if (error_pipe(fds) < 0) {
@@ -376,18 +382,43 @@ pid_t orch_spawn(const orch_spawn_opts *o, const char **stage_out)
         errno = fork_errno;
         return -1;
     }
+    *report_fd = fds[0];
+    return pid;
+}
 
+int orch_spawn_report(int report_fd, const char **stage_out, int *err)
+{
     child_error ce;
-    int failed = read_report(fds[0], &ce);
-    close(fds[0]);
-    if (!failed)
+    int r = read_report(report_fd, &ce);
+    if (r < 0) {
+        *stage_out = ce.stage >= 0 && ce.stage <= STAGE_EXEC ? stage_names[ce.stage] : "exec";
+        *err = ce.err;
+    }
+    return r;
+}
+
+pid_t orch_spawn(const orch_spawn_opts *o, const char **stage_out)
+{
+    const char *unused;
+    if (!stage_out)
+        stage_out = &unused;
+    int fd;
+    pid_t pid = orch_spawn_begin(o, &fd, stage_out);
+    if (pid < 0)
+        return -1;
+    int r, err = 0;
+    while ((r = orch_spawn_report(fd, stage_out, &err)) == 1) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        poll(&pfd, 1, -1);
+    }
+    close(fd);
+    if (r == 0)
         return pid;
 
     /* The child has _exit'ed or is about to: reap it here, since nobody else
      * knows this pid. ECHILD means someone reaped it already; fine. */
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    *stage_out = ce.stage >= 0 && ce.stage <= STAGE_EXEC ? stage_names[ce.stage] : "exec";
-    errno = ce.err;
+    errno = err;
     return -1;
 }

@@ -43,4 +43,17 @@ typedef struct orch_spawn_opts {
  * orch_reaper_watch right after. */
 pid_t orch_spawn(const orch_spawn_opts *o, const char **stage);
 
+/* orch_spawn without the wait: returns the child's pid right after fork and
+ * in *report_fd the read end of its exec-report pipe (non-blocking,
+ * close-on-exec), which becomes readable (data or EOF) once the child has
+ * exec'd or failed; or -1 with errno and *stage ("pipe", "fork") when no
+ * child was made. The caller registers the pid with the reaper before it
+ * next reaps (so a failed child is no zombie), reads the report with
+ * orch_spawn_report and closes report_fd. */
+pid_t orch_spawn_begin(const orch_spawn_opts *o, int *report_fd, const char **stage);
+/* 1: nothing reported yet (call again when readable); 0: execve succeeded;
+ * -1: the child failed before or at execve and exits: *stage and *err say
+ * where and why, as orch_spawn's stage and errno. */
+int orch_spawn_report(int report_fd, const char **stage, int *err);
+
 #endif

@@ -578,10 +578,19 @@ static void on_pass(uv_idle_t *idle)
     orch_supervisor *sv = idle->data;
     uv_idle_stop(idle);
     sv->pass_scheduled = false;
-    for (size_t i = 0; i < sv->n_units; i++) {
-        unit *u = sv->units[i];
-        if (u->state == ORCH_ST_WAITING && u->wanted)
-            unit_evaluate_wait(u);
+    if (sv->n_waiting > 0) {
+        /* Recounted on the way; units that enter `waiting` meanwhile are
+         * counted by unit_set_state as well, so the count stays >= the
+         * truth. */
+        sv->n_waiting = 0;
+        size_t waiting = 0;
+        for (size_t i = 0; i < sv->n_units; i++) {
+            unit *u = sv->units[i];
+            if (u->state == ORCH_ST_WAITING && u->wanted)
+                unit_evaluate_wait(u);
+            waiting += u->state == ORCH_ST_WAITING;
+        }
+        sv->n_waiting += waiting;
     }
     sv_pass_stops(sv);
     sv_fire_completed(sv);

@@ -111,6 +111,7 @@ typedef struct sv_waiter {
     struct sv_waiter *next;
     unit **units;
     size_t n_units;
+    size_t next_check; /* units before it were settled when last looked at */
     char *unknown; /* "no service named X" lines, reported as failures */
     orch_settled_cb cb;
     void *arg;
@@ -136,6 +137,10 @@ struct orch_supervisor {
 
     uv_idle_t *pass_idle;
     bool pass_scheduled;
+    /* At least the number of units in `waiting` (never fewer): the pass
+     * looks at the units only when some may wait, so the passes of a start
+     * of N cost O(N) in all, not O(N) each. */
+    size_t n_waiting;
     sv_stop_op *stops;
     sv_waiter *waiters;
 

@@ -71,16 +71,6 @@ int orch_supervisor_stop(orch_supervisor *sv, const char *const *names, size_t n
     return 0;
 }
 
-static void drop_unit(orch_supervisor *sv, size_t index)
-{
-    unit *u = sv->units[index];
-    memmove(&sv->units[index], &sv->units[index + 1],
-            (sv->n_units - index - 1) * sizeof *sv->units);
-    sv->n_units--;
-    sv_forget_unit(sv, u);
-    unit_destroy(u);
-}
-
 void sv_pass_stops(orch_supervisor *sv)
 {
     for (size_t i = 0; i < sv->n_units; i++) {
@@ -93,15 +83,19 @@ void sv_pass_stops(orch_supervisor *sv)
                  !dg_dependents_still_stopping(u))
             unit_begin_stop(u);
     }
-    bool dropped = false;
-    for (size_t i = sv->n_units; i-- > 0;) {
+    /* Compacted in one sweep: dropping N units costs O(N) moves, not N^2. */
+    size_t kept = 0, n = sv->n_units;
+    for (size_t i = 0; i < n; i++) {
         unit *u = sv->units[i];
         if (u->removed && unit_is_quiet(u)) {
-            drop_unit(sv, i);
-            dropped = true;
+            sv_forget_unit(sv, u);
+            unit_destroy(u);
+        } else {
+            sv->units[kept++] = u;
         }
     }
-    if (dropped)
+    sv->n_units = kept;
+    if (kept != n)
         dg_relink(sv);
 }
 
@@ -145,11 +139,22 @@ void orch_supervisor_when_settled(orch_supervisor *sv, const char *const *names,
     sv_schedule_pass(sv); /* reports on the next iteration if already settled */
 }
 
-static bool waiter_done(const sv_waiter *w)
+/* Checks from where the last pass stopped (a start of N then costs O(N)
+ * over all its passes, not O(N) each); at the end everything once more,
+ * since a unit may have become unsettled again meanwhile. */
+static bool waiter_done(sv_waiter *w)
 {
+    /* an identity still asked may restart a settled unit: not done yet */
+#define PENDING(u) ((u) && (!unit_is_settled(u) || (u)->id_req))
+    for (; w->next_check < w->n_units; w->next_check++)
+        if (PENDING(w->units[w->next_check]))
+            return false;
     for (size_t i = 0; i < w->n_units; i++)
-        if (w->units[i] && (!unit_is_settled(w->units[i]) || w->units[i]->id_req))
-            return false; /* an identity still asked may restart it */
+        if (PENDING(w->units[i])) {
+            w->next_check = i;
+            return false;
+        }
+#undef PENDING
     return true;
 }
 

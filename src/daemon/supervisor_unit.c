@@ -124,6 +124,10 @@ void unit_set_state(unit *u, orch_state st, const char *detail)
 {
     orch_supervisor *sv = u->sv;
     bool changed = u->state != st;
+    if (changed && st == ORCH_ST_WAITING)
+        sv->n_waiting++;
+    else if (changed && u->state == ORCH_ST_WAITING && sv->n_waiting > 0)
+        sv->n_waiting--;
     u->state = st;
     if (changed) {
         u->since_ms = uv_now(sv->loop);

@@ -1,6 +1,7 @@
 /* Unit tests for the bare runtime (runtimes/bare): a service's environment,
  * WORKDIR, USER, logs, limits, failures, signals and release, with real
  * processes. Cgroups are made in a namespace of our own (orchtest-PID). */
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <signal.h>
@@ -26,6 +27,7 @@ static orch_env_ctx ctx;
 
 typedef struct run {
     bool started, exited, released;
+    orch_errc code;   /* of err */
     bool started_inside_start; /* must stay false */
     bool in_start;
     int order; /* 1 when started came before exited */
@@ -40,9 +42,44 @@ static void on_started(void *owner, pid_t pid, const orch_error *err)
     r->started_inside_start = r->in_start;
     r->started = true;
     r->pid = pid;
-    if (err)
+    if (err) {
         r->err = xstrdup(err->msg);
+        r->code = err->code;
+    }
     test_track_pid(pid);
+}
+
+/* Our children that are zombies (exited, not reaped). */
+static int zombie_children(void)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid > 0 && test_proc_ppid(pid) == getpid() && test_proc_state(pid) == 'Z')
+            n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static bool no_zombies(void *arg)
+{
+    (void)arg;
+    return zombie_children() == 0;
+}
+
+/* Open fds of this process. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n - 1; /* the directory's own */
 }
 
 static void on_exited(void *owner, int status)
@@ -107,18 +144,40 @@ static void run_service(const orch_service *s, run *r)
     CHECK(test_run_until(&loop, &r->released, 10000));
 }
 
-static char *start_error(const orch_service *s)
+/* The error of a start that fails: either at once (what is decided before
+ * fork: USER, logs, ENV_FILE) or, for what the child finds (WORKDIR, limits),
+ * through `started` with pid 0, later, never inside start; then the child is
+ * reaped (no zombie) once the instance is released. *code gets the error's
+ * code when code is not NULL. */
+static char *start_error_code(const orch_service *s, orch_errc *code)
 {
     orch_error *err = NULL;
     run r = {0};
     orch_instance_cbs cbs = {on_started, on_exited};
+    r.in_start = true;
     orch_instance *inst = orch_runtime_bare.start(&loop, s, &ctx, cbs, &r, &err);
-    CHECK(inst == NULL);
-    if (inst) { /* should not happen; do not leak it */
-        orch_runtime_bare.release(inst, on_released, &r);
-        test_run_until(&loop, &r.released, 10000);
+    r.in_start = false;
+    if (!inst) {
+        CHECK(!r.started);
+        if (code && err)
+            *code = err->code;
+        return orch_error_take_msg(err);
     }
-    return orch_error_take_msg(err);
+    CHECK(!r.started);
+    CHECK(test_run_until(&loop, &r.started, 10000));
+    CHECK(!r.started_inside_start && r.pid == 0 && r.err != NULL);
+    if (code)
+        *code = r.code;
+    orch_runtime_bare.release(inst, on_released, &r);
+    CHECK(test_run_until(&loop, &r.released, 10000));
+    CHECK(!r.exited); /* a failed start's exit is not reported */
+    CHECK(test_run_until_cond(&loop, no_zombies, NULL, 5000));
+    return r.err;
+}
+
+static char *start_error(const orch_service *s)
+{
+    return start_error_code(s, NULL);
 }
 
 static char *path_in(const char *dir, const char *name)
@@ -438,6 +497,96 @@ static bool is_started(void *arg)
     return ((run *)arg)->started;
 }
 
+/* Many starts in one go (as the supervisor's pass makes them): every
+ * `started` comes later, never inside start; the good ones with their pid,
+ * each failing one with its own message and code; more than the runtime
+ * keeps outstanding (main lowers RLIMIT_NOFILE so that the oldest report is
+ * waited for on the way); after release no zombie, no process, no fd left. */
+#define MANY 48
+static void test_async_many(void)
+{
+    int fds_before = open_fds();
+    orch_service s[MANY];
+    run r[MANY];
+    orch_instance *inst[MANY];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < MANY; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "many%d", i);
+        service(&s[i], name, "exec sleep 100");
+        if (i % 7 == 3) {
+            s[i].workdir = xasprintf("/nonexistent-orchd-dir-%d", i);
+        }
+        inst[i] = start(&s[i], &r[i]);
+        CHECK(!r[i].started);
+    }
+    bool all = false;
+    for (int waited = 0; waited < 10000 && !all; waited += 10) {
+        all = true;
+        for (int i = 0; i < MANY; i++)
+            all &= r[i].started;
+        if (!all)
+            uv_run(&loop, UV_RUN_ONCE);
+    }
+    CHECK(all);
+    for (int i = 0; i < MANY; i++) {
+        CHECK(!r[i].started_inside_start);
+        if (i % 7 == 3) {
+            char *want = xasprintf("service many%d: WORKDIR '/nonexistent-orchd-dir-%d': No such "
+                                   "file or directory", i, i);
+            CHECK_STR(r[i].err, want);
+            CHECK(r[i].pid == 0 && r[i].code == ORCH_E_NOT_FOUND);
+            free(want);
+        } else {
+            CHECK(r[i].pid > 0 && r[i].err == NULL);
+            CHECK(r[i].pid > 0 && test_proc_state(r[i].pid) != 'Z' && in_our_cgroup(r[i].pid));
+            for (int j = 0; j < i; j++)
+                CHECK(r[j].pid <= 0 || r[j].pid != r[i].pid);
+        }
+    }
+    for (int i = 0; i < MANY; i++)
+        if (inst[i])
+            orch_runtime_bare.release(inst[i], on_released, &r[i]);
+    for (int i = 0; i < MANY; i++) {
+        CHECK(test_run_until(&loop, &r[i].released, 10000));
+        CHECK(!r[i].exited); /* released while running: the exit is not reported */
+        if (r[i].pid > 0)
+            CHECK(test_run_until_cond(&loop, pid_gone, &r[i].pid, 5000));
+        free(r[i].err);
+        orch_service_free(&s[i]);
+    }
+    CHECK(test_run_until_cond(&loop, no_zombies, NULL, 5000));
+    uv_run(&loop, UV_RUN_NOWAIT); /* closes of the watches */
+    CHECK(open_fds() == fds_before);
+}
+
+/* Released before its exec report came: no `started`, no exit report, the
+ * child killed and reaped, nothing left open. */
+static void test_release_before_report(void)
+{
+    int fds_before = open_fds();
+    orch_service s;
+    service(&s, "earlysvc", "echo $$ > \"$OUT/early.pid\"; exec sleep 100");
+    add_env(&s, "OUT", tmp);
+    run r = {0};
+    orch_instance *inst = start(&s, &r);
+    if (inst)
+        orch_runtime_bare.release(inst, on_released, &r);
+    CHECK(inst && test_run_until(&loop, &r.released, 10000));
+    CHECK(!r.started && !r.exited);
+    char *p = path_in(tmp, "early.pid");
+    char *text = test_read(p);
+    pid_t pid = text ? (pid_t)atoi(text) : 0;
+    if (pid > 0)
+        CHECK(test_run_until_cond(&loop, pid_gone, &pid, 5000));
+    CHECK(test_run_until_cond(&loop, no_zombies, NULL, 5000));
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(open_fds() == fds_before);
+    free(text);
+    free(p);
+    orch_service_free(&s);
+}
+
 /* Without limits a service is in its cgroup in exactly one hierarchy (the
  * tracking one: cgroup2 when mounted); MEMORY adds v1 memory where that is
  * a hierarchy of its own. */
@@ -695,6 +844,13 @@ int main(void)
     mkdir(project, 0755);
     snprintf(ns, sizeof ns, "orchtest-%d", (int)getpid());
     ctx = (orch_env_ctx){state, tmp, project, ns};
+    /* Few fds, so that test_async_many starts more children than the
+     * runtime keeps exec reports outstanding for (a quarter of this). */
+    struct rlimit few;
+    if (getrlimit(RLIMIT_NOFILE, &few) == 0 && (few.rlim_max == RLIM_INFINITY || few.rlim_max >= 128)) {
+        few.rlim_cur = 128;
+        setrlimit(RLIMIT_NOFILE, &few);
+    }
     uv_loop_init(&loop);
     CHECK(orch_reaper_init(&loop) == 0);
 
@@ -707,6 +863,8 @@ int main(void)
     test_restart_during_release();
     test_run_command();
     test_hierarchies_joined();
+    test_async_many();
+    test_release_before_report();
 
     test_kill_tracked();
     orch_reaper_close();
