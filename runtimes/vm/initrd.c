@@ -347,7 +347,9 @@ int vm_initrd_cached(const vm_initrd_input *in, char **path, char **err)
     *path = xasprintf("%s/%.16s-%016llx.cpio", in->cache_dir, in->image_hex, (unsigned long long)h);
     if (access(*path, R_OK) == 0)
         return 0;
-    char *tmp = xasprintf("%s.tmp-%d", *path, (int)getpid());
+    static unsigned seq; /* two worker threads may build the same one */
+    char *tmp = xasprintf("%s.tmp-%d-%u", *path, (int)getpid(),
+                          __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     writer w;
     int rc = -1;
     if (!open_cpio(tmp, &w)) {

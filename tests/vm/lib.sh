@@ -7,7 +7,7 @@ export ORCH_STATE_DIR=$T/state ORCH_DATA=$T/data ORCH_PROJECT=$T ORCH_VM_ACCEL=$
 vm_cleanup() {
     "$ORCHD" fell >/dev/null 2>&1
     for p in $(cat "$T"/qemu.pids 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] && cp -r "$T"/state/logs "$KEEP"; rm -rf "$T"
 }
 trap vm_cleanup EXIT
 fail() { echo "FAIL: $*"; tail -n 40 "$T"/state/logs/*.log 2>/dev/null; exit 1; }
