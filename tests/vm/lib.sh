@@ -1,6 +1,7 @@
 # Shared setup of the vm tests (sourced): skips without qemu or a kernel,
 # makes $T (removed at exit, with every daemon and qemu the test started),
 # the busybox image $T/img.tar, and cd's there. $K: the kernel directory.
+# KEEP=DIR copies the service logs to DIR before the cleanup (debugging).
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
 T=$(mktemp -d /tmp/orchd-vm-test.XXXXXX)
 export ORCH_STATE_DIR=$T/state ORCH_DATA=$T/data ORCH_PROJECT=$T ORCH_VM_ACCEL=${ORCH_VM_ACCEL:-tcg}
