@@ -330,16 +330,27 @@ static char *build_extras(orch_instance *inst)
     yajl_gen_bool(g, 1);
     gstr(g, "volumes");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < inst->svc->n_volumes; i++) {
-        char tag[32];
-        snprintf(tag, sizeof tag, "orchd%zu", i);
-        yajl_gen_map_open(g);
-        gstr(g, "tag");
-        gstr(g, tag);
-        gstr(g, "target");
-        gstr(g, inst->svc->volumes[i].destination);
-        yajl_gen_map_close(g);
+    /* shallower targets first: /a is mounted before /a/b, never over it */
+    size_t n = inst->svc->n_volumes, *depth = xcalloc(n + 1, sizeof *depth), most = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (const char *c = inst->svc->volumes[i].destination; *c; c++)
+            depth[i] += *c == '/' && c[1] && c[1] != '/';
+        most = depth[i] > most ? depth[i] : most;
     }
+    for (size_t level = 0; level <= most; level++)
+        for (size_t i = 0; i < n; i++) {
+            if (depth[i] != level)
+                continue;
+            char tag[32];
+            snprintf(tag, sizeof tag, "orchd%zu", i);
+            yajl_gen_map_open(g);
+            gstr(g, "tag");
+            gstr(g, tag);
+            gstr(g, "target");
+            gstr(g, inst->svc->volumes[i].destination);
+            yajl_gen_map_close(g);
+        }
+    free(depth);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
     const unsigned char *buf;

@@ -2,18 +2,21 @@
 # VOLUMEs in a vm guest (docs/RUNTIME-VM.md "Volumes"): a ONESHOT guest
 # writes into a named volume (<data>/volumes/NAME, made on first use) and the
 # host sees the file with the guest's content; a path volume's host file is
-# read in the guest; the 9p modules load. Run under flock /tmp/orchd-vm.lock.
+# read in the guest; a volume nested in another one (declared first) is
+# mounted after its parent, so it stays visible. Run under flock /tmp/orchd-vm.lock.
 set -u
 : "${ORCHD:?}" "${SRC:?}"
 . "$SRC/tests/vm/lib.sh"
 vm_setup
 mkdir -p "$T/share"
 echo "from-the-host-$$" >"$T/share/in.txt"
+mkdir -p "$T/share2" && echo "nested-$$" >"$T/share2/deep.txt"
 cat >Orchfile <<'ORCH'
 SERVICE vol
 FROM oci-archive:img.tar
-CMD sh -c 'cat /in/in.txt; echo written-in-guest >/out/made.txt; mkdir -p /out/sub; echo deep >/out/sub/f; echo vol-done'
+CMD sh -c 'cat /in/in.txt; cat /in/deeper/deep.txt; echo written-in-guest >/out/made.txt; mkdir -p /out/sub; echo deep >/out/sub/f; echo vol-done'
 ONESHOT true
+VOLUME ./share2:/in/deeper
 VOLUME ./share:/in
 VOLUME results:/out
 ORCH
@@ -21,7 +24,8 @@ ORCH
 LOG=$T/state/logs/orch.vol.log
 [ "$(sv "s['vol']['state']")" = exited ] || fail "state: $(cat "$T/grow.out")"
 [ "$(sv "s['vol']['exit_code']")" = 0 ] || fail "exit code $(sv "s['vol']['exit_code']")"
-grep -aq "mounted volume /in (9p orchd0)" "$LOG" || fail "/in not mounted"
+grep -aq "mounted volume /in (9p orchd1)" "$LOG" || fail "/in not mounted"
+grep -aq "^nested-$$" "$LOG" || fail "/in/deeper (declared first) is hidden under /in"
 grep -aq "^from-the-host-$$" "$LOG" || fail "the guest did not read the path volume's file"
 [ "$(cat "$T/data/volumes/results/made.txt" 2>/dev/null)" = written-in-guest ] ||
     fail "the host does not see the guest's file in the named volume"
