@@ -4,19 +4,24 @@
 # channel (the host has no such file) and the service becomes ready; a
 # HEALTHCHECK that fails (exit 1 in the guest) keeps it unready and survey
 # says why; a STOP command runs in the guest (its kill -TERM 1 asks the
-# guest's process 1 to stop the service).
+# guest's process 1 to stop the service); `orchd reload` runs RELOAD in the
+# guest with the service's ENV and WORKDIR (its marker file is not on the
+# host).
 # Run under flock /tmp/orchd-vm.lock.
 set -u
 : "${ORCHD:?}" "${SRC:?}"
 . "$SRC/tests/vm/lib.sh"
 [ ! -e /only-in-image ] || { echo "SKIP: the host has /only-in-image"; exit 77; }
 vm_setup
-cat >Orchfile <<'ORCH'
+cat >Orchfile <<ORCH
 SERVICE good
 FROM oci-archive:img.tar
 CMD sh -c 'echo good-up; while :; do sleep 1; done'
 HEALTHCHECK test -f /only-in-image && echo health-ran-in-guest
 STOP echo stop-command-in-guest; kill -TERM 1
+RELOAD echo "reload: \$(cat /only-in-image | head -c 20) uid=\$(id -u) cwd=\$(pwd) foo=\$FOO"; touch /tmp/orchd-vm-reload-mark-$$
+ENV FOO=bar
+WORKDIR /tmp
 TIMEOUT_STOP 60s
 
 SERVICE bad
@@ -33,6 +38,10 @@ grep -q "service bad: failed: did not become ready within 45s: healthcheck exite
 for _ in $(seq 1 240); do [ "$(sv "s['good']['state']")" = ready ] && break; sleep 0.5; done
 [ "$(sv "s['good']['state']")" = ready ] || fail "good never became ready: $(sv "s['good']")"
 grep -aq "^health-ran-in-guest" "$T/state/logs/orch.good.log" || fail "the check's output is not in the log"
+"$ORCHD" reload good >"$T/reload.out" 2>&1 || fail "reload: $(cat "$T/reload.out")"
+wait_log "$T/state/logs/orch.good.log" "^reload: .* uid=0 cwd=/tmp foo=bar" 30 ||
+    fail "RELOAD did not run in the guest with the service's ENV and WORKDIR"
+[ -e /tmp/orchd-vm-reload-mark-$$ ] && { rm -f /tmp/orchd-vm-reload-mark-$$; fail "RELOAD ran on the host"; }
 t0=$(date +%s.%N)
 "$ORCHD" fell >/dev/null 2>&1
 t1=$(date +%s.%N)
