@@ -9,7 +9,7 @@ BUILD="build-essential cmake pkg-config libuv1-dev libyaml-dev libyajl-dev
 # libarchive-dev: the vm runtime reads image layers (tar, gzip, zstd) and
 # writes the guest's cpio initramfs with it instead of a tar/cpio reader of
 # our own; only its read/write API is used, files are created by our code.
-# kmod (modinfo) for fetch-kernel.sh's module dependencies.
+# kmod: not needed by fetch-kernel.sh (it reads each module's depends= itself).
 # clang and its runtime for the libFuzzer targets and LeakSanitizer.
 FUZZ="clang libclang-rt-14-dev"
 # Real parts the tests drive: a private containerd + runc, busybox for the

@@ -7,8 +7,9 @@
 #   CACHE_DIR/<package>/vmlinuz
 #   CACHE_DIR/<package>/overlay.ko   (containerd's overlayfs snapshotter)
 #   CACHE_DIR/<package>/modules/*.ko (decompressed; what the vm runtime's
-#     guests load at boot: virtio_mmio, the virtio console and net, 9p;
-#     modules/order lists them dependencies first)
+#     guests load at boot: virtio (pci for q35, mmio for microvm), the
+#     virtio console and net, 9p, the ACPI button; modules/order lists them
+#     dependencies first, read from each module's own .modinfo)
 # and prints CACHE_DIR/<package> on stdout. A second run reuses the cache.
 set -euo pipefail
 
@@ -35,7 +36,11 @@ if [ -z "$PKG" ]; then
     exit 1
 fi
 OUT="$CACHE/$PKG"
-if [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/overlay.ko" ] && [ -s "$OUT/modules/order" ]; then
+# format 2: dependencies read without kmod (format 1 lost them all when
+# modinfo was missing, and every module then failed with ENOENT)
+FORMAT=2
+if [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/overlay.ko" ] && [ -s "$OUT/modules/order" ] &&
+    [ "$(cat "$OUT/format" 2>/dev/null)" = "$FORMAT" ]; then
     echo "$OUT"
     exit 0
 fi
@@ -69,24 +74,29 @@ unxz_ko() { # SRC DEST
 mkdir -p "$WORK/out/modules"
 : >"$WORK/out/modules/order"
 # The package has no modules.dep (depmod makes it at install): each
-# module's own "depends" field (modinfo) says what it needs.
+# module's own "depends=" string in its .modinfo section says what it needs.
+# Read it from the decompressed file with tr/grep (kmod's modinfo is often
+# not installed; without it every dependency was silently dropped).
 add_mod() { # NAME: its dependencies, then itself, once
-    local f d
+    local f d deps
     grep -qx "$1.ko" "$WORK/out/modules/order" && return 0
     f=$(find "$WORK/x/lib/modules" -regex ".*/$1\.ko\(\.xz\|\.zst\)?" | head -n1)
     [ -n "$f" ] || return 0 # built in
-    for d in $(modinfo -F depends "$f" | tr ',' ' '); do
+    unxz_ko "$f" "$WORK/out/modules/$1.ko"
+    deps=$(tr '\0' '\n' <"$WORK/out/modules/$1.ko" | grep -a '^depends=' || true)
+    [ -n "$deps" ] || { echo "fetch-kernel: $f has no depends= field" >&2; exit 1; }
+    for d in $(echo "${deps#depends=}" | tr ',' ' '); do
         add_mod "$d"
     done
-    unxz_ko "$f" "$WORK/out/modules/$1.ko"
     echo "$1.ko" >>"$WORK/out/modules/order"
 }
-for m in virtio_mmio virtio_console virtio_net 9pnet_virtio 9p overlay; do
+for m in virtio_pci virtio_mmio virtio_console virtio_net 9pnet_virtio 9p button overlay; do
     add_mod "$m"
 done
 grep -qx virtio_mmio.ko "$WORK/out/modules/order" || {
     echo "fetch-kernel: no virtio_mmio module in $PKG" >&2; exit 1; }
 echo "$PKG" >"$WORK/out/package"
+echo "$FORMAT" >"$WORK/out/format"
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT"
 echo "$OUT"

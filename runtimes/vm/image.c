@@ -174,9 +174,13 @@ static void remove_stale(int cache_fd)
             close(dfd);
         return;
     }
+    /* this daemon's own builds are live (a failed one removes itself); the
+     * lock alone would leave a gap between mkdir and flock */
+    char mine[32];
+    snprintf(mine, sizeof mine, "-%d-", (int)getpid());
     struct dirent *de;
     while ((de = readdir(d)))
-        if (strncmp(de->d_name, ".build-", 7) == 0) {
+        if (strncmp(de->d_name, ".build-", 7) == 0 && !strstr(de->d_name, mine)) {
             int lfd = openat(cache_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (lfd < 0)
                 continue;
@@ -195,10 +199,18 @@ static uint64_t rootfs_max(void)
     return n && end && !*end ? n : DEFAULT_ROOTFS_MAX;
 }
 
+/* Temporary names are unique per build, not only per process: two starts
+ * of the same image run on two worker threads of one daemon at once. */
+static unsigned next_build(void)
+{
+    static unsigned n;
+    return __atomic_add_fetch(&n, 1, __ATOMIC_RELAXED);
+}
+
 static int build(int cache_fd, const char *cache_dir, const char *what, int lay_fd,
                  yajl_val manifest, const char *hex, char **err)
 {
-    char *tmp = xasprintf(".build-%s-%d", hex, (int)getpid());
+    char *tmp = xasprintf(".build-%s-%d-%u", hex, (int)getpid(), next_build());
     vm_remove_at(cache_fd, tmp);
     int rc = -1, root = -1;
     if (mkdirat(cache_fd, tmp, 0755) != 0 ||
@@ -276,7 +288,7 @@ int vm_image_prepare(const char *ref, const char *project_dir, const char *cache
     if (is_archive) {
         /* the outer tar is unpacked (as hostile as its layers) into a
          * temporary layout for every start; part 1 does not cache it */
-        unpacked = xasprintf("%s/.build-layout-%d", cache_dir, (int)getpid());
+        unpacked = xasprintf("%s/.build-layout-%d-%u", cache_dir, (int)getpid(), next_build());
         vm_remove_at(AT_FDCWD, unpacked);
         uint64_t budget = rootfs_max();
         if (mkdir(unpacked, 0700) != 0 ||

@@ -347,7 +347,9 @@ int vm_initrd_cached(const vm_initrd_input *in, char **path, char **err)
     *path = xasprintf("%s/%.16s-%016llx.cpio", in->cache_dir, in->image_hex, (unsigned long long)h);
     if (access(*path, R_OK) == 0)
         return 0;
-    char *tmp = xasprintf("%s.tmp-%d", *path, (int)getpid());
+    static unsigned seq; /* two worker threads may build the same one */
+    char *tmp = xasprintf("%s.tmp-%d-%u", *path, (int)getpid(),
+                          __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     writer w;
     int rc = -1;
     if (!open_cpio(tmp, &w)) {
@@ -404,8 +406,22 @@ static int copy_file(const char *from, int to_fd)
     return rc;
 }
 
+static void put_small(writer *w, const char *name, const char *data, size_t len)
+{
+    struct stat st = {.st_mode = S_IFREG | 0600, .st_size = (off_t)len};
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_copy_stat(e, &st);
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_ino(e, ++w->ino);
+    archive_entry_set_nlink(e, 1);
+    if (archive_write_header(w->a, e) != ARCHIVE_OK ||
+        archive_write_data(w->a, data, len) != (la_ssize_t)len)
+        fail(w, "%s: %s", name, 0);
+    archive_entry_free(e);
+}
+
 int vm_initrd_for_start(const char *cached, const char *config, size_t config_len,
-                        const char *out, char **err)
+                        const char *extras, const char *out, char **err)
 {
     *err = NULL;
     int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -428,16 +444,9 @@ int vm_initrd_for_start(const char *cached, const char *config, size_t config_le
     if (archive_write_open_fd(w.a, fd) != ARCHIVE_OK)
         fail(&w, "%s: %s", out, 0);
     else {
-        struct stat st = {.st_mode = S_IFREG | 0600, .st_size = (off_t)config_len};
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_copy_stat(e, &st);
-        archive_entry_set_pathname(e, PREFIX "/config.json");
-        archive_entry_set_ino(e, ++w.ino);
-        archive_entry_set_nlink(e, 1);
-        if (archive_write_header(w.a, e) != ARCHIVE_OK ||
-            archive_write_data(w.a, config, config_len) != (la_ssize_t)config_len)
-            fail(&w, "%s: %s", out, 0);
-        archive_entry_free(e);
+        put_small(&w, PREFIX "/config.json", config, config_len);
+        if (extras)
+            put_small(&w, PREFIX "/vm.json", extras, strlen(extras));
         if (archive_write_close(w.a) != ARCHIVE_OK)
             fail(&w, "%s: %s", out, 0);
     }

@@ -26,8 +26,9 @@ typedef struct vm_initrd_input {
 /* Makes sure the cached image part exists; *path (malloc'ed). */
 int vm_initrd_cached(const vm_initrd_input *in, char **path, char **err);
 
-/* Writes out = cached + a cpio with /.orchd/config.json = config. */
+/* Writes out = cached + a cpio with /.orchd/config.json = config and,
+ * when extras is not NULL, /.orchd/vm.json = extras (src/init/vm_guest.h). */
 int vm_initrd_for_start(const char *cached, const char *config, size_t config_len,
-                        const char *out, char **err);
+                        const char *extras, const char *out, char **err);
 
 #endif

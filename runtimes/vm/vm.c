@@ -22,12 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 #include "bare/cgroup.h"
 #include "bare/spawn.h"
@@ -42,11 +44,14 @@
 #include "vm/image.h"
 #include "vm/initrd.h"
 #include "vm/layer.h"
+#include "vm/agent.h"
+#include "vm/qmp.h"
 
 #define DEFAULT_MEMORY (256ull << 20)
 #define RELEASE_RETRY_MS 20
 #define RELEASE_MAX_TRIES 250
 #define KVM_PROBE_MS 3000
+#define QMP_TIMEOUT_MS 5000
 
 static struct {
     uv_loop_t *loop;
@@ -70,7 +75,10 @@ struct orch_instance {
     char *err;   /* of the worker */
     vm_image img;
     char *cached_initrd;
-    char *run_dir, *initrd, *qmp, *log, *spec;
+    char *run_dir, *initrd, *qmp, *agent_sock, *log, *spec;
+    char **vol_src; /* the VOLUME sources, resolved (n_volumes) */
+    char *extras;   /* /.orchd/vm.json */
+    vm_agent *agent;
     size_t spec_len;
     pid_t pid;
     orch_cgroup cg;
@@ -165,6 +173,39 @@ static char *read_image_etc(const char *rootfs, const char *name)
 
 static void put_report(orch_instance *inst); /* started / exited */
 
+/* On a worker: each VOLUME source resolved as the containerd runtime does
+ * (named ones under <data>/volumes/NAME, relative ones under the project),
+ * made when missing, and a directory. */
+static char *prepare_volumes(orch_instance *inst)
+{
+    const orch_service *svc = inst->svc;
+    inst->vol_src = xcalloc(svc->n_volumes + 1, sizeof *inst->vol_src);
+    for (size_t i = 0; i < svc->n_volumes; i++) {
+        const orch_volume *v = &svc->volumes[i];
+        const char *f = v->at.file ? v->at.file : "?";
+        char *src = ctd_volume_source(v, inst->ctx.project_dir, inst->ctx.data_dir);
+        inst->vol_src[i] = src;
+        struct stat st;
+        if (!src)
+            return xasprintf("VOLUME %s:%s: no %s to put it under (%s:%d)", v->source,
+                             v->destination, v->is_named ? "data directory" : "project directory",
+                             f, v->at.line);
+        if (v->destination[0] != '/' || !strcmp(v->destination, "/"))
+            return xasprintf("VOLUME %s:%s: the destination must be an absolute path below / (%s:%d)",
+                             v->source, v->destination, f, v->at.line);
+        int m = stat(src, &st) == 0 ? 0 : errno == ENOENT ? orch_mkdir_p(src, 0755) : -errno;
+        if (m == 0 && stat(src, &st) != 0)
+            m = -errno;
+        if (m < 0)
+            return xasprintf("VOLUME %s:%s: cannot use %s: %s (%s:%d)", v->source, v->destination,
+                             src, strerror(-m), f, v->at.line);
+        if (!S_ISDIR(st.st_mode))
+            return xasprintf("VOLUME %s:%s: the source %s is not a directory (%s:%d)", v->source,
+                             v->destination, src, f, v->at.line);
+    }
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- workers */
 
 static void work_run(uv_work_t *w)
@@ -173,6 +214,9 @@ static void work_run(uv_work_t *w)
     if (!V.accel)
         probe_accel();
     if (inst->phase == 1) {
+        inst->err = prepare_volumes(inst);
+        if (inst->err)
+            return;
         char *cache = xasprintf("%s/vm/rootfs", inst->ctx.data_dir);
         if (vm_image_prepare(inst->svc->image, inst->ctx.project_dir, cache, &inst->img, &inst->err) == 0) {
             char *icache = xasprintf("%s/vm/initrd", inst->ctx.data_dir);
@@ -210,7 +254,8 @@ static void work_run(uv_work_t *w)
         if (r < 0)
             inst->err = xasprintf("%s: %s", inst->run_dir, strerror(-r));
         else
-            vm_initrd_for_start(inst->cached_initrd, inst->spec, inst->spec_len, inst->initrd, &inst->err);
+            vm_initrd_for_start(inst->cached_initrd, inst->spec, inst->spec_len, inst->extras,
+                                inst->initrd, &inst->err);
     }
 }
 
@@ -256,7 +301,10 @@ static char *build_spec(orch_instance *inst, char **err)
     char **envp = svc->env_files.n ? orch_kvlist_envp(&env) : NULL;
     char *passwd = read_image_etc(inst->img.rootfs, "passwd");
     char *group = read_image_etc(inst->img.rootfs, "group");
-    ctd_spec_input in = {.svc = svc, .image = &ic, .namespace_ = ns_of(&inst->ctx),
+    orch_service nopub = *svc; /* PUBLISH is qemu's hostfwd here, any ports */
+    nopub.publish = NULL;
+    nopub.n_publish = 0;
+    ctd_spec_input in = {.svc = &nopub, .image = &ic, .namespace_ = ns_of(&inst->ctx),
                          .project_dir = inst->ctx.project_dir, .data_dir = inst->ctx.data_dir,
                          .env_file_env = envp, .etc_passwd = passwd, .etc_group = group};
     char *json = NULL;
@@ -273,6 +321,51 @@ static char *build_spec(orch_instance *inst, char **err)
 }
 
 static void spawn_qemu(orch_instance *inst);
+
+/* /.orchd/vm.json (src/init/vm_guest.h): the 9p tags and their targets. */
+static void gstr(yajl_gen g, const char *t)
+{
+    yajl_gen_string(g, (const unsigned char *)t, strlen(t));
+}
+
+static char *build_extras(orch_instance *inst)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    gstr(g, "net");
+    yajl_gen_bool(g, 1);
+    gstr(g, "volumes");
+    yajl_gen_array_open(g);
+    /* shallower targets first: /a is mounted before /a/b, never over it */
+    size_t n = inst->svc->n_volumes, *depth = xcalloc(n + 1, sizeof *depth), most = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (const char *c = inst->svc->volumes[i].destination; *c; c++)
+            depth[i] += *c == '/' && c[1] && c[1] != '/';
+        most = depth[i] > most ? depth[i] : most;
+    }
+    for (size_t level = 0; level <= most; level++)
+        for (size_t i = 0; i < n; i++) {
+            if (depth[i] != level)
+                continue;
+            char tag[32];
+            snprintf(tag, sizeof tag, "orchd%zu", i);
+            yajl_gen_map_open(g);
+            gstr(g, "tag");
+            gstr(g, tag);
+            gstr(g, "target");
+            gstr(g, inst->svc->volumes[i].destination);
+            yajl_gen_map_close(g);
+        }
+    free(depth);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    char *out = xasprintf("%.*s", (int)len, (const char *)buf);
+    yajl_gen_free(g);
+    return out;
+}
 
 static void work_done(uv_work_t *w, int status)
 {
@@ -296,6 +389,7 @@ static void work_done(uv_work_t *w, int status)
             return;
         }
         inst->spec_len = strlen(inst->spec);
+        inst->extras = build_extras(inst);
         inst->phase = 2;
         inst->work_busy = true;
         uv_queue_work(V.loop, &inst->work, work_run, work_done);
@@ -325,6 +419,43 @@ static void on_started(uv_timer_t *t)
         inst->cbs.exited(inst->owner, inst->status);
 }
 
+/* qemu's argv, grown one string (malloc'ed, taken) at a time. */
+typedef struct argv_builder {
+    char **v;
+    size_t n, cap;
+} argv_builder;
+
+static void argv_add(argv_builder *b, char *s)
+{
+    if (b->n + 2 > b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->v = xrealloc(b->v, b->cap * sizeof *b->v);
+    }
+    b->v[b->n++] = s;
+    b->v[b->n] = NULL;
+}
+
+static char **argv_take(argv_builder *b)
+{
+    return b->v;
+}
+
+/* A value inside a qemu -option list: a comma is written twice. */
+static char *qemu_opt_escape(const char *v)
+{
+    size_t n = 0;
+    for (const char *c = v; *c; c++)
+        n += *c == ',' ? 2 : 1;
+    char *out = xmalloc(n + 1), *o = out;
+    for (const char *c = v; *c; c++) {
+        *o++ = *c;
+        if (*c == ',')
+            *o++ = ',';
+    }
+    *o = '\0';
+    return out;
+}
+
 static void spawn_qemu(orch_instance *inst)
 {
     const orch_service *svc = inst->svc;
@@ -348,14 +479,54 @@ static void spawn_qemu(orch_instance *inst)
     snprintf(qmp, sizeof qmp, "unix:%s,server=on,wait=off", inst->qmp);
     const char *qemu = getenv("ORCH_VM_QEMU") ? getenv("ORCH_VM_QEMU") : "qemu-system-x86_64";
     /* microvm (no PCI, no firmware) with KVM; under TCG qemu 7.2's microvm
-     * hangs calibrating the TSC (no PIT/HPET reference), so q35 there */
-    const char *argv[] = {qemu, "-M", kvm ? "microvm" : "q35", "-accel", kvm ? "kvm" : "tcg",
-                          "-cpu", kvm ? "host" : "max", "-m", m_arg, "-smp", smp, "-nodefaults",
-                          "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
-                          "-initrd", initrd, "-append",
-                          "console=ttyS0 panic=-1 reboot=t rdinit=/init",
-                          "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
-                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", qmp, NULL};
+     * hangs calibrating the TSC (no PIT/HPET reference), so q35 there.
+     * virtio devices: -pci on q35, -device (mmio) on microvm. */
+    const char *vdev = kvm ? "device" : "pci";
+    argv_builder a = {0};
+    const char *fixed[] = {qemu, "-M", kvm ? "microvm" : "q35", "-accel", kvm ? "kvm" : "tcg",
+                           "-cpu", kvm ? "host" : "max", "-m", m_arg, "-smp", smp, "-nodefaults",
+                           "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
+                           "-initrd", initrd, "-append",
+                           "console=ttyS0 panic=-1 reboot=t rdinit=/init",
+                           "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+                           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", qmp};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        argv_add(&a, xstrdup(fixed[i]));
+    /* the agent channel (agent.h) */
+    argv_add(&a, xstrdup("-device"));
+    argv_add(&a, xasprintf("virtio-serial-%s,id=vser0", vdev));
+    argv_add(&a, xstrdup("-chardev"));
+    char *asock = qemu_opt_escape(inst->agent_sock);
+    argv_add(&a, xasprintf("socket,id=agent,path=%s,server=on,wait=off", asock));
+    free(asock);
+    argv_add(&a, xstrdup("-device"));
+    argv_add(&a, xstrdup("virtserialport,bus=vser0.0,chardev=agent,name=orchd.agent"));
+    /* the network: slirp, with PUBLISH as hostfwd (checked loopback-only at
+     * start); romfile= skips the PXE option ROM nobody boots from */
+    char *net = xstrdup("user,id=net0");
+    for (size_t i = 0; i < svc->n_publish; i++) {
+        const orch_publish *p = &svc->publish[i];
+        char *n = xasprintf("%s,hostfwd=tcp:%s:%u-:%u", net, p->address ? p->address : "127.0.0.1",
+                            p->host, p->container);
+        free(net);
+        net = n;
+    }
+    argv_add(&a, xstrdup("-netdev"));
+    argv_add(&a, net);
+    argv_add(&a, xstrdup("-device"));
+    argv_add(&a, xasprintf("virtio-net-%s,netdev=net0%s", vdev, kvm ? "" : ",romfile="));
+    /* VOLUMEs: virtio-9p, qemu's own server; passthrough keeps the guest's
+     * owners and modes on the host files, as a bind mount would */
+    for (size_t i = 0; i < svc->n_volumes; i++) {
+        char *src = qemu_opt_escape(inst->vol_src[i]);
+        argv_add(&a, xstrdup("-fsdev"));
+        argv_add(&a, xasprintf("local,id=fs%zu,path=%s,security_model=passthrough,"
+                                    "multidevs=remap", i, src));
+        argv_add(&a, xstrdup("-device"));
+        argv_add(&a, xasprintf("virtio-9p-%s,fsdev=fs%zu,mount_tag=orchd%zu", vdev, i, i));
+        free(src);
+    }
+    char **argv = argv_take(&a);
     const char *path = getenv("PATH");
     char *pathenv = xasprintf("PATH=%s", path ? path : "/usr/bin:/bin");
     const char *envp[] = {pathenv, NULL};
@@ -363,7 +534,7 @@ static void spawn_qemu(orch_instance *inst)
     orch_cgroup_prepare(ns_of(&inst->ctx), inst->name, NULL, &inst->cg, &warning);
     free(warning);
     inst->have_cg = true;
-    orch_spawn_opts o = {.argv = argv, .envp = envp, .stdin_fd = -1, .stdout_fd = out,
+    orch_spawn_opts o = {.argv = (const char *const *)argv, .envp = envp, .stdin_fd = -1, .stdout_fd = out,
                          .stderr_fd = out, .new_session = true};
     orch_cgroup_spawn_targets(&inst->cg, &o.cgroup_into, &o.cgroup_procs);
     const char *stage = NULL;
@@ -373,6 +544,7 @@ static void spawn_qemu(orch_instance *inst)
     int e = errno;
     close(out);
     free(pathenv);
+    orch_strv_free(argv);
     if (inst->pid < 0) {
         inst->pid = 0;
         char *m = xasprintf("cannot start %s (%s): %s", qemu, stage, strerror(e));
@@ -381,6 +553,7 @@ static void spawn_qemu(orch_instance *inst)
         return;
     }
     V.watch(inst->pid, on_reaped, inst);
+    inst->agent = vm_agent_new(V.loop, inst->agent_sock);
     uv_timer_start(&inst->timer, on_started, 0, 0);
 }
 
@@ -409,10 +582,19 @@ static orch_instance *vm_start_inner(uv_loop_t *loop, const orch_service *svc,
         return NULL;
     }
     free(path);
-    if (svc->n_volumes || svc->n_publish) {
-        *err = xasprintf("service %s: VOLUME and PUBLISH are not supported by the vm runtime yet",
-                         svc->name);
-        return NULL;
+    for (size_t i = 0; i < svc->n_publish; i++) {
+        const orch_publish *p = &svc->publish[i];
+        struct in_addr a;
+        /* qemu's hostfwd listens on the host: only loopback, never a port
+         * the whole network reaches by accident */
+        if (p->address && (inet_pton(AF_INET, p->address, &a) != 1 ||
+                           (ntohl(a.s_addr) >> 24) != 127)) {
+            *err = xasprintf("service %s: PUBLISH %s:%u:%u: the vm runtime publishes on "
+                             "loopback IPv4 addresses only (127.0.0.0/8) (%s:%d)",
+                             svc->name, p->address, p->host, p->container,
+                             p->at.file ? p->at.file : "?", p->at.line);
+            return NULL;
+        }
     }
     if (!V.kernel_dir) {
         *err = xasprintf("service %s: the vm runtime needs a kernel: give --vm-kernel DIR or "
@@ -432,6 +614,7 @@ static orch_instance *vm_start_inner(uv_loop_t *loop, const orch_service *svc,
     inst->run_dir = xasprintf("%s/vm/%s.%s", ctx->state_dir, ns_of(ctx), svc->name);
     inst->initrd = xasprintf("%s/initrd.cpio", inst->run_dir);
     inst->qmp = xasprintf("%s/qmp.sock", inst->run_dir);
+    inst->agent_sock = xasprintf("%s/agent.sock", inst->run_dir);
     inst->log = svc->stdout_path ? xstrdup(svc->stdout_path)
                                  : orch_log_path_default(ctx->state_dir, ns_of(ctx), svc->name);
     orch_mkdir_parents(inst->log, 0755);
@@ -445,44 +628,26 @@ static orch_instance *vm_start_inner(uv_loop_t *loop, const orch_service *svc,
     return inst;
 }
 
-/* QMP: a connection that sends the capabilities handshake and one command,
- * then closes; qemu runs them in order. */
-typedef struct qmp_req {
-    uv_pipe_t pipe;
-    uv_connect_t conn;
-    uv_write_t wr;
-    uv_buf_t buf;
-} qmp_req;
+/* The answer to a stop request, into the service's log: the request may
+ * outlive the instance, so it carries its own copy of the names. */
+typedef struct stop_note {
+    char *log, *name;
+} stop_note;
 
-static void qmp_closed(uv_handle_t *h)
+static void stop_answered(void *arg, int ok, const char *why)
 {
-    qmp_req *q = h->data;
-    free(q->buf.base);
-    free(q);
-}
-
-static void qmp_written(uv_write_t *w, int status)
-{
-    qmp_req *q = w->data;
-    (void)status;
-    uv_close((uv_handle_t *)&q->pipe, qmp_closed);
-}
-
-static void qmp_connected(uv_connect_t *c, int status)
-{
-    qmp_req *q = c->data;
-    if (status < 0 || uv_write(&q->wr, (uv_stream_t *)&q->pipe, &q->buf, 1, qmp_written) < 0)
-        uv_close((uv_handle_t *)&q->pipe, qmp_closed);
-}
-
-static void qmp_send(const char *sock, const char *cmd)
-{
-    qmp_req *q = xcalloc(1, sizeof *q);
-    uv_pipe_init(V.loop, &q->pipe, 0);
-    q->pipe.data = q->conn.data = q->wr.data = q;
-    char *text = xasprintf("{\"execute\":\"qmp_capabilities\"}\n%s\n", cmd);
-    q->buf = uv_buf_init(text, (unsigned)strlen(text));
-    uv_pipe_connect(&q->conn, &q->pipe, sock, qmp_connected);
+    stop_note *n = arg;
+    int fd = open(n->log, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        if (ok)
+            dprintf(fd, "orchd: vm %s: stop requested (ctrl-alt-delete)\n", n->name);
+        else
+            dprintf(fd, "orchd: vm %s: the stop request failed: %s\n", n->name, why ? why : "?");
+        close(fd);
+    }
+    free(n->log);
+    free(n->name);
+    free(n);
 }
 
 static int vm_signal(orch_instance *inst, int sig)
@@ -495,9 +660,14 @@ static int vm_signal(orch_instance *inst, int sig)
         return kill(inst->pid, 0) == 0 ? 0 : -errno;
     /* every other signal is a request to stop: the guest's process 1 gets
      * SIGINT from ctrl-alt-del and stops the service */
-    qmp_send(inst->qmp, "{\"execute\":\"send-key\",\"arguments\":{\"keys\":["
-                        "{\"type\":\"qcode\",\"data\":\"ctrl\"},{\"type\":\"qcode\",\"data\":\"alt\"},"
-                        "{\"type\":\"qcode\",\"data\":\"delete\"}]}}");
+    stop_note *n = xcalloc(1, sizeof *n);
+    n->log = xstrdup(inst->log);
+    n->name = xstrdup(inst->name);
+    vm_qmp_command(V.loop, inst->qmp,
+                   "{\"execute\":\"send-key\",\"arguments\":{\"keys\":["
+                   "{\"type\":\"qcode\",\"data\":\"ctrl\"},{\"type\":\"qcode\",\"data\":\"alt\"},"
+                   "{\"type\":\"qcode\",\"data\":\"delete\"}]}}",
+                   QMP_TIMEOUT_MS, stop_answered, n);
     return 0;
 }
 
@@ -513,6 +683,9 @@ static void free_inst(uv_handle_t *h)
     free(inst->run_dir);
     free(inst->initrd);
     free(inst->qmp);
+    free(inst->agent_sock);
+    free(inst->extras);
+    orch_strv_free(inst->vol_src);
     free(inst->log);
     free(inst->spec);
     free(inst->err);
@@ -556,6 +729,10 @@ static void put_report(orch_instance *inst)
 static void vm_release(orch_instance *inst, void (*done)(void *arg), void *arg)
 {
     inst->releasing = true;
+    if (inst->agent) {
+        vm_agent_close(inst->agent);
+        inst->agent = NULL;
+    }
     inst->done = done;
     inst->done_arg = arg;
     if (inst->work_busy) {
@@ -565,20 +742,23 @@ static void vm_release(orch_instance *inst, void (*done)(void *arg), void *arg)
     put_report(inst);
 }
 
+/* HEALTHCHECK, STOP and RELOAD commands: run by the guest's process 1
+ * (agent.h), as the service runs, output on the console (the log). */
 static orch_exec *vm_exec(orch_instance *inst, const orch_service *svc, const orch_env_ctx *ctx,
                           const char *command, uint64_t timeout_ms, orch_exec_cb cb, void *owner,
                           char **err)
 {
-    (void)inst, (void)ctx, (void)command, (void)timeout_ms, (void)cb, (void)owner;
-    *err = xasprintf("service %s: HEALTHCHECK commands are not supported by the vm runtime yet; "
-                     "use an http:// check (and STOP/RELOAD commands neither)",
-                     svc->name);
-    return NULL;
+    (void)ctx;
+    if (!inst || !inst->agent || inst->exited) {
+        *err = xasprintf("service %s: its VM is not running", svc->name);
+        return NULL;
+    }
+    return vm_agent_exec(inst->agent, command, timeout_ms, cb, owner);
 }
 
 static void vm_exec_cancel(orch_exec *x)
 {
-    (void)x; /* vm_exec never returns a handle */
+    vm_agent_cancel(x);
 }
 
 static void vm_describe(const orch_service *svc, const orch_env_ctx *ctx, const orch_instance *inst,

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <time.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -23,6 +27,8 @@
 #include "common/fileutil.h"
 #include "common/xalloc.h"
 #include "init/machine.h"
+#include "init/vm_agent.h"
+#include "init/vm_net.h"
 #include "runtime/vm_exit.h"
 
 #define MODULES "/.orchd/modules"
@@ -41,18 +47,23 @@ static void load_modules(void)
     if (orch_read_file(MODULES "/order", &order, NULL) < 0)
         return;
     char *save = NULL;
+    int loaded = 0, failed = 0;
     for (char *m = strtok_r(order, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
         char path[512];
         snprintf(path, sizeof path, MODULES "/%s", m);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         /* finit_module takes no parameters from the kernel command line:
          * none are needed, the devices are found without them */
-        if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST))
+        if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)) {
             init_log("module %s: %s", m, strerror(errno));
+            failed++;
+        } else
+            loaded++;
         if (fd >= 0)
             close(fd);
     }
     free(order);
+    init_log("loaded %d kernel modules (%d failed)", loaded, failed);
 }
 
 static char **strs(yajl_val v)
@@ -81,7 +92,7 @@ static int rlimit_of(const char *t)
 }
 
 /* In the child, before exec. Errors print and exit 127 (as a shell would). */
-static void become_service(yajl_val spec)
+static void become_service(yajl_val spec, const char *command)
 {
     const char *ap[] = {"process", "args", NULL}, *ep[] = {"process", "env", NULL},
                *cp[] = {"process", "cwd", NULL}, *up[] = {"process", "user", "uid", NULL},
@@ -89,6 +100,13 @@ static void become_service(yajl_val spec)
                *xp[] = {"process", "user", "additionalGids", NULL},
                *rp[] = {"process", "rlimits", NULL};
     char **argv = strs(yajl_tree_get(spec, ap, yajl_t_array));
+    if (command) { /* a helper command (HEALTHCHECK, STOP, RELOAD): sh -c */
+        free(argv);
+        argv = xcalloc(4, sizeof *argv);
+        argv[0] = (char *)"/bin/sh";
+        argv[1] = (char *)"-c";
+        argv[2] = (char *)command;
+    }
     char **env = strs(yajl_tree_get(spec, ep, yajl_t_array));
     if (!argv[0]) {
         fprintf(stderr, "orchd-vm: the spec has no process.args\n");
@@ -169,6 +187,82 @@ static void report(int status)
         pause();
 }
 
+/* The host's extras (/.orchd/vm.json, vm_guest.h): 9p volumes, network. */
+static void mount_volumes(yajl_val vm)
+{
+    const char *vp[] = {"volumes", NULL}, *tp[] = {"tag", NULL}, *dp[] = {"target", NULL};
+    yajl_val vols = vm ? yajl_tree_get(vm, vp, yajl_t_array) : NULL;
+    for (size_t i = 0; vols && i < YAJL_GET_ARRAY(vols)->len; i++) {
+        yajl_val v = YAJL_GET_ARRAY(vols)->values[i];
+        const char *tag = YAJL_GET_STRING(yajl_tree_get(v, tp, yajl_t_string));
+        const char *dst = YAJL_GET_STRING(yajl_tree_get(v, dp, yajl_t_string));
+        if (!tag || !dst || dst[0] != '/') {
+            init_log("%s: a volume without tag or absolute target", ORCH_VM_GUEST_EXTRAS);
+            report(127 << 8);
+        }
+        int r = orch_mkdir_p(dst, 0755);
+        if (r < 0 && r != -EEXIST)
+            init_log("VOLUME %s: %s", dst, strerror(-r));
+        /* cache=none: the host's writes show at once, the guest's reach the
+         * host before write() returns */
+        if (mount(tag, dst, "9p", MS_NOSUID | MS_NODEV,
+                  "trans=virtio,version=9p2000.L,msize=262144,cache=none,access=client") != 0) {
+            init_log("VOLUME %s (9p %s): %s", dst, tag, strerror(errno));
+            report(127 << 8);
+        }
+        init_log("mounted volume %s (9p %s)", dst, tag);
+    }
+}
+
+static void net_up(yajl_val vm)
+{
+    const char *np[] = {"net", NULL};
+    if (!vm || !YAJL_IS_TRUE(yajl_tree_get(vm, np, yajl_t_any)))
+        return;
+    char why[256];
+    if (orch_vm_net_up(why, sizeof why) < 0)
+        init_log("network: %s", why); /* the service may not need it: go on */
+    else
+        init_log("network: " ORCH_VM_NET_IF " " ORCH_VM_NET_ADDR "/24 via " ORCH_VM_NET_GW);
+}
+
+static yajl_val read_json(const char *path, bool must)
+{
+    char *text = NULL;
+    char eb[256] = "";
+    yajl_val v = NULL;
+    int r = orch_read_file(path, &text, NULL);
+    if (r == 0)
+        v = yajl_tree_parse(text, eb, sizeof eb);
+    else
+        snprintf(eb, sizeof eb, "%s", strerror(-r));
+    free(text);
+    if (!v && (must || r != -ENOENT)) {
+        init_log("%s: %s", path, eb);
+        report(127 << 8);
+    }
+    return v;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the agent (vm_agent.h): helper commands from the host */
+
+static yajl_val g_spec;
+
+static pid_t agent_spawn(const char *command)
+{
+    pid_t p = fork();
+    if (p == 0)
+        become_service(g_spec, command);
+    return p;
+}
+
 int orch_vm_guest_run(void)
 {
     init_console();
@@ -176,16 +270,11 @@ int orch_vm_guest_run(void)
     reboot(RB_DISABLE_CAD); /* ctrl-alt-del (the host's stop) becomes SIGINT */
     init_mount_all();
     load_modules();
-    char *text = NULL;
-    char eb[256] = "";
-    yajl_val spec = NULL;
-    if (orch_read_file(ORCH_VM_GUEST_CONFIG, &text, NULL) == 0)
-        spec = yajl_tree_parse(text, eb, sizeof eb);
-    free(text);
-    if (!spec) {
-        init_log("%s: %s", ORCH_VM_GUEST_CONFIG, eb);
-        report(127 << 8);
-    }
+    yajl_val spec = read_json(ORCH_VM_GUEST_CONFIG, true);
+    yajl_val vm = read_json(ORCH_VM_GUEST_EXTRAS, false);
+    g_spec = spec;
+    net_up(vm);
+    mount_volumes(vm);
     set_tasks_max(spec);
     sigset_t set;
     sigemptyset(&set);
@@ -193,27 +282,39 @@ int orch_vm_guest_run(void)
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         sigaddset(&set, sigs[i]);
     sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     pid_t child = fork();
     if (child < 0) {
         init_log("fork: %s", strerror(errno));
         report(127 << 8);
     }
     if (child == 0)
-        become_service(spec);
+        become_service(spec, NULL);
     init_log("service started (pid %d)", (int)child);
+    orch_vm_agent agent;
+    orch_vm_agent_init(&agent, agent_spawn);
     for (;;) {
-        siginfo_t si;
-        int sig = sigwaitinfo(&set, &si);
-        if (sig == SIGCHLD) {
-            int st;
-            pid_t p;
-            while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-                if (p == child)
-                    report(st);
-        } else if (sig > 0) {
-            init_log("%s: stopping the service", strsignal(sig));
-            kill(-child, SIGTERM);
-            kill(child, SIGTERM);
+        struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = -1}};
+        int64_t now = now_ms();
+        int timeout = orch_vm_agent_poll(&agent, &pf[1], now);
+        poll(pf, 2, timeout);
+        orch_vm_agent_work(&agent, pf[1].revents, now_ms());
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            int sig = (int)si.ssi_signo;
+            if (sig == SIGCHLD) {
+                int st;
+                pid_t p;
+                while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+                    if (p == child)
+                        report(st);
+                    orch_vm_agent_reaped(&agent, p, st);
+                }
+            } else {
+                init_log("%s: stopping the service", strsignal(sig));
+                kill(-child, SIGTERM);
+                kill(child, SIGTERM);
+            }
         }
     }
 }

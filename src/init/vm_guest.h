@@ -9,6 +9,9 @@
 #include <stdbool.h>
 
 #define ORCH_VM_GUEST_CONFIG "/.orchd/config.json"
+/* What the host adds beyond the spec: {"volumes":[{"tag":T,"target":PATH}],
+ * "net":true} (virtio-9p shares to mount, the slirp network to set up). */
+#define ORCH_VM_GUEST_EXTRAS "/.orchd/vm.json"
 
 bool orch_vm_guest_present(void);
 int orch_vm_guest_run(void); /* never returns while the machine runs */
