@@ -4,7 +4,8 @@
  * Every 2 s the watch reads those files and writes to orchd.log, once per
  * episode and service, "log disk full: N lines dropped", and "log output
  * resumed" when the relay writes again; survey shows the note (ops
- * describe). The files are small, root's, in the state dir; reading them
+ * describe). The report waits one more tick after the first drop is seen,
+ * so the count says how fast lines are lost, not just "1 line". The files are small, root's, in the state dir; reading them
  * is a local open + read of 40 bytes. docs/CONTAINERD.md, "Crashes". */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 
 typedef struct seen {
     char *name; /* file name: <ns>.<service> */
+    bool pending;  /* failing seen once: reported at the next tick */
     bool reported;
 } seen;
 
@@ -53,6 +55,11 @@ static int read_status(const char *path, unsigned long long *lines, int *failing
     return sscanf(b, "%llu %d", lines, failing) == 2 ? 0 : -1;
 }
 
+static const char *lines_word(unsigned long long n)
+{
+    return n == 1 ? "line" : "lines";
+}
+
 char *ctd_log_note(const char *state_dir, const char *ns, const char *service)
 {
     if (!state_dir)
@@ -65,8 +72,9 @@ char *ctd_log_note(const char *state_dir, const char *ns, const char *service)
     if (rc != 0 || lines == 0)
         return NULL;
     if (failing)
-        return xasprintf("disk full: %llu lines dropped", lines);
-    return xasprintf("%llu lines dropped while the log disk was full; output resumed", lines);
+        return xasprintf("disk full: %llu %s dropped", lines, lines_word(lines));
+    return xasprintf("%llu %s dropped while the log disk was full; output resumed", lines,
+                     lines_word(lines));
 }
 
 static seen *seen_for(ctd_logwatch *w, const char *name)
@@ -75,7 +83,7 @@ static seen *seen_for(ctd_logwatch *w, const char *name)
         if (strcmp(w->v[i].name, name) == 0)
             return &w->v[i];
     w->v = xrealloc(w->v, (w->n + 1) * sizeof *w->v);
-    w->v[w->n] = (seen){xstrdup(name), false};
+    w->v[w->n] = (seen){xstrdup(name), false, false};
     return &w->v[w->n++];
 }
 
@@ -99,14 +107,18 @@ static void on_watch(uv_timer_t *t)
             continue;
         seen *s = seen_for(w, e->d_name);
         const char *service = e->d_name + nl + 1;
-        if (failing && !s->reported) {
-            fprintf(stderr, "orchd: service %s: log disk full: %llu lines dropped\n", service,
-                    lines);
+        if (failing && !s->reported && !s->pending) {
+            s->pending = true; /* settle for one tick: the count then means something */
+        } else if (failing && s->pending) {
+            fprintf(stderr, "orchd: service %s: log disk full: %llu %s dropped\n", service, lines,
+                    lines_word(lines));
+            s->pending = false;
             s->reported = true;
-        } else if (!failing && s->reported) {
-            fprintf(stderr, "orchd: service %s: log output resumed (%llu lines dropped in all)\n",
-                    service, lines);
-            s->reported = false;
+        } else if (!failing && (s->reported || s->pending)) {
+            fprintf(stderr, "orchd: service %s: log output resumed%s (%llu %s dropped in all)\n",
+                    service, s->reported ? "" : " after the log disk was full for a moment",
+                    lines, lines_word(lines));
+            s->pending = s->reported = false;
         }
     }
     closedir(d);
