@@ -456,6 +456,19 @@ static char *qemu_opt_escape(const char *v)
     return out;
 }
 
+/* The machine type: microvm with KVM, q35 under TCG (below), or what
+ * ORCH_VM_MACHINE says (q35, pc or microvm: bench/vm.sh compares them).
+ * NULL for any other value. */
+static const char *vm_machine(bool kvm)
+{
+    const char *m = getenv("ORCH_VM_MACHINE");
+    if (!m || !*m)
+        return kvm ? "microvm" : "q35";
+    if (!strcmp(m, "q35") || !strcmp(m, "pc") || !strcmp(m, "microvm"))
+        return m;
+    return NULL;
+}
+
 static void spawn_qemu(orch_instance *inst)
 {
     const orch_service *svc = inst->svc;
@@ -467,6 +480,13 @@ static void spawn_qemu(orch_instance *inst)
         return;
     }
     bool kvm = V.accel == 2;
+    const char *machine = vm_machine(kvm);
+    if (!machine) {
+        close(out);
+        fail_start(inst, "ORCH_VM_MACHINE must be q35, pc or microvm");
+        return;
+    }
+    bool mmio = !strcmp(machine, "microvm");
     uint64_t mem = svc->memory ? svc->memory : DEFAULT_MEMORY;
     unsigned cpus = svc->cpus > 0 ? (unsigned)svc->cpus : 1;
     if (svc->cpus > (double)cpus)
@@ -481,9 +501,9 @@ static void spawn_qemu(orch_instance *inst)
     /* microvm (no PCI, no firmware) with KVM; under TCG qemu 7.2's microvm
      * hangs calibrating the TSC (no PIT/HPET reference), so q35 there.
      * virtio devices: -pci on q35, -device (mmio) on microvm. */
-    const char *vdev = kvm ? "device" : "pci";
+    const char *vdev = mmio ? "device" : "pci";
     argv_builder a = {0};
-    const char *fixed[] = {qemu, "-M", kvm ? "microvm" : "q35", "-accel", kvm ? "kvm" : "tcg",
+    const char *fixed[] = {qemu, "-M", machine, "-accel", kvm ? "kvm" : "tcg",
                            "-cpu", kvm ? "host" : "max", "-m", m_arg, "-smp", smp, "-nodefaults",
                            "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
                            "-initrd", initrd, "-append",
@@ -514,7 +534,7 @@ static void spawn_qemu(orch_instance *inst)
     argv_add(&a, xstrdup("-netdev"));
     argv_add(&a, net);
     argv_add(&a, xstrdup("-device"));
-    argv_add(&a, xasprintf("virtio-net-%s,netdev=net0%s", vdev, kvm ? "" : ",romfile="));
+    argv_add(&a, xasprintf("virtio-net-%s,netdev=net0%s", vdev, mmio ? "" : ",romfile="));
     /* VOLUMEs: virtio-9p, qemu's own server; passthrough keeps the guest's
      * owners and modes on the host files, as a bind mount would */
     for (size_t i = 0; i < svc->n_volumes; i++) {
@@ -539,7 +559,7 @@ static void spawn_qemu(orch_instance *inst)
     orch_cgroup_spawn_targets(&inst->cg, &o.cgroup_into, &o.cgroup_procs);
     const char *stage = NULL;
     dprintf(out, "orchd: vm %s: %s %s, %s memory, %u cpus (%s)\n", inst->name,
-            kvm ? "microvm" : "q35", kvm ? "kvm" : "tcg", m_arg, cpus, V.accel_why);
+            machine, kvm ? "kvm" : "tcg", m_arg, cpus, V.accel_why);
     inst->pid = orch_spawn(&o, &stage);
     int e = errno;
     close(out);
@@ -767,8 +787,9 @@ static void vm_describe(const orch_service *svc, const orch_env_ctx *ctx, const 
     (void)svc, (void)ctx;
     if (V.accel)
         put(arg, "accel", V.accel == 2 ? "kvm" : "tcg");
-    if (V.accel)
-        put(arg, "machine", V.accel == 2 ? "microvm" : "q35");
+    const char *machine = V.accel ? vm_machine(V.accel == 2) : NULL;
+    if (machine)
+        put(arg, "machine", machine);
     if (inst && inst->img.digest_hex) {
         char d[80];
         snprintf(d, sizeof d, "sha256:%s", inst->img.digest_hex);
