@@ -63,7 +63,7 @@ p1=$(sv "s['guest']['pid']")
 echo "$p1" >>"$T/qemu.pids"
 [ "$(cat /proc/"$p1"/comm 2>/dev/null)" = qemu-system-x86 ] || fail "pid $p1 is not qemu"
 [ "$(sv "s['guest']['state']")" = running ] || fail "survey: guest is $(sv "s['guest']['state']")"
-wait_log "$LOG" "vm guest init: starting" 180 || fail "the guest's init never started"
+wait_log "$LOG" "vm guest init: starting" "${INCEPTION2_INIT_LIMIT:-180}" || fail "the guest's init never started"
 t_init=$(since "$t0")
 wait_log "$LOG" "^guest: layer 2" 120 || fail "the guest image's CMD never ran"
 t_cmd=$(since "$t0")
@@ -122,7 +122,7 @@ l_ctd=$(grep -n "^orchd: containerd: stopped" "$T/stop.log" | head -n1 | cut -d:
 grep -q "^orchd: web: stopping (sent SIGKILL" "$T/stop.log" && fail "web needed SIGKILL"
 grep -q "^guest: the guest orchd exited" "$T/stop.log" || fail "the guest orchd did not exit"
 grep -q "the service ended (wait status 0): powering off" "$T/stop.log" || fail "the guest did not power off cleanly"
-[ "$(sv "s['guest']['state']")" = stopped ] || fail "survey after fell: $(sv "s['guest']['state']")"
+"$ORCHD" survey >/dev/null 2>&1 && fail "the host daemon still runs after fell"
 curl -s --max-time 2 "http://127.0.0.1:$HP/" >/dev/null && fail "port $HP still answers after fell"
 left=$(find "$T/state/vm" -mindepth 1 2>/dev/null; find "$T/data/vm" -name '.build-*' -o -name '*.tmp-*' 2>/dev/null)
 [ -z "$left" ] || fail "left after fell: $left"
