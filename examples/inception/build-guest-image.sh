@@ -83,7 +83,11 @@ layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
 config = js({
     "architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",
     "config": {
-        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        # also the env of the host's helper commands in the guest: the
+        # nested survey's `orchd survey --json` finds the guest orchd so
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "ORCH_STATE_DIR=/run/orchd", "ORCH_DATA=/var/lib/orchd",
+                "ORCH_PROJECT=/etc/guest", "ORCH_ORCHFILE=/etc/guest/Orchfile"],
         "Cmd": ["/usr/local/bin/guest-orchd"],
     },
     "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
