@@ -39,25 +39,7 @@ fi
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/orchd-initramfs.XXXXXX")
 trap 'rm -rf "$ROOT"' EXIT
 
-# put FILE DEST [MODE]: a copy of FILE (symlinks followed) at DEST in the root.
-put() {
-    install -D -m "${3:-0755}" "$1" "$ROOT$2"
-}
-
-# put_with_libs FILE DEST: FILE and every shared library ldd lists for it, at
-# the paths the dynamic loader will look for them.
-put_with_libs() {
-    put "$1" "$2"
-    local lib
-    for lib in $(ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
-                                              $1 ~ /^\// { print $1 }'); do
-        [ -e "$ROOT$lib" ] || put "$lib" "$lib"
-    done
-}
-
-which_or_die() {
-    command -v "$1" 2>/dev/null || { echo "$0: $1 is not installed" >&2; exit 1; }
-}
+. "$HERE/rootfs-lib.sh"
 
 mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,proc,sys,dev,run,tmp,root}
 mkdir -p "$ROOT"/{var/lib/containerd,var/lib/inception,var/log,lib/modules,images}
@@ -69,15 +51,8 @@ if [ -n "$MODULE" ]; then
     put_with_libs "$MODULE" /usr/bin/orchd-containerd.so
 fi
 
-put "$BUSYBOX" /bin/busybox
-for applet in $("$BUSYBOX" --list-full); do
-    [ -e "$ROOT/$applet" ] || [ -L "$ROOT/$applet" ] || ln -s /bin/busybox "$ROOT/$applet"
-done
-
-for b in containerd containerd-shim-runc-v2 ctr; do
-    put_with_libs "$(which_or_die $b)" /usr/bin/$b
-done
-put_with_libs "$(which_or_die runc)" /usr/sbin/runc
+put_busybox
+put_containerd
 
 put "$KDIR/overlay.ko" /lib/modules/overlay.ko 0644
 put "$HERE/containerd.toml" /etc/containerd/config.toml 0644

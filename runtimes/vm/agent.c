@@ -10,7 +10,7 @@
 
 #include "common/xalloc.h"
 
-#define LINE_MAX_GUEST 4096   /* the guest's answers are short */
+#define LINE_MAX_GUEST (256 * 1024) /* a capture: 32 KiB, JSON-escaped */
 #define GRACE_MS 3000         /* past the command's own timeout */
 #define CONNECT_RETRY_MS 250
 
@@ -18,6 +18,7 @@ struct orch_exec {
     vm_agent *a;
     long long id;
     orch_exec_cb cb;
+    vm_capture_cb ccb; /* a capture: this instead of cb */
     void *owner;
     char *line; /* not yet written */
     uv_timer_t timer;
@@ -33,7 +34,7 @@ struct vm_agent {
     uv_timer_t retry;
     long long next_id;
     orch_exec *pending;
-    char in[LINE_MAX_GUEST];
+    char *in; /* LINE_MAX_GUEST */
     size_t in_len;
     bool discarding;
 };
@@ -64,13 +65,23 @@ static void exec_drop(orch_exec *x)
     uv_close((uv_handle_t *)&x->timer, exec_free);
 }
 
-static void exec_end(orch_exec *x, bool timed_out, int status, const char *err)
+static void exec_end_out(orch_exec *x, bool timed_out, int status, const char *err,
+                         const char *output)
 {
     orch_exec_result r = {.timed_out = timed_out, .status = status, .err = err};
     orch_exec_cb cb = x->cb;
+    vm_capture_cb ccb = x->ccb;
     void *owner = x->owner;
     exec_drop(x);
-    cb(owner, &r);
+    if (ccb)
+        ccb(owner, &r, output);
+    else
+        cb(owner, &r);
+}
+
+static void exec_end(orch_exec *x, bool timed_out, int status, const char *err)
+{
+    exec_end_out(x, timed_out, status, err, NULL);
 }
 
 static void written(uv_write_t *w, int status)
@@ -129,7 +140,7 @@ static void answer(vm_agent *a, const char *line)
     char eb[64];
     yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
     const char *ip[] = {"id", NULL}, *sp[] = {"status", NULL}, *tp[] = {"timed_out", NULL},
-               *ep[] = {"error", NULL};
+               *ep[] = {"error", NULL}, *op[] = {"output", NULL};
     yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_number) : NULL;
     orch_exec *x = NULL;
     for (orch_exec *p = a->pending; id && YAJL_IS_INTEGER(id) && p; p = p->next)
@@ -143,7 +154,8 @@ static void answer(vm_agent *a, const char *line)
             exec_end(x, true, 0, NULL);
         else if (st && YAJL_IS_INTEGER(st) && YAJL_GET_INTEGER(st) >= 0 &&
                  YAJL_GET_INTEGER(st) <= 0xffff)
-            exec_end(x, false, (int)YAJL_GET_INTEGER(st), NULL);
+            exec_end_out(x, false, (int)YAJL_GET_INTEGER(st), NULL,
+                         YAJL_GET_STRING(yajl_tree_get(v, op, yajl_t_string)));
         else {
             snprintf(msg, sizeof msg, "the guest: %.150s", err ? err : "an answer without a status");
             exec_end(x, false, 0, msg);
@@ -195,8 +207,10 @@ static void on_connected(uv_connect_t *c, int status)
     a->connecting = false;
     if (!a->sock) { /* closed meanwhile */
         uv_close((uv_handle_t *)p, pipe_closed);
-        if (a->retry_closed)
+        if (a->retry_closed) {
+            free(a->in);
             free(a);
+        }
         return;
     }
     if (status < 0 || uv_read_start((uv_stream_t *)p, on_alloc, on_read) < 0) {
@@ -227,6 +241,7 @@ vm_agent *vm_agent_new(uv_loop_t *loop, const char *sock)
     vm_agent *a = xcalloc(1, sizeof *a);
     a->loop = loop;
     a->sock = xstrdup(sock);
+    a->in = xmalloc(LINE_MAX_GUEST);
     uv_timer_init(loop, &a->retry);
     a->retry.data = a;
     return a;
@@ -237,13 +252,14 @@ static void on_timeout(uv_timer_t *t)
     exec_end(t->data, true, 0, NULL);
 }
 
-orch_exec *vm_agent_exec(vm_agent *a, const char *command, uint64_t timeout_ms, orch_exec_cb cb,
-                         void *owner)
+static orch_exec *send_exec(vm_agent *a, const char *command, uint64_t timeout_ms, orch_exec_cb cb,
+                            vm_capture_cb ccb, void *owner)
 {
     orch_exec *x = xcalloc(1, sizeof *x);
     x->a = a;
     x->id = ++a->next_id;
     x->cb = cb;
+    x->ccb = ccb;
     x->owner = owner;
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
@@ -253,6 +269,10 @@ orch_exec *vm_agent_exec(vm_agent *a, const char *command, uint64_t timeout_ms, 
     yajl_gen_string(g, (const unsigned char *)command, strlen(command));
     yajl_gen_string(g, (const unsigned char *)"timeout_ms", 10);
     yajl_gen_integer(g, (long long)timeout_ms);
+    if (ccb) {
+        yajl_gen_string(g, (const unsigned char *)"capture", 7);
+        yajl_gen_bool(g, 1);
+    }
     yajl_gen_map_close(g);
     const unsigned char *buf;
     size_t len;
@@ -272,6 +292,18 @@ orch_exec *vm_agent_exec(vm_agent *a, const char *command, uint64_t timeout_ms, 
     return x;
 }
 
+orch_exec *vm_agent_exec(vm_agent *a, const char *command, uint64_t timeout_ms, orch_exec_cb cb,
+                         void *owner)
+{
+    return send_exec(a, command, timeout_ms, cb, NULL, owner);
+}
+
+orch_exec *vm_agent_capture(vm_agent *a, const char *command, uint64_t timeout_ms,
+                            vm_capture_cb cb, void *owner)
+{
+    return send_exec(a, command, timeout_ms, NULL, cb, owner);
+}
+
 void vm_agent_cancel(orch_exec *x)
 {
     vm_agent *a = x->a;
@@ -284,8 +316,10 @@ static void retry_closed(uv_handle_t *h)
 {
     vm_agent *a = h->data;
     a->retry_closed = true;
-    if (!a->connecting)
+    if (!a->connecting) {
+        free(a->in);
         free(a);
+    }
     /* else on_connected frees it */
 }
 

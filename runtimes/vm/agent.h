@@ -21,6 +21,11 @@ vm_agent *vm_agent_new(uv_loop_t *loop, const char *sock);
 orch_exec *vm_agent_exec(vm_agent *a, const char *command, uint64_t timeout_ms, orch_exec_cb cb,
                          void *owner);
 void vm_agent_cancel(orch_exec *x);
+/* The same with the command's stdout sent back (at most 32 KiB, the
+ * guest's: untrusted); cb gets output NULL when there is none. */
+typedef void (*vm_capture_cb)(void *owner, const orch_exec_result *r, const char *output);
+orch_exec *vm_agent_capture(vm_agent *a, const char *command, uint64_t timeout_ms,
+                            vm_capture_cb cb, void *owner);
 /* At release: every command still waiting ends with an error; a is gone. */
 void vm_agent_close(vm_agent *a);
 

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include "bare/cgroup.h"
 #include "bare/spawn.h"
@@ -79,6 +80,12 @@ struct orch_instance {
     char **vol_src; /* the VOLUME sources, resolved (n_volumes) */
     char *extras;   /* /.orchd/vm.json */
     vm_agent *agent;
+    /* the nested survey (vm_describe): the guest orchd's last answer (a
+     * JSON array, parsed once), the request on its way, and whether the
+     * guest has no orchd to ask (then never again this boot) */
+    char *nested;
+    orch_exec *nested_x;
+    bool nested_off;
     size_t spec_len;
     pid_t pid;
     orch_cgroup cg;
@@ -91,6 +98,8 @@ struct orch_instance {
     void (*done)(void *);
     void *done_arg;
 };
+
+#define NESTED_TIMEOUT_MS 10000 /* the guest's `orchd survey --json` */
 
 static const char *ns_of(const orch_env_ctx *ctx)
 {
@@ -456,6 +465,19 @@ static char *qemu_opt_escape(const char *v)
     return out;
 }
 
+/* The machine type: microvm with KVM, q35 under TCG (below), or what
+ * ORCH_VM_MACHINE says (q35, pc or microvm: bench/vm.sh compares them).
+ * NULL for any other value. */
+static const char *vm_machine(bool kvm)
+{
+    const char *m = getenv("ORCH_VM_MACHINE");
+    if (!m || !*m)
+        return kvm ? "microvm" : "q35";
+    if (!strcmp(m, "q35") || !strcmp(m, "pc") || !strcmp(m, "microvm"))
+        return m;
+    return NULL;
+}
+
 static void spawn_qemu(orch_instance *inst)
 {
     const orch_service *svc = inst->svc;
@@ -467,6 +489,13 @@ static void spawn_qemu(orch_instance *inst)
         return;
     }
     bool kvm = V.accel == 2;
+    const char *machine = vm_machine(kvm);
+    if (!machine) {
+        close(out);
+        fail_start(inst, "ORCH_VM_MACHINE must be q35, pc or microvm");
+        return;
+    }
+    bool mmio = !strcmp(machine, "microvm");
     uint64_t mem = svc->memory ? svc->memory : DEFAULT_MEMORY;
     unsigned cpus = svc->cpus > 0 ? (unsigned)svc->cpus : 1;
     if (svc->cpus > (double)cpus)
@@ -481,9 +510,9 @@ static void spawn_qemu(orch_instance *inst)
     /* microvm (no PCI, no firmware) with KVM; under TCG qemu 7.2's microvm
      * hangs calibrating the TSC (no PIT/HPET reference), so q35 there.
      * virtio devices: -pci on q35, -device (mmio) on microvm. */
-    const char *vdev = kvm ? "device" : "pci";
+    const char *vdev = mmio ? "device" : "pci";
     argv_builder a = {0};
-    const char *fixed[] = {qemu, "-M", kvm ? "microvm" : "q35", "-accel", kvm ? "kvm" : "tcg",
+    const char *fixed[] = {qemu, "-M", machine, "-accel", kvm ? "kvm" : "tcg",
                            "-cpu", kvm ? "host" : "max", "-m", m_arg, "-smp", smp, "-nodefaults",
                            "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
                            "-initrd", initrd, "-append",
@@ -514,7 +543,7 @@ static void spawn_qemu(orch_instance *inst)
     argv_add(&a, xstrdup("-netdev"));
     argv_add(&a, net);
     argv_add(&a, xstrdup("-device"));
-    argv_add(&a, xasprintf("virtio-net-%s,netdev=net0%s", vdev, kvm ? "" : ",romfile="));
+    argv_add(&a, xasprintf("virtio-net-%s,netdev=net0%s", vdev, mmio ? "" : ",romfile="));
     /* VOLUMEs: virtio-9p, qemu's own server; passthrough keeps the guest's
      * owners and modes on the host files, as a bind mount would */
     for (size_t i = 0; i < svc->n_volumes; i++) {
@@ -539,7 +568,7 @@ static void spawn_qemu(orch_instance *inst)
     orch_cgroup_spawn_targets(&inst->cg, &o.cgroup_into, &o.cgroup_procs);
     const char *stage = NULL;
     dprintf(out, "orchd: vm %s: %s %s, %s memory, %u cpus (%s)\n", inst->name,
-            kvm ? "microvm" : "q35", kvm ? "kvm" : "tcg", m_arg, cpus, V.accel_why);
+            machine, kvm ? "kvm" : "tcg", m_arg, cpus, V.accel_why);
     inst->pid = orch_spawn(&o, &stage);
     int e = errno;
     close(out);
@@ -685,6 +714,7 @@ static void free_inst(uv_handle_t *h)
     free(inst->qmp);
     free(inst->agent_sock);
     free(inst->extras);
+    free(inst->nested);
     orch_strv_free(inst->vol_src);
     free(inst->log);
     free(inst->spec);
@@ -729,6 +759,10 @@ static void put_report(orch_instance *inst)
 static void vm_release(orch_instance *inst, void (*done)(void *arg), void *arg)
 {
     inst->releasing = true;
+    if (inst->nested_x) {
+        vm_agent_cancel(inst->nested_x);
+        inst->nested_x = NULL;
+    }
     if (inst->agent) {
         vm_agent_close(inst->agent);
         inst->agent = NULL;
@@ -761,18 +795,55 @@ static void vm_exec_cancel(orch_exec *x)
     vm_agent_cancel(x);
 }
 
+/* The guest orchd's answer to `orchd survey --json` (the guest's: bounded
+ * by the agent, kept only if it parses as a JSON array). */
+static void nested_done(void *owner, const orch_exec_result *r, const char *output)
+{
+    orch_instance *inst = owner;
+    inst->nested_x = NULL;
+    if (r->err || r->timed_out)
+        return; /* keep the last answer */
+    free(inst->nested);
+    inst->nested = NULL;
+    if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 127) {
+        inst->nested_off = true; /* no orchd in this guest */
+        return;
+    }
+    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0 || !output)
+        return; /* no daemon (yet) in the guest */
+    char eb[64];
+    yajl_val v = yajl_tree_parse(output, eb, sizeof eb);
+    if (v && YAJL_IS_ARRAY(v))
+        inst->nested = xstrdup(output);
+    yajl_tree_free(v);
+}
+
 static void vm_describe(const orch_service *svc, const orch_env_ctx *ctx, const orch_instance *inst,
                         orch_describe_put put, void *arg)
 {
     (void)svc, (void)ctx;
     if (V.accel)
         put(arg, "accel", V.accel == 2 ? "kvm" : "tcg");
-    if (V.accel)
-        put(arg, "machine", V.accel == 2 ? "microvm" : "q35");
+    const char *machine = V.accel ? vm_machine(V.accel == 2) : NULL;
+    if (machine)
+        put(arg, "machine", machine);
     if (inst && inst->img.digest_hex) {
         char d[80];
         snprintf(d, sizeof d, "sha256:%s", inst->img.digest_hex);
         put(arg, "image_digest", d);
+    }
+    /* Nested survey: the last answer of the guest's own orchd, and a new
+     * question for the next survey (describe must not wait: it runs on the
+     * loop, synchronously). The instance is ours to change. */
+    orch_instance *live = (orch_instance *)inst;
+    const char *on = getenv("ORCH_VM_NESTED_SURVEY"); /* opt-in: see docs/RUNTIME-VM.md */
+    if (on && !strcmp(on, "1") && live && live->agent && !live->releasing && !live->exited &&
+        !live->nested_off) {
+        if (live->nested)
+            put(arg, "json:nested", live->nested);
+        if (!live->nested_x)
+            live->nested_x = vm_agent_capture(live->agent, "orchd survey --json", NESTED_TIMEOUT_MS,
+                                              nested_done, live);
     }
 }
 

@@ -1,6 +1,7 @@
 /* orchd daemon: the supervising loop in the foreground (orchd grow starts it
  * detached when none runs). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "daemon/daemon.h"
@@ -21,7 +22,9 @@ int cmd_daemon(int argc, char **argv)
                           .containerd_socket = s.containerd_socket,
                           .runtime = s.runtime, .vm_kernel = s.vm_kernel,
                           .ready_fd = ready ? atoi(ready) : -1,
-                          .init_pid = init ? (pid_t)atoi(init) : 0};
+                          .init_pid = init ? (pid_t)atoi(init) : 0,
+                          .state_lines = getenv("ORCH_STATE_LINES") &&
+                                         !strcmp(getenv("ORCH_STATE_LINES"), "1")};
     unsetenv("ORCH_READY_FD");
     unsetenv("ORCH_INIT_PID");
     int rc = orch_daemon_run(&o);

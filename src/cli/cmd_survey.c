@@ -48,11 +48,11 @@ static void print_warnings(yajl_val info)
     }
 }
 
-static void print_table(yajl_val services)
+/* One row per service; a vm guest's own services (runtime_info.nested,
+ * its orchd's survey) follow it as GUEST/SERVICE, two levels at most. */
+static void print_rows(yajl_val services, const char *prefix, int depth)
 {
-    printf("%-24s %-10s %-9s %8s %8s  %s\n", "SERVICE", "RUNTIME", "STATE", "PID", "RESTARTS",
-           "UPTIME/EXIT");
-    for (size_t i = 0; i < YAJL_GET_ARRAY(services)->len; i++) {
+    for (size_t i = 0; YAJL_IS_ARRAY(services) && i < YAJL_GET_ARRAY(services)->len; i++) {
         yajl_val s = YAJL_GET_ARRAY(services)->values[i];
         /* One buffer per str_of in the same printf: a shared one would hold
          * only whichever was evaluated last. */
@@ -68,13 +68,29 @@ static void print_table(yajl_val services)
             snprintf(tail, sizeof tail, "-");
         }
         const char *err = str_of(s, "error", b4, sizeof b4);
-        printf("%-24s %-10s %-9s %8s %8s  %s%s%s", str_of(s, "service", b1, sizeof b1),
+        char name[96];
+        snprintf(name, sizeof name, "%s%s", prefix, str_of(s, "service", b1, sizeof b1));
+        printf("%-24s %-10s %-9s %8s %8s  %s%s%s", name,
                str_of(s, "runtime", b2, sizeof b2), str_of(s, "state", b3, sizeof b3),
                str_of(s, "pid", b5, sizeof b5), str_of(s, "restarts", b6, sizeof b6), tail,
                strcmp(err, "-") ? "  " : "", strcmp(err, "-") ? err : "");
-        print_warnings(orch_reply_member(s, "runtime_info"));
+        yajl_val info = orch_reply_member(s, "runtime_info");
+        print_warnings(info);
         putchar('\n');
+        yajl_val nested = info ? orch_reply_member(info, "nested") : NULL;
+        if (nested && depth < 2) {
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s%s/", prefix, b1);
+            print_rows(nested, sub, depth + 1);
+        }
     }
+}
+
+static void print_table(yajl_val services)
+{
+    printf("%-24s %-10s %-9s %8s %8s  %s\n", "SERVICE", "RUNTIME", "STATE", "PID", "RESTARTS",
+           "UPTIME/EXIT");
+    print_rows(services, "", 0);
 }
 
 static void print_json(yajl_val services)

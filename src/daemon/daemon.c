@@ -126,7 +126,8 @@ static void watch_signal(orch_daemon *d, uv_signal_t *h, int signum)
     uv_signal_start(h, on_signal, signum);
 }
 
-/* Under orchd init: one console line per service state change,
+/* Under orchd init (or with ORCH_STATE_LINES=1, e.g. an orchd that is
+ * a vm guest's service): one console line per service state change,
  * "orchd: web: running (pid 123)". */
 static void print_state(void *arg, const char *service, orch_state st, const char *detail)
 {
@@ -173,7 +174,7 @@ int orch_daemon_run(const orch_daemon_opts *o)
         return 1;
     }
     d.sv = orch_supervisor_new(d.loop, &d.ctx);
-    if (o->init_pid > 0)
+    if (o->init_pid > 0 || o->state_lines)
         orch_supervisor_observe(d.sv, print_state, &d);
     watch_signal(&d, &d.sigterm, SIGTERM);
     watch_signal(&d, &d.sigint, SIGINT);

@@ -21,6 +21,7 @@ typedef struct orch_daemon_opts {
      * `orchd fell --poweroff` has stopped everything it sends SIGUSR2 to
      * init, which powers the machine off (docs/PID1.md). */
     pid_t init_pid;
+    bool state_lines; /* ORCH_STATE_LINES=1: state changes on stderr, as under init */
 } orch_daemon_opts;
 
 typedef struct orch_daemon {

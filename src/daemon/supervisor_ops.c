@@ -8,6 +8,7 @@
 
 #include "daemon/depgraph.h"
 #include "daemon/supervisor_impl.h"
+#include "common/json_emit.h"
 #include "common/xalloc.h"
 
 /* ---- looking names up ----------------------------------------------------- */
@@ -410,8 +411,21 @@ static void gen_unit(orch_supervisor *sv, yajl_gen g, const unit *u)
     gen_key(g, "runtime_info");
     yajl_gen_map_open(g);
     for (size_t i = 0; i + 1 < f.n; i += 2) {
-        gen_key(g, f.kv[i]);
-        gen_string(g, f.kv[i + 1]);
+        /* "json:KEY": the value is JSON text (the vm runtime's nested
+         * survey), shown as JSON under KEY; text that does not parse is
+         * left out */
+        if (strncmp(f.kv[i], "json:", 5) == 0) {
+            char eb[64];
+            yajl_val v = yajl_tree_parse(f.kv[i + 1], eb, sizeof eb);
+            if (v) {
+                gen_key(g, f.kv[i] + 5);
+                orch_json_emit(g, v);
+                yajl_tree_free(v);
+            }
+        } else {
+            gen_key(g, f.kv[i]);
+            gen_string(g, f.kv[i + 1]);
+        }
         free(f.kv[i]);
         free(f.kv[i + 1]);
     }

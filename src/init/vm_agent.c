@@ -6,11 +6,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "common/fileutil.h"
@@ -49,7 +52,7 @@ static int open_port(void)
     return fd;
 }
 
-void orch_vm_agent_init(orch_vm_agent *a, pid_t (*spawn)(const char *command))
+void orch_vm_agent_init(orch_vm_agent *a, pid_t (*spawn)(const char *command, int out_fd))
 {
     memset(a, 0, sizeof *a);
     a->spawn = spawn;
@@ -66,12 +69,73 @@ static void say(orch_vm_agent *a, long long id, const char *what)
         init_log("agent: answer for %lld lost: %s", id, strerror(errno));
 }
 
+/* A long answer (a capture) on the non-blocking port: waits for room at
+ * most ~2 s in all (process 1 blocks meanwhile); a line cut short is ended
+ * with a newline, so the host drops it whole and the next line is intact. */
+static void say_long(orch_vm_agent *a, long long id, const char *text, size_t len)
+{
+    size_t done = 0;
+    int waits = 0;
+    while (a->fd >= 0 && done < len && waits < 20) {
+        ssize_t n = write(a->fd, text + done, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            break;
+        struct pollfd pf = {.fd = a->fd, .events = POLLOUT};
+        poll(&pf, 1, 100);
+        waits++;
+    }
+    if (done < len) {
+        init_log("agent: answer for %lld cut short (%zu of %zu bytes)", id, done, len);
+        if (done > 0 && write(a->fd, "\n", 1) != 1)
+            init_log("agent: %s", strerror(errno));
+    }
+}
+
+/* The answer of a capture: status and the first ORCH_VM_AGENT_CAPTURE
+ * bytes of its stdout, as a JSON string (invalid UTF-8: an error). */
+static void say_capture(orch_vm_agent *a, long long id, int status, int fd)
+{
+    char *out = xmalloc(ORCH_VM_AGENT_CAPTURE + 1);
+    ssize_t n = pread(fd, out, ORCH_VM_AGENT_CAPTURE + 1, 0);
+    if (n < 0)
+        n = 0;
+    bool truncated = n > ORCH_VM_AGENT_CAPTURE;
+    if (truncated)
+        n = ORCH_VM_AGENT_CAPTURE;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *)"id", 2);
+    yajl_gen_integer(g, id);
+    yajl_gen_string(g, (const unsigned char *)"status", 6);
+    yajl_gen_integer(g, status);
+    yajl_gen_string(g, (const unsigned char *)"output", 6);
+    bool ok = yajl_gen_string(g, (const unsigned char *)out, (size_t)n) == yajl_gen_status_ok;
+    yajl_gen_string(g, (const unsigned char *)"truncated", 9);
+    yajl_gen_bool(g, truncated);
+    yajl_gen_map_close(g);
+    const unsigned char *buf;
+    size_t len;
+    if (ok && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+        char *line = xasprintf("%.*s\n", (int)len, (const char *)buf);
+        say_long(a, id, line, len + 1);
+        free(line);
+    } else
+        say(a, id, "\"error\":\"the output is not UTF-8\"");
+    yajl_gen_free(g);
+    free(out);
+}
+
 static void request(orch_vm_agent *a, const char *line, int64_t now)
 {
     char eb[128];
     yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
     const char *ip[] = {"id", NULL}, *xp[] = {"exec", NULL}, *tp[] = {"timeout_ms", NULL},
-               *cp[] = {"cancel", NULL};
+               *cp[] = {"cancel", NULL}, *kp[] = {"capture", NULL};
     yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_number) : NULL;
     if (!id || !YAJL_IS_INTEGER(id)) {
         init_log("agent: a request without an id");
@@ -99,12 +163,21 @@ static void request(orch_vm_agent *a, const char *line, int64_t now)
     else if (slot < 0)
         say(a, n, "\"error\":\"too many commands at once in the guest\"");
     else {
-        pid_t p = a->spawn(command);
-        if (p < 0)
+        int out = -1;
+        if (YAJL_IS_TRUE(yajl_tree_get(v, kp, yajl_t_any)) &&
+            (out = memfd_create("orchd-agent-capture", MFD_CLOEXEC)) < 0) {
+            say(a, n, "\"error\":\"memfd_create failed in the guest\"");
+            yajl_tree_free(v);
+            return;
+        }
+        pid_t p = a->spawn(command, out);
+        if (p < 0) {
             say(a, n, "\"error\":\"fork failed in the guest\"");
-        else {
+            if (out >= 0)
+                close(out);
+        } else {
             long long ms = to && YAJL_IS_INTEGER(to) ? YAJL_GET_INTEGER(to) : 0;
-            a->cmd[slot] = (orch_vm_agent_cmd){.id = n, .pid = p,
+            a->cmd[slot] = (orch_vm_agent_cmd){.id = n, .pid = p, .out_fd = out,
                                                .deadline = ms > 0 ? now + ms : 0};
         }
     }
@@ -182,8 +255,12 @@ void orch_vm_agent_reaped(orch_vm_agent *a, pid_t pid, int status)
             snprintf(what, sizeof what, "\"timed_out\":true");
         else
             snprintf(what, sizeof what, "\"status\":%d", status);
-        if (!c->cancelled)
+        if (!c->cancelled && !c->timed_out && c->out_fd >= 0)
+            say_capture(a, c->id, status, c->out_fd);
+        else if (!c->cancelled)
             say(a, c->id, what);
+        if (c->out_fd >= 0)
+            close(c->out_fd);
         memset(c, 0, sizeof *c);
     }
 }

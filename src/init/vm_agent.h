@@ -4,9 +4,14 @@
  * udev symlink). JSON lines, host to guest:
  *     {"id":N,"exec":"COMMAND","timeout_ms":T}   run /bin/sh -c COMMAND as
  *                                               the service runs (T 0: none)
+ *     {"id":N,"exec":"COMMAND","timeout_ms":T,"capture":true}
+ *                                               the same, its stdout kept
+ *                                               (a memfd, the first
+ *                                               ORCH_VM_AGENT_CAPTURE bytes)
  *     {"id":N,"cancel":true}                     kill it, say nothing more
  * guest to host, one per exec:
  *     {"id":N,"status":S}      its raw wait status
+ *     {"id":N,"status":S,"output":"...","truncated":B}   for a capture
  *     {"id":N,"timed_out":true}
  *     {"id":N,"error":"..."}   it never ran
  * Non-blocking: process 1 polls it next to its signalfd. */
@@ -21,12 +26,14 @@
 #define ORCH_VM_AGENT_PORT "orchd.agent"
 #define ORCH_VM_AGENT_MAX 16       /* commands at once */
 #define ORCH_VM_AGENT_LINE 65536   /* longest request */
+#define ORCH_VM_AGENT_CAPTURE 32768 /* captured stdout sent back, at most */
 
 typedef struct orch_vm_agent_cmd {
     long long id;
     pid_t pid;      /* 0: free slot */
     int64_t deadline; /* ms, CLOCK_MONOTONIC; 0 none */
     bool timed_out, cancelled;
+    int out_fd;     /* capture: the memfd holding its stdout; else -1 */
 } orch_vm_agent_cmd;
 
 typedef struct orch_vm_agent {
@@ -36,10 +43,11 @@ typedef struct orch_vm_agent {
     size_t in_len;
     bool discarding;     /* inside an overlong line */
     orch_vm_agent_cmd cmd[ORCH_VM_AGENT_MAX];
-    pid_t (*spawn)(const char *command); /* forks the service's sh -c */
+    /* forks the service's sh -c; stdout to out_fd (-1: the console) */
+    pid_t (*spawn)(const char *command, int out_fd);
 } orch_vm_agent;
 
-void orch_vm_agent_init(orch_vm_agent *a, pid_t (*spawn)(const char *command));
+void orch_vm_agent_init(orch_vm_agent *a, pid_t (*spawn)(const char *command, int out_fd));
 /* Fills *pf (fd -1 when nothing to poll); returns poll's timeout (ms, -1). */
 int orch_vm_agent_poll(orch_vm_agent *a, struct pollfd *pf, int64_t now);
 /* After poll: reads requests, runs them, kills the overdue. */

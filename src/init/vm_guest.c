@@ -92,8 +92,10 @@ static int rlimit_of(const char *t)
 }
 
 /* In the child, before exec. Errors print and exit 127 (as a shell would). */
-static void become_service(yajl_val spec, const char *command)
+static void become_service(yajl_val spec, const char *command, int out_fd)
 {
+    if (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0)
+        _exit(127);
     const char *ap[] = {"process", "args", NULL}, *ep[] = {"process", "env", NULL},
                *cp[] = {"process", "cwd", NULL}, *up[] = {"process", "user", "uid", NULL},
                *gp[] = {"process", "user", "gid", NULL},
@@ -255,11 +257,11 @@ static int64_t now_ms(void)
 
 static yajl_val g_spec;
 
-static pid_t agent_spawn(const char *command)
+static pid_t agent_spawn(const char *command, int out_fd)
 {
     pid_t p = fork();
     if (p == 0)
-        become_service(g_spec, command);
+        become_service(g_spec, command, out_fd);
     return p;
 }
 
@@ -289,7 +291,7 @@ int orch_vm_guest_run(void)
         report(127 << 8);
     }
     if (child == 0)
-        become_service(spec, NULL);
+        become_service(spec, NULL, -1);
     init_log("service started (pid %d)", (int)child);
     orch_vm_agent agent;
     orch_vm_agent_init(&agent, agent_spawn);

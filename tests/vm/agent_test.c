@@ -24,11 +24,13 @@ void init_log(const char *fmt, ...)
     (void)fmt;
 }
 
-static pid_t spawn(const char *command)
+static pid_t spawn(const char *command, int out_fd)
 {
     pid_t p = fork();
     if (p == 0) {
         setsid();
+        if (out_fd >= 0)
+            dup2(out_fd, 1);
         execl("/bin/sh", "sh", "-c", command, (char *)NULL);
         _exit(127);
     }
@@ -122,6 +124,27 @@ int main(void)
     run(5000, "{\"id\":3,");
     CHECK(strstr(got, "{\"id\":3,\"status\":0}\n") != NULL);
     CHECK(strstr(got, "\"id\":9") == NULL);
+
+    /* capture: the status and the command's stdout, JSON-escaped */
+    send_text("{\"id\":5,\"exec\":\"printf 'hi \\\"q\\\"\\\\n'; exit 2\",\"capture\":true}\n");
+    run(5000, "{\"id\":5,");
+    CHECK(strstr(got, "{\"id\":5,\"status\":512,\"output\":\"hi \\\"q\\\"\\n\",\"truncated\":false}\n") != NULL);
+    /* more than ORCH_VM_AGENT_CAPTURE bytes: the first ones, marked truncated */
+    got_len = 0;
+    send_text("{\"id\":6,\"exec\":\"head -c 40000 /dev/zero | tr '\\\\0' a\",\"capture\":true}\n");
+    run(5000, "\"truncated\":");
+    char *o = strstr(got, "{\"id\":6,\"status\":0,\"output\":\"");
+    CHECK(o != NULL);
+    if (o) {
+        o += strlen("{\"id\":6,\"status\":0,\"output\":\"");
+        CHECK(strspn(o, "a") == ORCH_VM_AGENT_CAPTURE);
+        CHECK(strncmp(o + ORCH_VM_AGENT_CAPTURE, "\",\"truncated\":true}\n", 20) == 0);
+    }
+    /* output that is not UTF-8: an error, not broken JSON */
+    got_len = 0;
+    send_text("{\"id\":7,\"exec\":\"printf '\\\\377'\",\"capture\":true}\n");
+    run(5000, "{\"id\":7,");
+    CHECK(strstr(got, "{\"id\":7,\"error\":") != NULL);
 
     /* cancel: killed, never answered */
     send_text("{\"id\":4,\"exec\":\"sleep 30\"}\n");
