@@ -122,6 +122,8 @@ void orch_service_free(orch_service *s)
     strv_free(&s->env_files);
     strv_free(&s->requires);
     strv_free(&s->after);
+    for (size_t f = 0; f < ORCH_F__COUNT; f++)
+        free(s->written[f]);
     memset(s, 0, sizeof *s);
 }
 

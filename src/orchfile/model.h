@@ -14,6 +14,8 @@
 #include "orchfile/diag.h"
 
 #define ORCH_SPEC_VERSION "0.2.1"
+/* The reference parser's current version string, also accepted. */
+#define ORCH_REFERENCE_VERSION "1.0.0-rc"
 #define ORCH_NAME_MAX 63
 
 /* One bit per directive. Order is also the order of the directive table. */
@@ -142,6 +144,12 @@ typedef struct orch_service {
     uint64_t limit_nproc;
     uint64_t tasks_max;
     uint32_t io_weight;
+
+    /* The value of each typed scalar directive as written (after ${var}
+     * expansion): "2m", "512M", "150%". NULL when the directive is absent.
+     * The reference JSON carries durations, sizes and percentages in this
+     * form; the typed members above are what the engine uses. */
+    char *written[ORCH_F__COUNT];
 } orch_service;
 
 typedef struct orch_arg {

@@ -35,8 +35,16 @@ void orch_parse_text(struct orch_layer *l, const char *data, size_t len);
 void orch_parse_yaml(struct orch_layer *l, const char *data, size_t len);
 int orch_is_yaml_name(const char *file);
 
-/* JSON (yajl), the interchange form of ORCHFILE.md. Returns a malloc'ed,
- * NUL-terminated string; pretty when pretty != 0. */
-char *orch_model_to_json(const orch_model *m, int pretty);
+/* JSON (yajl). By default the interchange form of ORCHFILE.md, the reference
+ * parser's shape: durations, sizes and percentages as written, values that
+ * were not written omitted. ORCH_JSON_TYPED writes the typed form instead
+ * (seconds, bytes, percent; defaults filled in): the same spec always gives
+ * the same text, which change detection and run records rely on.
+ * Returns a malloc'ed, NUL-terminated string (docs/JSON.md). */
+enum {
+    ORCH_JSON_PRETTY = 1u << 0,
+    ORCH_JSON_TYPED = 1u << 1,
+};
+char *orch_model_to_json(const orch_model *m, unsigned flags);
 
 #endif
