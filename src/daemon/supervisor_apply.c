@@ -37,7 +37,7 @@ static const char *lookup_builtin(void *arg, const char *name)
     if (strcmp(name, "CONTAINER_PREFIX") == 0)
         return b->container_prefix;
     if (strcmp(name, "PORT_OFFSET") == 0)
-        return "0";
+        return b->ctx->port_offset ? b->ctx->port_offset : "0";
     return NULL; /* not ours: kept as written (it may be meant for the shell) */
 }
 

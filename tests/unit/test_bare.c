@@ -694,7 +694,7 @@ int main(void)
     chmod(tmp, 0755); /* USER nobody must reach the project dir */
     mkdir(project, 0755);
     snprintf(ns, sizeof ns, "orchtest-%d", (int)getpid());
-    ctx = (orch_env_ctx){state, tmp, project, ns};
+    ctx = (orch_env_ctx){state, tmp, project, ns, "0"};
     uv_loop_init(&loop);
     CHECK(orch_reaper_init(&loop) == 0);
 
