@@ -117,6 +117,18 @@ static int run(int argc, char **argv, const char *verb, int print_json)
         orch_diags_free(&d);
         return rc;
     }
+    if (!print_json) {
+        /* validate: also what this orchd cannot run (docs/ORCHFILE.md). */
+        size_t printed = d.n, errors = d.n_errors;
+        orch_check_runnable(&m, &d);
+        for (size_t i = printed; i < d.n; i++) {
+            char *line = orch_diag_format(&d.items[i]);
+            fprintf(stderr, "%s\n", line);
+            free(line);
+        }
+        if (d.n_errors > errors)
+            rc = 1;
+    }
     if (print_json) {
         /* NULL when a value is not valid UTF-8 or memory ran out. */
         char *json = orch_model_to_json(&m, (pretty ? ORCH_JSON_PRETTY : 0u) |

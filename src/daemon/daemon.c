@@ -17,6 +17,7 @@
 #include "common/safeopen.h"
 #include "common/xalloc.h"
 #include "runtime/reaper.h"
+#include "daemon/https_probe.h"
 #include "daemon/runtime_loader.h"
 
 char *orch_socket_path(const char *state_dir)
@@ -189,6 +190,7 @@ int orch_daemon_run(const orch_daemon_opts *o)
     uv_run(d.loop, UV_RUN_DEFAULT);
     unlink(d.socket_path);
     orch_supervisor_free(d.sv);
+    orch_https_shutdown(); /* every checker is stopped: no probe is left */
     uv_run(d.loop, UV_RUN_DEFAULT); /* let the supervisor's handles finish closing */
     free(d.socket_path);
     if (uv_loop_close(d.loop) != 0)

@@ -173,4 +173,17 @@ orch_mode orch_service_mode(const orch_service *s);
 orch_service *orch_model_find(const orch_model *m, const char *name);
 const char *orch_field_keyword(orch_field f); /* "FROM", "RUN", ... */
 
+/* The one CPU rule every runtime and `orchd export` apply: when CPUS and
+ * CPU_QUOTA are both set the stricter wins, so a service never gets more CPU
+ * than either line asked for (CPUS 2 with CPU_QUOTA 150% is 1.5 cores).
+ * Returns false when neither is set; otherwise *cores is the limit and *from
+ * the directive it comes from (CPUS on a tie). */
+bool orch_service_cpu_limit(const orch_service *s, double *cores, orch_field *from);
+
+/* A PUBLISH whose host and container ports differ needs a network namespace
+ * and port forwarding; containers here share the host's network, which
+ * cannot remap. Returns the message for it (malloc'ed), or NULL when p
+ * publishes the same port on both sides. */
+char *orch_publish_remap_problem(const orch_publish *p);
+
 #endif

@@ -27,6 +27,12 @@ typedef struct orch_load_opts {
  * empty, and d holds at least one error. Warnings may be present either way. */
 int orch_load(const orch_load_opts *opts, orch_model *out, orch_diags *d);
 
+/* What `orchd validate` adds to orch_load's checks (C1-C4): errors for what
+ * the spec allows but this orchd cannot run (a PUBLISH that remaps a port in
+ * the host network), warnings for what it runs differently than a reader may
+ * think (CPUS with CPU_QUOTA: the stricter applies). */
+void orch_check_runnable(const orch_model *m, orch_diags *d);
+
 /* Parses one buffer into a layer (front-end chosen by file name: .yaml/.yml
  * is YAML, anything else text). Exposed for the fuzzers and tests. */
 struct orch_layer;

@@ -241,6 +241,21 @@ printf 'SERVICE a\nRUN x\nRESTART_DELAY soon\n' >"$tmp/soon"
 run nonzero "$ORCHD" validate "$tmp/soon"
 has "$tmp/err" "$tmp/soon:3: RESTART_DELAY 'soon': expected a duration such as 30s or 2m"
 
+# ---- validate: what this orchd cannot run ------------------------------------
+# A remapping PUBLISH is a valid Orchfile (parse accepts it, other engines can
+# remap) but containers here share the host's network: validate refuses it.
+printf 'SERVICE c\nFROM img\nPUBLISH 8080:8080\nPUBLISH 127.0.0.1:8443:443\n' >"$tmp/remap"
+run 0 "$ORCHD" parse --compact "$tmp/remap"
+run nonzero "$ORCHD" validate "$tmp/remap"
+has "$tmp/err" "$tmp/remap:4: service c: PUBLISH 127.0.0.1:8443:443 maps host port 8443 to container port 443, but containers share the host's network, which cannot remap ports: publish the same port on both sides (443:443)"
+lacks "$tmp/err" "$tmp/remap:3:"
+checks=$((checks + 1))
+[ "$(grep -c "cannot remap" "$tmp/err")" = 1 ] || fail "the remap is reported more than once"
+# CPUS with CPU_QUOTA: a warning naming the one that applies, still success
+printf 'SERVICE h\nRUN x\nCPUS 2\nCPU_QUOTA 150%%\n' >"$tmp/cpu"
+run 0 "$ORCHD" validate "$tmp/cpu"
+has "$tmp/err" "$tmp/cpu:4: warning: service h sets both CPUS and CPU_QUOTA: the stricter applies, CPU_QUOTA (1.5 CPUs)"
+
 # ---- validate: silent on success ---------------------------------------------
 run 0 "$ORCHD" validate "$EX/Orchfile"
 empty "$tmp/out"
