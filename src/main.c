@@ -64,7 +64,8 @@ static int started_as_init(int argc, char **argv)
  * scripts write it). */
 static const char *const value_flags[] = {"-f", "--orchfile", "--overlay", "--state-dir",
                                           "--data-dir", "--project-dir", "--namespace",
-                                          "--runtime", "--containerd-socket", "--arg"};
+                                          "--runtime", "--containerd-socket", "--vm-kernel",
+                                          "--port-offset", "--arg"};
 
 static int is_value_flag(const char *a)
 {

@@ -250,16 +250,13 @@ static void set_limit(const orch_cgroup *cg, const char *directive, const char *
     warn(w, "%s not applied: no cgroup offers %s", directive, files[0]);
 }
 
-static uint64_t cpu_quota_us(const orch_service *svc)
+/* CPUS and CPU_QUOTA together: the stricter (orch_service_cpu_limit). */
+static uint64_t cpu_quota_us(const orch_service *svc, orch_field *from)
 {
-    uint64_t q = UINT64_MAX;
-    if (svc->set & ORCH_BIT(ORCH_F_CPUS))
-        q = (uint64_t)(svc->cpus * CPU_PERIOD_US + 0.5);
-    if (svc->set & ORCH_BIT(ORCH_F_CPU_QUOTA)) {
-        uint64_t pq = (uint64_t)svc->cpu_quota * (CPU_PERIOD_US / 100);
-        if (pq < q)
-            q = pq; /* both given: the stricter one */
-    }
+    double cores = 0;
+    if (!orch_service_cpu_limit(svc, &cores, from))
+        return UINT64_MAX;
+    uint64_t q = (uint64_t)(cores * CPU_PERIOD_US + 0.5);
     return q < CPU_QUOTA_MIN_US ? CPU_QUOTA_MIN_US : q;
 }
 
@@ -276,8 +273,9 @@ static void apply_limits(const orch_cgroup *cg, const orch_service *svc, uint64_
         set_limit(cg, "MEMORY", files, value, w);
     }
     if (set & (ORCH_BIT(ORCH_F_CPUS) | ORCH_BIT(ORCH_F_CPU_QUOTA))) {
-        const char *directive = svc->set & ORCH_BIT(ORCH_F_CPUS) ? "CPUS" : "CPU_QUOTA";
-        uint64_t quota = cpu_quota_us(svc);
+        orch_field from = ORCH_F_CPUS;
+        uint64_t quota = cpu_quota_us(svc, &from);
+        const char *directive = orch_field_keyword(from);
         bool v2 = file_exists_in(cg, "cpu.max")           ? true
                   : file_exists_in(cg, "cpu.cfs_quota_us") ? false
                                                                     : cg->v2;

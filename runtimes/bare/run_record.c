@@ -24,7 +24,7 @@ char *orch_run_record_path(const orch_env_ctx *ctx, const char *service)
 uint64_t orch_run_spec_hash(const orch_service *svc)
 {
     orch_model one = {.services = (orch_service *)svc, .n_services = 1};
-    char *json = orch_model_to_json(&one, 0);
+    char *json = orch_model_to_json(&one, ORCH_JSON_TYPED);
     if (!json)
         return 0;
     uint64_t h = 0xcbf29ce484222325ull;

@@ -497,8 +497,14 @@ static void spawn_qemu(orch_instance *inst)
     }
     bool mmio = !strcmp(machine, "microvm");
     uint64_t mem = svc->memory ? svc->memory : DEFAULT_MEMORY;
-    unsigned cpus = svc->cpus > 0 ? (unsigned)svc->cpus : 1;
-    if (svc->cpus > (double)cpus)
+    /* vCPUs: the CPU limit (the stricter of CPUS and CPU_QUOTA, as in every
+     * runtime) rounded up; the guest gets no cgroup quota. */
+    double cores = 1;
+    orch_field from;
+    if (!orch_service_cpu_limit(svc, &cores, &from) || !(cores > 0))
+        cores = 1;
+    unsigned cpus = cores >= 4096 ? 4096 : (unsigned)cores;
+    if (cores > (double)cpus)
         cpus++;
     char m_arg[32], smp[16], kernel[4096], initrd[4096], qmp[4200];
     snprintf(m_arg, sizeof m_arg, "%lluM", (unsigned long long)((mem + (1 << 20) - 1) >> 20));

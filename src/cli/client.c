@@ -224,7 +224,7 @@ int orch_client_start_daemon(const orch_settings *s)
         execl(self, "orchd", "daemon", "--state-dir", s->state_dir, "--data-dir", s->data_dir,
               "--project-dir", s->project_dir, "--namespace", s->namespace_,
               "--containerd-socket", s->containerd_socket, "--runtime", s->runtime,
-              "--vm-kernel", s->vm_kernel, (char *)NULL);
+              "--vm-kernel", s->vm_kernel, "--port-offset", s->port_offset, (char *)NULL);
         _exit(127);
     }
     close(ready[1]);

@@ -21,6 +21,7 @@ int cmd_daemon(int argc, char **argv)
                           .project_dir = s.project_dir, .namespace_ = s.namespace_,
                           .containerd_socket = s.containerd_socket,
                           .runtime = s.runtime, .vm_kernel = s.vm_kernel,
+                          .port_offset = s.port_offset,
                           .ready_fd = ready ? atoi(ready) : -1,
                           .init_pid = init ? (pid_t)atoi(init) : 0,
                           .state_lines = getenv("ORCH_STATE_LINES") &&

@@ -27,7 +27,12 @@ static void usage(FILE *f, const char *verb)
             "  FILE...   the base Orchfile, then overlays, merged left to right\n"
             "            (a name ending in .yaml or .yml is read as YAML)\n"
             "  --arg     override an ARG (wins over ORCH_ARG_<NAME> and the file)\n",
-            verb, strcmp(verb, "parse") == 0 ? " [--compact]" : "");
+            verb, strcmp(verb, "parse") == 0 ? " [--compact] [--typed]" : "");
+    if (strcmp(verb, "parse") == 0)
+        fprintf(f, "  --compact one line instead of indented JSON\n"
+                   "  --typed   durations in seconds, sizes in bytes, CPU_QUOTA in percent,\n"
+                   "            defaults filled in (the reference shape keeps values as\n"
+                   "            written and omits what was not written; docs/JSON.md)\n");
 }
 
 int cli_load_model(int argc, char **argv, const char *verb, orch_model *m, orch_diags *d)
@@ -87,7 +92,7 @@ out:
 static int run(int argc, char **argv, const char *verb, int print_json)
 {
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-    int n_rest = 0, pretty = 1, rc;
+    int n_rest = 0, pretty = 1, typed = 0, rc;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout, verb);
@@ -96,6 +101,8 @@ static int run(int argc, char **argv, const char *verb, int print_json)
         }
         if (strcmp(argv[i], "--compact") == 0 && print_json)
             pretty = 0;
+        else if (strcmp(argv[i], "--typed") == 0 && print_json)
+            typed = 1;
         else
             rest[n_rest++] = argv[i];
     }
@@ -110,9 +117,22 @@ static int run(int argc, char **argv, const char *verb, int print_json)
         orch_diags_free(&d);
         return rc;
     }
+    if (!print_json) {
+        /* validate: also what this orchd cannot run (docs/ORCHFILE.md). */
+        size_t printed = d.n, errors = d.n_errors;
+        orch_check_runnable(&m, &d);
+        for (size_t i = printed; i < d.n; i++) {
+            char *line = orch_diag_format(&d.items[i]);
+            fprintf(stderr, "%s\n", line);
+            free(line);
+        }
+        if (d.n_errors > errors)
+            rc = 1;
+    }
     if (print_json) {
         /* NULL when a value is not valid UTF-8 or memory ran out. */
-        char *json = orch_model_to_json(&m, pretty);
+        char *json = orch_model_to_json(&m, (pretty ? ORCH_JSON_PRETTY : 0u) |
+                                                (typed ? ORCH_JSON_TYPED : 0u));
         if (json) {
             fputs(json, stdout);
             if (!pretty)

@@ -43,6 +43,7 @@ void orch_request_from_settings(orch_request *r, orch_req_kind kind, const orch_
     r->project_dir = xstrdup(s->project_dir);
     r->data_dir = xstrdup(s->data_dir);
     r->namespace_ = xstrdup(s->namespace_);
+    r->port_offset = xstrdup(s->port_offset);
 }
 
 int orch_cli_load_model(const orch_settings *s, const char *verb, orch_model *m)

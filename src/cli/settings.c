@@ -1,62 +1,164 @@
 #include "cli/settings.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/xalloc.h"
 #include "runtime/runtime.h"
 
-enum { RC_MAX = 32 };
+enum {
+    RC_LINE_MAX = 4096,    /* bytes per line, newline included */
+    RC_FILE_MAX = 1 << 16, /* bytes read per file */
+};
 
+/* The keys a .orchrc may set: orchd's environment names, and the names
+ * upstream orchd's users write (runtime=, namespace=, ...), which mean the
+ * same. */
+static const char *const rc_keys[][2] = {
+    {"ORCH_ORCHFILE", "orchfile"},
+    {"ORCH_OVERLAYS", "overlays"},
+    {"ORCH_STATE_DIR", "state_dir"},
+    {"ORCH_DATA", "data_dir"},
+    {"ORCH_PROJECT", "project_dir"},
+    {"ORCH_NAMESPACE", "namespace"},
+    {"ORCH_RUNTIME", "runtime"},
+    {"ORCH_VM_KERNEL", "vm_kernel"},
+    {"ORCH_CONTAINERD_SOCKET", "containerd_socket"},
+    {"ORCH_PORT_OFFSET", "port_offset"},
+};
+#define RC_KEYS (sizeof rc_keys / sizeof *rc_keys)
+
+/* One value per known key (a file cannot hold more than that). */
 typedef struct rcfile {
-    char *keys[RC_MAX];
-    char *values[RC_MAX];
-    size_t n;
+    char *values[RC_KEYS];
 } rcfile;
 
-/* .orchrc: KEY=value lines, '#' comments. Unknown keys are ignored so one
- * file can serve several orchd versions. */
+/* The index of a .orchrc key in rc_keys, or -1 when it is not a setting. */
+static int rc_index(const char *key)
+{
+    for (size_t i = 0; i < RC_KEYS; i++)
+        if (strcmp(key, rc_keys[i][0]) == 0 || strcmp(key, rc_keys[i][1]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static char *trim(char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strlen(p);
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        p[--n] = '\0';
+    return p;
+}
+
+static void rc_warn(const char *path, unsigned line, const char *what)
+{
+    fprintf(stderr, "orchd: warning: %s:%u: %s\n", path, line, what);
+}
+
+/* One KEY=value line (KEY = value: blanks around both are trimmed; a value
+ * in matching double or single quotes loses them). */
+static void rc_line(rcfile *rc, const char *path, unsigned lineno, char *line)
+{
+    char *p = trim(line);
+    if (*p == '#' || *p == '\0')
+        return;
+    char *eq = strchr(p, '=');
+    if (!eq) {
+        rc_warn(path, lineno, "not KEY=value (ignored)");
+        return;
+    }
+    *eq = '\0';
+    char *key = trim(p), *value = trim(eq + 1);
+    size_t n = strlen(value);
+    if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
+        value[n - 1] = '\0';
+        value++;
+    }
+    int k = rc_index(key);
+    if (k < 0) {
+        char *msg = xasprintf("unknown key '%.64s' (ignored)", key);
+        rc_warn(path, lineno, msg);
+        free(msg);
+        return;
+    }
+    /* Within a file the later line wins, whichever form it uses. */
+    free(rc->values[k]);
+    rc->values[k] = xstrdup(value);
+}
+
+/* .orchrc: KEY=value lines, '#' comments. Anything orchd does not use is
+ * named in a warning rather than silently dropped. The file is the user's
+ * own (or the trusted project's), but a FIFO or a huge file there must not
+ * hang or flood the command: only a regular file, only RC_FILE_MAX bytes. */
 static void rc_read(rcfile *rc, const char *path)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
         return;
-    char line[4096];
-    while (fgets(line, sizeof line, f) && rc->n < RC_MAX) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        char *eq = strchr(p, '=');
-        if (*p == '#' || !eq)
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "orchd: warning: %s: not a regular file (ignored)\n", path);
+        close(fd);
+        return;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return;
+    }
+    char line[RC_LINE_MAX];
+    unsigned lineno = 0;
+    size_t total = 0;
+    bool skipping = false; /* the rest of an overlong line */
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        total += len;
+        if (total > RC_FILE_MAX) {
+            char msg[80];
+            snprintf(msg, sizeof msg, "the file is longer than %d bytes; the rest is ignored",
+                     RC_FILE_MAX);
+            rc_warn(path, lineno + 1, msg);
+            break;
+        }
+        bool complete = len > 0 && line[len - 1] == '\n';
+        if (skipping) {
+            skipping = !complete;
             continue;
-        *eq = '\0';
-        rc->keys[rc->n] = xstrdup(p);
-        rc->values[rc->n++] = xstrdup(eq + 1);
+        }
+        lineno++;
+        if (!complete && !feof(f)) {
+            char msg[80];
+            snprintf(msg, sizeof msg, "line longer than %d bytes (ignored)", RC_LINE_MAX - 1);
+            rc_warn(path, lineno, msg);
+            skipping = true;
+            continue;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        rc_line(rc, path, lineno, line);
     }
     fclose(f);
 }
 
 static const char *rc_get(const rcfile *rc, const char *key)
 {
-    for (size_t i = 0; i < rc->n; i++)
-        if (strcmp(rc->keys[i], key) == 0)
-            return rc->values[i];
-    return NULL;
+    int k = rc_index(key);
+    return k < 0 ? NULL : rc->values[k];
 }
 
 static void rc_free(rcfile *rc)
 {
-    for (size_t i = 0; i < rc->n; i++) {
-        free(rc->keys[i]);
+    for (size_t i = 0; i < RC_KEYS; i++)
         free(rc->values[i]);
-    }
 }
 
 static char *absolute(const char *p)
@@ -107,7 +209,8 @@ char *orch_settings_old_data_dir(const orch_settings *s)
 }
 
 typedef struct flags {
-    const char *orchfile, *state, *data, *project, *ns, *runtime, *socket, *vm_kernel;
+    const char *orchfile, *state, *data, *project, *ns, *runtime, *socket, *vm_kernel,
+        *port_offset;
 } flags;
 
 /* flag > env > project .orchrc > $HOME/.orchrc */
@@ -141,6 +244,7 @@ static void usage(FILE *f, const char *verb, const char *accepted)
                "  --project-dir DIR     base of relative paths (ORCH_PROJECT)\n"
                "  --namespace NAME      names of cgroups and containers (ORCH_NAMESPACE)\n"
                "  --runtime NAME        runtime for FROM services: containerd or vm (ORCH_RUNTIME)\n"
+               "  --port-offset N       the value of ${PORT_OFFSET} (ORCH_PORT_OFFSET, default 0)\n"
                "  --vm-kernel DIR       vm: kernel and modules (ORCH_VM_KERNEL)\n"
                "  --containerd-socket P containerd's socket (ORCH_CONTAINERD_SOCKET)\n"
                "  --arg NAME=VALUE      override an ARG (repeatable)\n", verb);
@@ -180,6 +284,15 @@ static bool valid_namespace(const char *ns)
     if (n == 0 || n > 32)
         return false;
     return strspn(ns, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+/* Canonical decimal 0-65535, so ${PORT_OFFSET} expands to plain digits. */
+static bool valid_port_offset(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 5 || strspn(v, "0123456789") != n || (n > 1 && v[0] == '0'))
+        return false;
+    return strtoul(v, NULL, 10) <= 65535;
 }
 
 /* A flag that takes a value, given last: name it, not "unknown option". */
@@ -241,6 +354,7 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
         VALUE_FLAG("--runtime", NULL, fl.runtime)
         VALUE_FLAG("--vm-kernel", NULL, fl.vm_kernel)
         VALUE_FLAG("--containerd-socket", NULL, fl.socket)
+        VALUE_FLAG("--port-offset", NULL, fl.port_offset)
         if (missing_value(verb, accepted, a, next))
             goto out;
         if (strcmp(a, "--overlay") == 0 && next) {
@@ -310,18 +424,28 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     /* The project dir candidate decides which .orchrc is read. */
     const char *proj_hint = fl.project ? fl.project : getenv("ORCH_PROJECT");
     const char *file_hint = fl.orchfile ? fl.orchfile : getenv("ORCH_ORCHFILE");
-    char *hint_dir = proj_hint && *proj_hint ? absolute(proj_hint)
-                     : file_hint && *file_hint ? dir_of(file_hint)
-                                               : absolute(".");
+    char *hint_dir;
+    if (proj_hint && *proj_hint) {
+        hint_dir = absolute(proj_hint);
+    } else if (file_hint && *file_hint) {
+        char *file_abs = absolute(file_hint); /* warnings name absolute paths */
+        hint_dir = dir_of(file_abs);
+        free(file_abs);
+    } else {
+        hint_dir = absolute(".");
+    }
     rcfile rc_proj = {0}, rc_home = {0};
     char *rc_path = xasprintf("%s/.orchrc", hint_dir);
     rc_read(&rc_proj, rc_path);
     free(rc_path);
     const char *home = getenv("HOME");
     if (home && *home) {
-        rc_path = xasprintf("%s/.orchrc", home);
-        rc_read(&rc_home, rc_path);
-        free(rc_path);
+        char *home_path = xasprintf("%s/.orchrc", home);
+        char *proj_path = xasprintf("%s/.orchrc", hint_dir);
+        if (strcmp(home_path, proj_path) != 0) /* read (and warn about) it once */
+            rc_read(&rc_home, home_path);
+        free(home_path);
+        free(proj_path);
     }
 
     const char *v = pick(fl.orchfile, "ORCH_ORCHFILE", &rc_proj, &rc_home);
@@ -369,6 +493,8 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     s->containerd_socket = xstrdup(v ? v : "/run/containerd/containerd.sock");
     v = pick(fl.vm_kernel, "ORCH_VM_KERNEL", &rc_proj, &rc_home);
     s->vm_kernel = v && *v ? absolute(v) : xstrdup("");
+    v = pick(fl.port_offset, "ORCH_PORT_OFFSET", &rc_proj, &rc_home);
+    s->port_offset = xstrdup(v ? v : "0");
     rc_free(&rc_proj);
     rc_free(&rc_home);
     free(hint_dir);
@@ -377,10 +503,17 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     if (rc < 0)
         fprintf(stderr, "orchd %s: namespace '%s': use 1-32 of a-z, 0-9, '-' and '_'\n", verb,
                 s->namespace_);
-    if (strcmp(s->runtime, "containerd") != 0 && strcmp(s->runtime, "bare") != 0 &&
-        strcmp(s->runtime, "vm") != 0) {
-        fprintf(stderr, "orchd %s: runtime '%s': expected containerd, vm or bare\n", verb,
-                s->runtime);
+    /* bare runs RUN services only; the runtime setting is for FROM ones. */
+    if (strcmp(s->runtime, "containerd") != 0 && strcmp(s->runtime, "vm") != 0) {
+        fprintf(stderr,
+                "orchd %s: runtime '%s' cannot run FROM services: use containerd or vm "
+                "(RUN services always run on the host)\n",
+                verb, s->runtime);
+        rc = -1;
+    }
+    if (!valid_port_offset(s->port_offset)) {
+        fprintf(stderr, "orchd %s: port offset '%s': expected a whole number from 0 to 65535\n",
+                verb, s->port_offset);
         rc = -1;
     }
 out:
@@ -401,6 +534,7 @@ void orch_settings_free(orch_settings *s)
     free(s->runtime);
     free(s->containerd_socket);
     free(s->vm_kernel);
+    free(s->port_offset);
     for (size_t i = 0; i < s->n_args; i++) {
         free(s->args[i].name);
         free(s->args[i].value);

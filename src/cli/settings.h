@@ -22,6 +22,7 @@ typedef struct orch_settings {
     char *runtime;
     char *containerd_socket;
     char *vm_kernel; /* "" when not given */
+    char *port_offset; /* ${PORT_OFFSET}: decimal 0-65535, default "0" */
     orch_kv_arg *args; /* --arg, in order */
     size_t n_args;
     char **names; /* positional SERVICE names */

@@ -313,11 +313,13 @@ static int check_settings(conn *c)
     orch_request *r = &c->req;
     if (!same_setting(r->namespace_, d->ctx.namespace_) ||
         !same_setting(r->project_dir, d->ctx.project_dir) ||
-        !same_setting(r->data_dir, d->ctx.data_dir)) {
-        char *msg = xasprintf("the daemon on %s serves namespace %s, project %s, data %s; "
-                              "run 'orchd fell' first to change them, or use another --state-dir",
+        !same_setting(r->data_dir, d->ctx.data_dir) ||
+        !same_setting(r->port_offset, d->ctx.port_offset)) {
+        char *msg = xasprintf("the daemon on %s serves namespace %s, project %s, data %s, "
+                              "port offset %s; run 'orchd fell' first to change them, or use "
+                              "another --state-dir",
                               d->opts.state_dir, d->ctx.namespace_, d->ctx.project_dir,
-                              d->ctx.data_dir);
+                              d->ctx.data_dir, d->ctx.port_offset);
         reply_error(c, msg);
         free(msg);
         return -1;

@@ -17,6 +17,7 @@
 #include "common/safeopen.h"
 #include "common/xalloc.h"
 #include "runtime/reaper.h"
+#include "daemon/https_probe.h"
 #include "daemon/runtime_loader.h"
 
 char *orch_socket_path(const char *state_dir)
@@ -148,7 +149,8 @@ int orch_daemon_run(const orch_daemon_opts *o)
 {
     orch_daemon d = {.opts = *o, .lock_fd = -1};
     d.ctx = (orch_env_ctx){.state_dir = o->state_dir, .data_dir = o->data_dir,
-                           .project_dir = o->project_dir, .namespace_ = o->namespace_};
+                           .project_dir = o->project_dir, .namespace_ = o->namespace_,
+                           .port_offset = o->port_offset ? o->port_offset : "0"};
     signal(SIGPIPE, SIG_IGN);
     char *why = NULL;
     if (orch_private_dir_ensure(o->state_dir, &why) != 0) {
@@ -189,6 +191,7 @@ int orch_daemon_run(const orch_daemon_opts *o)
     uv_run(d.loop, UV_RUN_DEFAULT);
     unlink(d.socket_path);
     orch_supervisor_free(d.sv);
+    orch_https_shutdown(); /* every checker is stopped: no probe is left */
     uv_run(d.loop, UV_RUN_DEFAULT); /* let the supervisor's handles finish closing */
     free(d.socket_path);
     if (uv_loop_close(d.loop) != 0)

@@ -15,6 +15,7 @@ typedef struct orch_daemon_opts {
     const char *containerd_socket;
     const char *runtime;   /* for FROM services: "containerd" (NULL) or "vm" */
     const char *vm_kernel; /* vm: the kernel directory */
+    const char *port_offset; /* ${PORT_OFFSET}, decimal; NULL means "0" */
     int ready_fd; /* >= 0: write one byte when the socket listens, then close */
     /* > 0: the daemon runs under `orchd init` (that pid, its parent): it
      * prints every service state change on stderr (the console), and after

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "common/xalloc.h"
+#include "daemon/https_probe.h"
 
 typedef struct http_url {
     char *host;     /* without brackets */
@@ -37,11 +38,14 @@ struct orch_health {
     bool stopped;
     int open_handles; /* tick and deadline until closed */
     bool is_http;
+    bool is_https; /* is_http too: the URL parses the same way */
     http_url url;
     uv_timer_t tick;     /* pause between probes */
     uv_timer_t deadline; /* the HTTP probe in flight's timeout */
     orch_exec *cmd;      /* command probe in flight */
     http_probe *http;    /* HTTP probe in flight */
+    orch_https_probe *https; /* https probe in flight */
+    char *https_url;     /* what curl fetches: https://HOST[:PORT]/PATH */
 };
 
 struct http_probe {
@@ -69,14 +73,15 @@ static void url_free(http_url *u)
     memset(u, 0, sizeof *u);
 }
 
-static bool is_http(const char *check)
-{
-    return strncasecmp(check, "http://", 7) == 0;
-}
-
 static bool is_https(const char *check)
 {
     return strncasecmp(check, "https://", 8) == 0;
+}
+
+/* http:// or https:// */
+static bool is_http(const char *check)
+{
+    return strncasecmp(check, "http://", 7) == 0 || is_https(check);
 }
 
 static bool valid_port(const char *s, size_t n)
@@ -93,7 +98,7 @@ static bool valid_port(const char *s, size_t n)
 }
 
 /* Splits "host", "host:port", "[v6]" or "[v6]:port". */
-static int split_authority(const char *a, size_t n, http_url *u)
+static int split_authority(const char *a, size_t n, const char *default_port, http_url *u)
 {
     const char *host = a, *port = NULL;
     size_t host_len = n, port_len = 0;
@@ -121,22 +126,24 @@ static int split_authority(const char *a, size_t n, http_url *u)
     if (host_len == 0 || (port && !valid_port(port, port_len)))
         return -1;
     u->host = xstrndup(host, host_len);
-    u->port = port ? xstrndup(port, port_len) : xstrdup("80");
+    u->port = port ? xstrndup(port, port_len) : xstrdup(default_port);
     u->hostport = xstrndup(a, n);
     return 0;
 }
 
 static int parse_http_url(const char *url, http_url *u, char **err)
 {
-    const char *auth = url + 7;
+    bool tls = is_https(url);
+    const char *auth = url + (tls ? 8 : 7);
     size_t auth_len = strcspn(auth, "/?#");
     const char *path = auth + auth_len;
     if (memchr(auth, '@', auth_len)) {
         *err = xasprintf("healthcheck %s: user names in URLs are not supported", url);
         return -1;
     }
-    if (split_authority(auth, auth_len, u) != 0) {
-        *err = xasprintf("healthcheck %s: expected http://HOST[:PORT][/PATH]", url);
+    if (split_authority(auth, auth_len, tls ? "443" : "80", u) != 0) {
+        *err = xasprintf("healthcheck %s: expected %s://HOST[:PORT][/PATH]", url,
+                         tls ? "https" : "http");
         url_free(u);
         return -1;
     }
@@ -152,12 +159,6 @@ static int parse_http_url(const char *url, http_url *u, char **err)
 
 int orch_health_check_spec(const char *check, char **err)
 {
-    if (is_https(check)) {
-        *err = xasprintf("healthcheck %s: https is not supported (orchd carries no TLS); "
-                         "use a command such as `curl -fsS %s`",
-                         check, check);
-        return -1;
-    }
     if (!is_http(check))
         return 0;
     http_url u = {0};
@@ -177,6 +178,7 @@ static void deliver(orch_health *h, bool ok, const char *detail)
     uv_timer_stop(&h->deadline);
     h->cmd = NULL;
     h->http = NULL;
+    h->https = NULL;
     if (h->stopped)
         return;
     uv_timer_start(&h->tick, on_tick, h->interval_ms, 0);
@@ -360,6 +362,26 @@ static void http_probe_start(orch_health *h)
     probe_release(p);
 }
 
+/* ---- https probes --------------------------------------------------------- */
+
+static void on_https_done(void *owner, bool ok, const char *detail)
+{
+    orch_health *h = owner;
+    h->https = NULL; /* over: orch_https_probe freed it */
+    deliver(h, ok, detail);
+}
+
+static void https_probe_start(orch_health *h)
+{
+    char *err = NULL;
+    h->https = orch_https_probe_start(h->loop, h->https_url, ORCH_HEALTH_HTTP_TIMEOUT_MS,
+                                      on_https_done, h, &err);
+    if (!h->https) {
+        deliver(h, false, err ? err : "https health checks are not available");
+        free(err);
+    }
+}
+
 /* ---- command probes ------------------------------------------------------- */
 
 /* A command probe runs where the service runs (ops->exec: on the host, or
@@ -410,6 +432,14 @@ static void command_probe_start(orch_health *h)
 static void on_deadline(uv_timer_t *t)
 {
     orch_health *h = t->data;
+    if (h->https) { /* curl's own timeout normally comes first */
+        orch_https_probe_cancel(h->https);
+        h->https = NULL;
+        char *why = xasprintf("%s: no response within %ds", h->svc->healthcheck,
+                              ORCH_HEALTH_HTTP_TIMEOUT_MS / 1000);
+        deliver(h, false, why);
+        free(why);
+    }
     if (h->http) {
         http_probe *p = h->http;
         char *why = xasprintf("%s: no response within %ds", h->svc->healthcheck,
@@ -428,6 +458,10 @@ static void on_tick(uv_timer_t *t)
         orch_health_check_spec(h->svc->healthcheck, &err);
         deliver(h, false, err ? err : "bad healthcheck URL");
         free(err);
+    } else if (h->is_https) {
+        /* A little after curl's own timeout, which reports the better reason. */
+        uv_timer_start(&h->deadline, on_deadline, ORCH_HEALTH_HTTP_TIMEOUT_MS + 1000, 0);
+        https_probe_start(h);
     } else if (h->is_http) {
         uv_timer_start(&h->deadline, on_deadline, ORCH_HEALTH_HTTP_TIMEOUT_MS, 0);
         http_probe_start(h);
@@ -444,10 +478,13 @@ orch_health *orch_health_start(uv_loop_t *loop, const orch_runtime_ops *ops, orc
     *h = (orch_health){.loop = loop, .ops = ops, .inst = inst, .svc = svc, .ctx = ctx, .cb = cb,
                        .owner = owner, .interval_ms = interval_ms, .open_handles = 2};
     h->is_http = is_http(svc->healthcheck);
+    h->is_https = is_https(svc->healthcheck);
     if (h->is_http) {
         char *err = NULL;
         if (parse_http_url(svc->healthcheck, &h->url, &err) != 0)
             free(err); /* checked by orch_health_check_spec; each probe will fail */
+        else if (h->is_https)
+            h->https_url = xasprintf("https://%s%s", h->url.hostport, h->url.path);
     }
     uv_timer_init(loop, &h->tick);
     uv_timer_init(loop, &h->deadline);
@@ -471,6 +508,7 @@ static void on_closed(uv_handle_t *handle)
     if (--h->open_handles > 0)
         return;
     url_free(&h->url);
+    free(h->https_url);
     free(h);
 }
 
@@ -481,6 +519,8 @@ void orch_health_stop(orch_health *h)
     h->stopped = true;
     if (h->http)
         probe_abandon(h->http);
+    orch_https_probe_cancel(h->https);
+    h->https = NULL;
     if (h->cmd)
         kill_command(h);
     h->http = NULL;

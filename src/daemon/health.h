@@ -3,8 +3,9 @@
  * command run where the service runs, through its runtime's exec (on the
  * host for bare, inside the container for containerd: /bin/sh -c, the
  * service's env, user, workdir and log; exit 0 passes; killed after 10 s).
- * https:// needs TLS, which orchd does not carry: such a check is rejected
- * by orch_health_check_spec with a message that says so.
+ * An https:// URL is probed the same way over TLS (daemon/https_probe.h:
+ * libcurl, loaded on the first such probe; the certificate is not verified,
+ * as Kubernetes' probes do not verify it).
  *
  * A checker probes once right away, then again interval_ms after each probe
  * finishes, and reports every result. Only one probe is ever in flight. */
@@ -27,8 +28,8 @@ typedef struct orch_health orch_health;
  * "exited with code 1", "connect 127.0.0.1:8080: connection refused"). */
 typedef void (*orch_health_cb)(void *owner, bool ok, const char *detail);
 
-/* 0 if check can be probed; else -1 and *err (malloc'ed): https://, or an
- * http:// URL that does not parse. */
+/* 0 if check can be probed; else -1 and *err (malloc'ed): an http:// or
+ * https:// URL that does not parse. */
 int orch_health_check_spec(const char *check, char **err);
 
 /* Starts probing svc->healthcheck (already checked with

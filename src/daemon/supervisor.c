@@ -611,8 +611,10 @@ orch_supervisor *orch_supervisor_new(uv_loop_t *loop, const orch_env_ctx *ctx)
     sv->data_dir = dup_or_null(ctx->data_dir);
     sv->project_dir = dup_or_null(ctx->project_dir);
     sv->namespace_ = xstrdup(ctx->namespace_ ? ctx->namespace_ : ORCH_DEFAULT_NAMESPACE);
+    sv->port_offset = xstrdup(ctx->port_offset ? ctx->port_offset : "0");
     sv->ctx = (orch_env_ctx){.state_dir = sv->state_dir, .data_dir = sv->data_dir,
-                             .project_dir = sv->project_dir, .namespace_ = sv->namespace_};
+                             .project_dir = sv->project_dir, .namespace_ = sv->namespace_,
+                             .port_offset = sv->port_offset};
     sv->host_ops = &orch_runtime_bare;
     sv->pass_idle = xmalloc(sizeof *sv->pass_idle);
     uv_idle_init(loop, sv->pass_idle);
@@ -662,6 +664,7 @@ static void supervisor_destroy(orch_supervisor *sv)
     free(sv->state_dir);
     free(sv->data_dir);
     free(sv->project_dir);
+    free(sv->port_offset);
     free(sv->namespace_);
     free(sv);
 }

@@ -37,7 +37,7 @@ static const char *lookup_builtin(void *arg, const char *name)
     if (strcmp(name, "CONTAINER_PREFIX") == 0)
         return b->container_prefix;
     if (strcmp(name, "PORT_OFFSET") == 0)
-        return "0";
+        return b->ctx->port_offset ? b->ctx->port_offset : "0";
     return NULL; /* not ours: kept as written (it may be meant for the shell) */
 }
 
@@ -77,7 +77,7 @@ static void expand_service(const orch_env_ctx *ctx, orch_service *s)
 static char *service_json(const orch_service *s)
 {
     orch_model one = {.services = (orch_service *)s, .n_services = 1};
-    return orch_model_to_json(&one, 0);
+    return orch_model_to_json(&one, ORCH_JSON_TYPED);
 }
 
 /* JSON that could not be made (invalid UTF-8) never compares equal: such a

@@ -125,7 +125,7 @@ typedef struct sv_name_entry {
 struct orch_supervisor {
     uv_loop_t *loop;
     orch_env_ctx ctx; /* points at the copies below */
-    char *state_dir, *data_dir, *project_dir, *namespace_;
+    char *state_dir, *data_dir, *project_dir, *namespace_, *port_offset;
     const orch_runtime_ops *host_ops;
     const orch_runtime_ops *container_ops;
 

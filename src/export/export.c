@@ -68,17 +68,11 @@ void ex_comment_notes(yout *y, const ex_service *e)
     }
 }
 
+/* The rule every runtime applies: CPUS and CPU_QUOTA together, the stricter. */
 bool ex_cpu_limit(const orch_service *s, double *cpus)
 {
-    if (s->set & ORCH_BIT(ORCH_F_CPU_QUOTA)) {
-        *cpus = s->cpu_quota / 100.0;
-        return true;
-    }
-    if (s->set & ORCH_BIT(ORCH_F_CPUS)) {
-        *cpus = s->cpus;
-        return true;
-    }
-    return false;
+    orch_field from;
+    return orch_service_cpu_limit(s, cpus, &from);
 }
 
 void ex_write_limits(yout *y, const orch_service *s, const char *cpu_key, bool millicores)

@@ -226,6 +226,8 @@ static void apply_directive(orch_service *s, const orch_raw_directive *rd, const
             orch_diag_error(d, rd->at, "%s '%s': expected %s (%s)", orch_field_keyword(f), v,
                        typed_expectation(f), why ? why : "invalid");
         ok = false;
+    } else {
+        set_string(&s->written[f], v);
     }
     if (ok) {
         s->set |= ORCH_BIT(f);

@@ -17,6 +17,7 @@
 typedef struct jw {
     yajl_gen g;
     yajl_gen_status st;
+    bool typed; /* ORCH_JSON_TYPED: seconds, bytes, percent, defaults filled in */
 } jw;
 
 #define JW_STEP(w, call)                                                        \
@@ -60,8 +61,13 @@ static void gen_cpus(jw *w, double v)
     char *end = buf + strlen(buf);
     while (end[-1] == '0')
         *--end = '\0';
-    if (end[-1] == '.')
-        *--end = '\0';
+    /* The reference shape writes a float, "2.0"; the typed form "2". */
+    if (end[-1] == '.') {
+        if (w->typed)
+            *--end = '\0';
+        else
+            *end++ = '0', *end = '\0';
+    }
     number_text(w, buf);
 }
 
@@ -153,14 +159,52 @@ static const char *restart_name(orch_restart_policy p)
     return "no";
 }
 
+static bool has(const orch_service *s, orch_field f)
+{
+    return (s->set & ORCH_BIT(f)) != 0;
+}
+
+/* A duration (or size, or percentage): in the typed form the number in
+ * seconds (bytes, percent), always written; in the reference shape the text
+ * as written, omitted when the directive was not given. */
+static void kv_written(jw *w, const orch_service *s, orch_field f, const char *key,
+                       uint64_t typed_value)
+{
+    if (w->typed) {
+        kv_uint(w, key, typed_value);
+        return;
+    }
+    if (!has(s, f))
+        return;
+    if (s->written[f]) {
+        kv_str(w, key, s->written[f]);
+        return;
+    }
+    /* A model built in code has no text: write the value in the unit the
+     * directive would use (seconds, bytes, percent). */
+    char buf[32];
+    const char *unit = f == ORCH_F_MEMORY ? "" : f == ORCH_F_CPU_QUOTA ? "%" : "s";
+    snprintf(buf, sizeof buf, "%" PRIu64 "%s", typed_value, unit);
+    kv_str(w, key, buf);
+}
+
+/* A count or boolean the reference omits unless given; typed, the default
+ * is filled in. */
+static bool want(const jw *w, const orch_service *s, orch_field f)
+{
+    return w->typed || has(s, f);
+}
+
 static void gen_restart(jw *w, const orch_service *s)
 {
     str(w, "restart");
     map_open(w);
     kv_str(w, "policy", restart_name(s->restart));
-    kv_uint(w, "delay", s->restart_delay);
-    kv_uint(w, "start_limit_burst", s->start_limit_burst);
-    kv_uint(w, "start_limit_interval", s->start_limit_interval);
+    kv_written(w, s, ORCH_F_RESTART_DELAY, "delay", s->restart_delay);
+    if (want(w, s, ORCH_F_START_LIMIT_BURST))
+        kv_uint(w, "start_limit_burst", s->start_limit_burst);
+    kv_written(w, s, ORCH_F_START_LIMIT_INTERVAL, "start_limit_interval",
+               s->start_limit_interval);
     map_close(w);
 }
 
@@ -168,14 +212,9 @@ static void gen_timeouts(jw *w, const orch_service *s)
 {
     str(w, "timeouts");
     map_open(w);
-    kv_uint(w, "start", s->timeout_start);
-    kv_uint(w, "stop", s->timeout_stop);
+    kv_written(w, s, ORCH_F_TIMEOUT_START, "start", s->timeout_start);
+    kv_written(w, s, ORCH_F_TIMEOUT_STOP, "stop", s->timeout_stop);
     map_close(w);
-}
-
-static bool has(const orch_service *s, orch_field f)
-{
-    return (s->set & ORCH_BIT(f)) != 0;
 }
 
 /* NaN or infinity has no JSON form; the CPUS parser never produces one, but
@@ -200,18 +239,21 @@ static bool has_resources(const orch_service *s)
     return (s->set & bits) != 0 || has_cpus(s);
 }
 
+/* The typed form omits an empty object; the reference always writes it. */
 static void gen_resources(jw *w, const orch_service *s)
 {
-    if (!has_resources(s))
+    if (w->typed && !has_resources(s))
         return;
     str(w, "resources");
     map_open(w);
-    kv_uint_if(w, s, ORCH_F_MEMORY, "memory", s->memory);
+    if (has(s, ORCH_F_MEMORY))
+        kv_written(w, s, ORCH_F_MEMORY, "memory", s->memory);
     if (has_cpus(s)) {
         str(w, "cpus");
         gen_cpus(w, s->cpus);
     }
-    kv_uint_if(w, s, ORCH_F_CPU_QUOTA, "cpu_quota", s->cpu_quota);
+    if (has(s, ORCH_F_CPU_QUOTA))
+        kv_written(w, s, ORCH_F_CPU_QUOTA, "cpu_quota", s->cpu_quota);
     kv_uint_if(w, s, ORCH_F_LIMIT_NOFILE, "limit_nofile", s->limit_nofile);
     kv_uint_if(w, s, ORCH_F_LIMIT_NPROC, "limit_nproc", s->limit_nproc);
     kv_uint_if(w, s, ORCH_F_TASKS_MAX, "tasks_max", s->tasks_max);
@@ -221,7 +263,7 @@ static void gen_resources(jw *w, const orch_service *s)
 
 static void gen_logging(jw *w, const orch_service *s)
 {
-    if (!s->stdout_path && !s->stderr_path)
+    if (w->typed && !s->stdout_path && !s->stderr_path)
         return;
     str(w, "logging");
     map_open(w);
@@ -251,10 +293,13 @@ static void gen_service(jw *w, const orch_service *s)
     kv_strv(w, "requires", &s->requires);
     kv_strv(w, "after", &s->after);
     kv_str(w, "healthcheck", s->healthcheck);
-    kv_uint(w, "readiness_timeout", s->readiness_timeout);
-    kv_bool(w, "oneshot", s->oneshot);
-    kv_bool(w, "disabled", s->disabled);
-    kv_str(w, "recreate", s->recreate == ORCH_RECREATE_ALWAYS ? "always" : "never");
+    kv_written(w, s, ORCH_F_READINESS_TIMEOUT, "readiness_timeout", s->readiness_timeout);
+    if (want(w, s, ORCH_F_ONESHOT))
+        kv_bool(w, "oneshot", s->oneshot);
+    if (want(w, s, ORCH_F_DISABLED))
+        kv_bool(w, "disabled", s->disabled);
+    if (want(w, s, ORCH_F_RECREATE))
+        kv_str(w, "recreate", s->recreate == ORCH_RECREATE_ALWAYS ? "always" : "never");
     gen_restart(w, s);
     gen_timeouts(w, s);
     gen_resources(w, s);
@@ -323,9 +368,12 @@ static char *take_buffer(yajl_gen g, int pretty)
     return out;
 }
 
-char *orch_model_to_json(const orch_model *m, int pretty)
+char *orch_model_to_json(const orch_model *m, unsigned flags)
 {
-    jw w = {.g = yajl_gen_alloc(NULL), .st = yajl_gen_status_ok};
+    const int pretty = (flags & ORCH_JSON_PRETTY) != 0;
+    jw w = {.g = yajl_gen_alloc(NULL),
+            .st = yajl_gen_status_ok,
+            .typed = (flags & ORCH_JSON_TYPED) != 0};
     if (!w.g)
         return NULL;
     /* Invalid UTF-8 (say, from an ORCH_ARG_ environment variable) fails the

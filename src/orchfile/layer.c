@@ -57,7 +57,9 @@ void orch_layer_free(orch_layer *l)
     l->n_args = l->n_services = l->services_cap = 0;
 }
 
-/* Versions this parser reads: the 0.x line up to the spec version 0.2.1. */
+/* Versions this parser reads: the 0.x line up to the spec version 0.2.1, and
+ * the reference parser's 1.0.0 pre-releases (ORCH_REFERENCE_VERSION,
+ * "1.0.0-rc"), whose Orchfile syntax is the same. */
 static bool version_supported(const char *v, bool *well_formed)
 {
     unsigned major, minor, patch;
@@ -76,6 +78,8 @@ static bool version_supported(const char *v, bool *well_formed)
                 return false;
     }
     *well_formed = true;
+    if (major == 1 && minor == 0 && patch == 0 && *rest == '-')
+        return true;
     if (major != 0)
         return false;
     return minor < 2 || (minor == 2 && patch <= 1);
@@ -100,7 +104,7 @@ void orch_layer_version(orch_layer *l, const char *value, orch_origin at)
         else
             orch_diag_error(l->diags, at,
                        "unsupported ORCH_VERSION %s: this orchd reads version " ORCH_SPEC_VERSION
-                       " and earlier 0.x versions",
+                       " and earlier 0.x versions, and " ORCH_REFERENCE_VERSION,
                        value);
     }
 }

@@ -166,6 +166,9 @@ static void merge_service(orch_service *b, orch_service *o)
     TAKE(ORCH_F_TASKS_MAX, tasks_max)
     TAKE(ORCH_F_IO_WEIGHT, io_weight)
 #undef TAKE
+    for (int f = 0; f < ORCH_F__COUNT; f++)
+        if (o->written[f])
+            take_string(&b->written[f], &o->written[f]);
     merge_lists(b, o);
     for (int f = 0; f < ORCH_F__COUNT; f++)
         if (o->set & ORCH_BIT(f))

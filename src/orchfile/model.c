@@ -2,6 +2,7 @@
  * reports diagnostics; validation lives in the later pipeline stages. */
 #include "orchfile/model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,8 @@ void orch_service_free(orch_service *s)
     strv_free(&s->env_files);
     strv_free(&s->requires);
     strv_free(&s->after);
+    for (size_t f = 0; f < ORCH_F__COUNT; f++)
+        free(s->written[f]);
     memset(s, 0, sizeof *s);
 }
 
@@ -136,6 +139,40 @@ void orch_model_free(orch_model *m)
         orch_service_free(&m->services[i]);
     free(m->services);
     memset(m, 0, sizeof *m);
+}
+
+bool orch_service_cpu_limit(const orch_service *s, double *cores, orch_field *from)
+{
+    bool cpus = (s->set & ORCH_BIT(ORCH_F_CPUS)) != 0;
+    bool quota = (s->set & ORCH_BIT(ORCH_F_CPU_QUOTA)) != 0;
+    if (!cpus && !quota)
+        return false;
+    double q = s->cpu_quota / 100.0;
+    if (quota && (!cpus || q < s->cpus)) {
+        *cores = q;
+        *from = ORCH_F_CPU_QUOTA;
+    } else {
+        *cores = s->cpus;
+        *from = ORCH_F_CPUS;
+    }
+    return true;
+}
+
+char *orch_publish_remap_problem(const orch_publish *p)
+{
+    if (p->host == p->container)
+        return NULL;
+    char *msg = NULL;
+    if (asprintf(&msg,
+                 "PUBLISH %s%s%u:%u maps host port %u to container port %u, but containers "
+                 "share the host's network, which cannot remap ports: publish the same port "
+                 "on both sides (%u:%u)",
+                 p->address ? p->address : "", p->address ? ":" : "", p->host, p->container,
+                 p->host, p->container, p->container, p->container) < 0) {
+        fputs("orchd: out of memory\n", stderr);
+        abort();
+    }
+    return msg;
 }
 
 orch_mode orch_service_mode(const orch_service *s)

@@ -14,6 +14,8 @@
 #include "orchfile/diag.h"
 
 #define ORCH_SPEC_VERSION "0.2.1"
+/* The reference parser's current version string, also accepted. */
+#define ORCH_REFERENCE_VERSION "1.0.0-rc"
 #define ORCH_NAME_MAX 63
 
 /* One bit per directive. Order is also the order of the directive table. */
@@ -142,6 +144,12 @@ typedef struct orch_service {
     uint64_t limit_nproc;
     uint64_t tasks_max;
     uint32_t io_weight;
+
+    /* The value of each typed scalar directive as written (after ${var}
+     * expansion): "2m", "512M", "150%". NULL when the directive is absent.
+     * The reference JSON carries durations, sizes and percentages in this
+     * form; the typed members above are what the engine uses. */
+    char *written[ORCH_F__COUNT];
 } orch_service;
 
 typedef struct orch_arg {
@@ -164,5 +172,18 @@ void orch_model_free(orch_model *m);
 orch_mode orch_service_mode(const orch_service *s);
 orch_service *orch_model_find(const orch_model *m, const char *name);
 const char *orch_field_keyword(orch_field f); /* "FROM", "RUN", ... */
+
+/* The one CPU rule every runtime and `orchd export` apply: when CPUS and
+ * CPU_QUOTA are both set the stricter wins, so a service never gets more CPU
+ * than either line asked for (CPUS 2 with CPU_QUOTA 150% is 1.5 cores).
+ * Returns false when neither is set; otherwise *cores is the limit and *from
+ * the directive it comes from (CPUS on a tie). */
+bool orch_service_cpu_limit(const orch_service *s, double *cores, orch_field *from);
+
+/* A PUBLISH whose host and container ports differ needs a network namespace
+ * and port forwarding; containers here share the host's network, which
+ * cannot remap. Returns the message for it (malloc'ed), or NULL when p
+ * publishes the same port on both sides. */
+char *orch_publish_remap_problem(const orch_publish *p);
 
 #endif

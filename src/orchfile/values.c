@@ -57,12 +57,14 @@ bool orch_parse_duration(const char *s, uint32_t *out, const char **why)
     const char *p = s;
     uint64_t n;
     bool big;
-    if (!read_digits(&p, &n, &big) || (p[0] != 's' && p[0] != 'm') || p[1] != '\0') {
-        *why = "expected a number followed by s or m";
+    /* A bare number means seconds, as the reference parser reads it. */
+    if (!read_digits(&p, &n, &big) || (p[0] != '\0' && p[1] != '\0') ||
+        (p[0] != '\0' && p[0] != 's' && p[0] != 'm' && p[0] != 'h')) {
+        *why = "expected a number of seconds, optionally followed by s, m or h";
         return false;
     }
-    uint64_t mult = p[0] == 'm' ? 60 : 1;
-    if (n > INT32_MAX / mult) {
+    uint64_t mult = p[0] == 'h' ? 3600 : p[0] == 'm' ? 60 : 1;
+    if (big || n > INT32_MAX / mult) {
         *why = "too long (at most 2147483647 seconds)";
         return false;
     }
@@ -70,34 +72,71 @@ bool orch_parse_duration(const char *s, uint32_t *out, const char **why)
     return true;
 }
 
+/* At most this many fractional digits in a size: 10^9 * 2^30 still fits in
+ * 64 bits, and nobody means a finer fraction of a gigabyte. */
+#define SIZE_FRAC_DIGITS 9
+
 bool orch_parse_size(const char *s, uint64_t *out, const char **why)
 {
+    static const char *const malformed =
+        "expected a number optionally followed by K, M or G, such as 512M or 1.5G";
     const char *p = s;
     uint64_t n;
     bool big;
     if (!read_digits(&p, &n, &big)) {
-        *why = "expected a number optionally followed by K, M or G";
+        *why = malformed;
         return false;
+    }
+    /* An optional fraction ("1.5G"), kept as frac / 10^nfrac. */
+    uint64_t frac = 0, scale = 1;
+    if (*p == '.') {
+        p++;
+        size_t nfrac = strspn(p, "0123456789");
+        if (nfrac == 0) {
+            *why = malformed;
+            return false;
+        }
+        if (nfrac > SIZE_FRAC_DIGITS) {
+            *why = "too many decimals (at most 9)";
+            return false;
+        }
+        for (size_t i = 0; i < nfrac; i++) {
+            frac = frac * 10 + (uint64_t)(p[i] - '0');
+            scale *= 10;
+        }
+        p += nfrac;
     }
     unsigned shift = 0;
     if (*p != '\0') {
         const char *units = "KkMmGg";
         const char *u = strchr(units, *p);
         if (!u || p[1] != '\0') {
-            *why = "expected a number optionally followed by K, M or G";
+            *why = malformed;
             return false;
         }
         shift = 10 * (unsigned)(1 + (u - units) / 2); /* K=10, M=20, G=30 */
     }
-    if (n == 0) {
-        *why = "must be greater than zero";
+    if (frac != 0 && shift == 0) {
+        *why = "a fraction needs a unit (K, M or G); bytes are whole";
         return false;
     }
     if (big || n > (UINT64_MAX >> shift)) {
         *why = "too large";
         return false;
     }
-    *out = n << shift;
+    /* frac < scale <= 10^9 and shift <= 30: the product fits in 64 bits;
+     * the fraction of a byte is dropped. */
+    uint64_t part = (frac << shift) / scale;
+    uint64_t whole = n << shift;
+    if (whole > UINT64_MAX - part) {
+        *why = "too large";
+        return false;
+    }
+    if (whole + part == 0) {
+        *why = "must be greater than zero";
+        return false;
+    }
+    *out = whole + part;
     return true;
 }
 

@@ -9,9 +9,11 @@
 
 #include "orchfile/model.h"
 
-/* "<digits>s" or "<digits>m"; result in seconds; at most 2^31-1 seconds. */
+/* "<digits>" (seconds) or "<digits>s|m|h"; result in seconds; at most
+ * 2^31-1 seconds. */
 bool orch_parse_duration(const char *s, uint32_t *out, const char **why);
-/* "<digits>" (bytes) or "<digits>K|M|G" (binary units, upper or lower case). */
+/* "<digits>" (bytes) or "<digits>[.<digits>]K|M|G" (binary units, upper or
+ * lower case; a fraction rounds down to whole bytes). */
 bool orch_parse_size(const char *s, uint64_t *out, const char **why);
 /* "true" or "false". */
 bool orch_parse_bool(const char *s, bool *out, const char **why);

@@ -39,6 +39,7 @@ void orch_request_free(orch_request *r)
         free(r->rerun[i]);
     free(r->rerun);
     free(r->project_dir);
+    free(r->port_offset);
     free(r->data_dir);
     free(r->namespace_);
     free(r->pull);
@@ -167,6 +168,7 @@ int orch_request_decode(const char *buf, size_t len, orch_request *r, char **err
         take_string(member(root, "project_dir"), "project_dir", &r->project_dir, err) ||
         take_string(member(root, "data_dir"), "data_dir", &r->data_dir, err) ||
         take_string(member(root, "namespace"), "namespace", &r->namespace_, err) ||
+        take_string(member(root, "port_offset"), "port_offset", &r->port_offset, err) ||
         take_bool(member(root, "keep_data"), "keep_data", &r->keep_data, err) ||
         take_bool(member(root, "poweroff"), "poweroff", &r->poweroff, err) ||
         take_string(member(root, "pull"), "pull", &r->pull, err) ||
@@ -242,9 +244,9 @@ char *orch_request_encode(const orch_request *r)
     gen_strings(g, "env", r->env, r->n_env);
     gen_strings(g, "names", r->names, r->n_names);
     gen_strings(g, "rerun", r->rerun, r->n_rerun);
-    const char *keys[] = {"project_dir", "data_dir", "namespace", "pull"};
-    const char *vals[] = {r->project_dir, r->data_dir, r->namespace_, r->pull};
-    for (size_t i = 0; i < 4; i++) {
+    const char *keys[] = {"project_dir", "data_dir", "namespace", "port_offset", "pull"};
+    const char *vals[] = {r->project_dir, r->data_dir, r->namespace_, r->port_offset, r->pull};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         if (vals[i]) {
             gen_str(g, keys[i]);
             gen_str(g, vals[i]);

@@ -35,6 +35,7 @@ typedef struct orch_request {
     char *project_dir; /* grow: must match the daemon's */
     char *data_dir;
     char *namespace_;
+    char *port_offset; /* grow: ${PORT_OFFSET}, must match the daemon's */
     bool keep_data;
     bool poweroff;
     char *pull;    /* grow: always|missing|never (NULL: missing) */

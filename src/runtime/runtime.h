@@ -22,6 +22,7 @@ typedef struct orch_env_ctx {
     const char *data_dir;    /* ${ORCH_DATA} */
     const char *project_dir; /* ${ORCH_PROJECT}; relative WORKDIR resolves here */
     const char *namespace_;  /* ORCH_NAMESPACE, default ORCH_DEFAULT_NAMESPACE */
+    const char *port_offset; /* ${PORT_OFFSET}, decimal 0-65535 (NULL: "0") */
 } orch_env_ctx;
 
 typedef struct orch_instance orch_instance; /* one start of one service */

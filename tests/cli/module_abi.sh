@@ -30,7 +30,7 @@ for version in 99 1; do
     out=$(cat "$T/grow$version.out")
     echo "ABI $version: $out"
     case "$out" in
-    *"$dir/orchd-containerd.so"*"ABI version $version"*"needs version 5"*) ;;
+    *"$dir/orchd-containerd.so"*"ABI version $version"*"needs version 6"*) ;;
     *) fail "the refusal of an ABI $version module does not name the file and both versions: $out" ;;
     esac
     [ "$(sv "s['host']['state']")" = running ] || fail "the host service did not keep running"

@@ -122,7 +122,11 @@ has "$tmp/out" '"volumes":[{"source":"/srv/shop/pgdata","destination":"/var/lib/
 # the worker switched to a container: USER gone, ENV and REQUIRES kept
 has "$tmp/out" '{"name":"worker","mode":"container","image":"registry.example.com/shop:1.8.2","cmd":"shop-worker --queues default,mail --log-level warn","workdir":"/app","env":{"DATABASE_URL":"postgres://shop@127.0.0.1:5432/shop","WORKER_CONCURRENCY":"8"}'
 has "$tmp/out" '"env_files":["${ORCH_PROJECT}/.env","${ORCH_PROJECT}/secrets/web.env"]'
+has "$tmp/out" '"cpu_quota":"200%"'
+has "$tmp/out" '"restart":{"policy":"on_failure","delay":"2s","start_limit_burst":10,"start_limit_interval":"1m"},"timeouts":{}'
+run 0 "$ORCHD" parse --compact --typed "$EX/Orchfile" "$EX/Orchfile.prod"
 has "$tmp/out" '"cpu_quota":200'
+has "$tmp/out" '"restart":{"policy":"on_failure","delay":2,"start_limit_burst":10,"start_limit_interval":60},"timeouts":{"start":90,"stop":10}'
 
 run 0 "$ORCHD" parse --compact "$EX/Orchfile" "$EX/Orchfile.dev.yaml"
 empty "$tmp/err"
@@ -154,6 +158,103 @@ has "$tmp/err" "nosuch"
 # a value that is not UTF-8 fails cleanly (no crash)
 run nonzero "$ORCHD" parse "$EX/Orchfile" --arg "web_port=$(printf '\377')"
 has "$tmp/err" "not valid UTF-8"
+
+# ---- the reference parser's JSON shape, every directive ------------------------
+cat >"$tmp/every" <<'ORCH'
+ORCH_VERSION 1.0.0-rc
+ARG port=8080
+SERVICE cache
+FROM docker.io/library/redis:7
+ENTRYPOINT docker-entrypoint.sh
+CMD redis-server
+PUBLISH 127.0.0.1:6379:6379
+VOLUME data:/data
+RECREATE always
+SERVICE web
+RUN ./web --port ${port}
+USER www-data
+STOP kill $MAINPID
+RELOAD kill -HUP $MAINPID
+WORKDIR backend
+ENV A=1
+ENV_FILE .env
+REQUIRES cache
+AFTER cache
+HEALTHCHECK http://127.0.0.1:${port}/health
+READINESS_TIMEOUT 10
+ONESHOT false
+DISABLED false
+RESTART on-failure
+RESTART_DELAY 2m
+START_LIMIT_BURST 3
+START_LIMIT_INTERVAL 1h
+TIMEOUT_START 30s
+TIMEOUT_STOP 90
+MEMORY 1.5G
+CPUS 2
+CPU_QUOTA 150%
+LIMIT_NOFILE 65536
+LIMIT_NPROC 512
+TASKS_MAX 64
+IO_WEIGHT 200
+STDOUT /var/log/web.out
+STDERR /var/log/web.err
+SERVICE bare
+RUN true
+ORCH
+run 0 "$ORCHD" parse "$tmp/every"
+empty "$tmp/err"
+json_ok "$tmp/out"
+if command -v python3 >/dev/null 2>&1; then
+    checks=$((checks + 1))
+    python3 - "$tmp/out" <<'PY' || fail "the JSON is not the reference shape"
+import json, sys
+m = json.load(open(sys.argv[1]))
+cache, web, bare = m["services"]
+want_web = {
+    "readiness_timeout": "10", "oneshot": False, "disabled": False,
+    "restart": {"policy": "on_failure", "delay": "2m", "start_limit_burst": 3,
+                "start_limit_interval": "1h"},
+    "timeouts": {"start": "30s", "stop": "90"},
+    "resources": {"memory": "1.5G", "cpus": 2.0, "cpu_quota": "150%", "limit_nofile": 65536,
+                  "limit_nproc": 512, "tasks_max": 64, "io_weight": 200},
+    "logging": {"stdout": "/var/log/web.out", "stderr": "/var/log/web.err"},
+    "healthcheck": "http://127.0.0.1:8080/health", "user": "www-data",
+}
+for k, v in want_web.items():
+    assert web[k] == v and type(web[k]) is type(v), (k, web.get(k), v)
+assert type(web["resources"]["cpus"]) is float
+assert cache["publish"] == [{"address": "127.0.0.1", "host": 6379, "container": 6379}]
+assert cache["recreate"] == "always"
+# nothing the file did not write, except restart.policy; resources, logging always
+assert bare == {"name": "bare", "mode": "host", "run_command": "true",
+                "restart": {"policy": "no"}, "timeouts": {}, "resources": {},
+                "logging": {}}, bare
+assert "recreate" not in web and "readiness_timeout" not in cache
+PY
+fi
+# the typed form: seconds, bytes, percent, defaults filled in
+run 0 "$ORCHD" parse --compact --typed "$tmp/every"
+has "$tmp/out" '"readiness_timeout":10,"oneshot":false,"disabled":false,"recreate":"never","restart":{"policy":"on_failure","delay":120,"start_limit_burst":3,"start_limit_interval":3600},"timeouts":{"start":30,"stop":90},"resources":{"memory":1610612736,"cpus":2,"cpu_quota":150'
+# still validated, at FILE:LINE
+printf 'SERVICE a\nRUN x\nRESTART_DELAY soon\n' >"$tmp/soon"
+run nonzero "$ORCHD" validate "$tmp/soon"
+has "$tmp/err" "$tmp/soon:3: RESTART_DELAY 'soon': expected a duration such as 30s or 2m"
+
+# ---- validate: what this orchd cannot run ------------------------------------
+# A remapping PUBLISH is a valid Orchfile (parse accepts it, other engines can
+# remap) but containers here share the host's network: validate refuses it.
+printf 'SERVICE c\nFROM img\nPUBLISH 8080:8080\nPUBLISH 127.0.0.1:8443:443\n' >"$tmp/remap"
+run 0 "$ORCHD" parse --compact "$tmp/remap"
+run nonzero "$ORCHD" validate "$tmp/remap"
+has "$tmp/err" "$tmp/remap:4: service c: PUBLISH 127.0.0.1:8443:443 maps host port 8443 to container port 443, but containers share the host's network, which cannot remap ports: publish the same port on both sides (443:443)"
+lacks "$tmp/err" "$tmp/remap:3:"
+checks=$((checks + 1))
+[ "$(grep -c "cannot remap" "$tmp/err")" = 1 ] || fail "the remap is reported more than once"
+# CPUS with CPU_QUOTA: a warning naming the one that applies, still success
+printf 'SERVICE h\nRUN x\nCPUS 2\nCPU_QUOTA 150%%\n' >"$tmp/cpu"
+run 0 "$ORCHD" validate "$tmp/cpu"
+has "$tmp/err" "$tmp/cpu:4: warning: service h sets both CPUS and CPU_QUOTA: the stricter applies, CPU_QUOTA (1.5 CPUs)"
 
 # ---- validate: silent on success ---------------------------------------------
 run 0 "$ORCHD" validate "$EX/Orchfile"

@@ -149,7 +149,14 @@ expect_error nocmd "no entrypoint or cmd"
 expect_error ghost "user 'ghost' not found in the image's /etc/passwd"
 expect_error filevol "the source $PROJ/a-file is not a directory \(.*Orchfile:[0-9]+\)"
 expect_error toomany "LIMIT_NOFILE $((nofile_hard + 1)) exceeds this host's hard limit"
-expect_error remap "PUBLISH 8080:80 needs port remapping"
+expect_error remap "PUBLISH 8080:80 maps host port 8080 to container port 80, but containers share the host.s network, which cannot remap ports: publish the same port on both sides \(80:80\)"
+# ... said once per place: not repeated inside its own line
+[ "$(grep -o "cannot remap ports" <<<"$(survey_field remap error)" | wc -l)" = 1 ] &&
+    ok "remap: the reason is given once" || bad "remap: the reason is repeated: $(survey_field remap error)"
+# orchd validate refuses it before any grow, at the PUBLISH line
+o validate "$PROJ/Orchfile" >"$CTD_DIR/validate.out" 2>&1 && bad "validate accepted a remap"
+grep -qE "$PROJ/Orchfile:[0-9]+: service remap: PUBLISH 8080:80 maps host port 8080" "$CTD_DIR/validate.out" &&
+    ok "validate refuses the remap" || bad "validate: $(cat "$CTD_DIR/validate.out")"
 c=$($CTD_CTR containers ls -q | sort | tr '\n' ' ')
 [ "$c" = "$CTD_NS-asapp $CTD_NS-two " ] && ok "only the two good containers exist" || bad "containers: $c"
 s=$($CTD_CTR snapshots --snapshotter "$ORCH_SNAPSHOTTER" ls | awk 'NR > 1 && $NF != "Committed" { print $1 }' | sort | tr '\n' ' ')

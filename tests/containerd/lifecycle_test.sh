@@ -2,7 +2,8 @@
 # The container lifecycle through the real orchd binary and a private
 # containerd (issue 5): a container runs and its exit code reaches the
 # supervisor; env, ENV_FILE and volumes seen inside; MEMORY/CPUS/TASKS_MAX in
-# the task's cgroup and LIMIT_NOFILE/LIMIT_NPROC in /proc/PID/limits;
+# the task's cgroup (CPUS 0.5 with CPU_QUOTA 150%: the stricter, 50000 us, the
+# rule of every runtime) and LIMIT_NOFILE/LIMIT_NPROC in /proc/PID/limits;
 # STDOUT/STDERR in separate files (the log relay) and the default log; a
 # oneshot runs once and is cleaned up; a crash loop restarts under RESTART
 # on-failure until fell stops it; a SIGTERM-deaf container is killed after
@@ -35,6 +36,7 @@ STDOUT ${ORCH_STATE_DIR}/app.out
 STDERR ${ORCH_STATE_DIR}/app.err
 MEMORY 64M
 CPUS 0.5
+CPU_QUOTA 150%
 TASKS_MAX 32
 LIMIT_NOFILE 4096
 LIMIT_NPROC 512
@@ -122,11 +124,11 @@ if [ -n "$tpid" ]; then
         [ "$(cat "$mem/memory.limit_in_bytes")" = 67108864 ] && ok "memory.limit_in_bytes 64M ($mem)" ||
             bad "memory.limit_in_bytes = $(cat "$mem/memory.limit_in_bytes")"
         [ "$(cat "$cpu/cpu.cfs_quota_us")" = 50000 ] && [ "$(cat "$cpu/cpu.cfs_period_us")" = 100000 ] &&
-            ok "cpu.cfs_quota_us 50000 / period 100000" || bad "cpu quota $(cat "$cpu/cpu.cfs_quota_us")"
+            ok "cpu.cfs_quota_us 50000 / period 100000 (CPUS 0.5 stricter than CPU_QUOTA 150%)" || bad "cpu quota $(cat "$cpu/cpu.cfs_quota_us")"
         [ "$(cat "$pids/pids.max")" = 32 ] && ok "pids.max 32" || bad "pids.max = $(cat "$pids/pids.max")"
     else
         [ "$(cat "$mem/memory.max")" = 67108864 ] && ok "memory.max 64M" || bad "memory.max"
-        [ "$(cat "$mem/cpu.max")" = "50000 100000" ] && ok "cpu.max" || bad "cpu.max = $(cat "$mem/cpu.max")"
+        [ "$(cat "$mem/cpu.max")" = "50000 100000" ] && ok "cpu.max (CPUS 0.5 stricter than CPU_QUOTA 150%)" || bad "cpu.max = $(cat "$mem/cpu.max")"
         [ "$(cat "$mem/pids.max")" = 32 ] && ok "pids.max 32" || bad "pids.max"
     fi
     lim=$(cat "/proc/$tpid/limits")

@@ -65,10 +65,12 @@ DPID=$!
     --project-dir "$TMP/proj" --namespace "modtest$$" -f "$TMP/proj/Orchfile") ||
     bad "orchd grow failed: $(cat "$TMP/daemon.log")"
 if kill -0 "$DPID" 2>/dev/null; then
-    if grep -E 'libgrpc|orchd-containerd' "/proc/$DPID/maps"; then
-        bad "the daemon maps gRPC or the containerd module with host services only"
+    # ... nor libcurl or a TLS library (those come with an https HEALTHCHECK
+    # only: tests/cli/health_https.sh)
+    if grep -E 'libgrpc|orchd-containerd|libcurl|libssl|libgnutls' "/proc/$DPID/maps"; then
+        bad "the daemon maps gRPC, the containerd module, libcurl or TLS with host services only"
     else
-        echo "daemon $DPID: $(awk '{print $6}' /proc/$DPID/maps | grep -c '\.so') shared-object mappings, none of gRPC;" \
+        echo "daemon $DPID: $(awk '{print $6}' /proc/$DPID/maps | grep -c '\.so') shared-object mappings, none of gRPC, curl or TLS;" \
             "$(grep VmRSS "/proc/$DPID/status" | tr -s ' \t' ' '), threads $(grep Threads "/proc/$DPID/status" | cut -f2)"
     fi
 else

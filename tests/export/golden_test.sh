@@ -25,6 +25,17 @@ export_to multi-prod.compose compose multi/Orchfile multi/Orchfile.prod --arg lo
 check multi-prod.compose
 export_to multi-prod.swarm compose --swarm multi/Orchfile multi/Orchfile.prod
 check multi-prod.swarm
+# CPUS and CPU_QUOTA together: the stricter, as in the runtimes (the prod
+# worker has CPU_QUOTA 200%; CPUS 1.5 over it gives 1.5 cores, not 2).
+printf 'SERVICE worker\nCPUS 1.5\n' >"$T/multi/Orchfile.cpu"
+export_to multi-prod-cpu.k8s kubernetes multi/Orchfile multi/Orchfile.prod multi/Orchfile.cpu
+check multi-prod-cpu.k8s
+grep -q 'cpu: "1500m"' "$T/multi-prod-cpu.k8s.yaml" || fail "CPUS 1.5 with CPU_QUOTA 200% is not 1500m"
+export_to multi-prod-cpu.compose compose multi/Orchfile multi/Orchfile.prod multi/Orchfile.cpu
+check multi-prod-cpu.compose
+grep -q 'cpus: "1.50"' "$T/multi-prod-cpu.compose.yaml" ||
+    fail "CPUS 1.5 with CPU_QUOTA 200% is not 1.50 cpus: $(grep cpus "$T/multi-prod-cpu.compose.yaml")"
+ok "CPUS with CPU_QUOTA: the stricter"
 export_to demo.k8s kubernetes demo/Orchfile
 check demo.k8s
 export_to demo.compose compose demo/Orchfile

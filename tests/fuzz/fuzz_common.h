@@ -99,6 +99,7 @@ static void fuzz_pipeline(const char *name, const uint8_t *data, size_t size)
     orch_validate(&m, &d);
     free(orch_model_to_json(&m, 0));
     free(orch_model_to_json(&m, 1));
+    free(orch_model_to_json(&m, ORCH_JSON_TYPED));
 
     orch_diags_sort(&d);
     for (size_t i = 0; i < d.n; i++)

@@ -122,6 +122,15 @@ static void fill_container(orch_service *s)
     s->stdout_path = dup("/var/log/web.out");
     s->stderr_path = dup("/var/log/web.err");
     s->set = ~(uint64_t)0 >> (64 - ORCH_F__COUNT);
+    /* The text the directives were written with, which the reference shape
+     * carries (deliberately not always the canonical unit: 2m for 120s). */
+    s->written[ORCH_F_READINESS_TIMEOUT] = dup("30");
+    s->written[ORCH_F_RESTART_DELAY] = dup("2s");
+    s->written[ORCH_F_START_LIMIT_INTERVAL] = dup("1m");
+    s->written[ORCH_F_TIMEOUT_START] = dup("2m");
+    s->written[ORCH_F_TIMEOUT_STOP] = dup("5s");
+    s->written[ORCH_F_MEMORY] = dup("256M");
+    s->written[ORCH_F_CPU_QUOTA] = dup("150%");
 }
 
 static void build_model(orch_model *m)
@@ -133,7 +142,8 @@ static void build_model(orch_model *m)
     service_push(m, "worker")->run_command = dup("./worker --port ${PORT_OFFSET}");
 }
 
-static const char expected_compact[] =
+/* The typed form (ORCH_JSON_TYPED): seconds, bytes, percent, defaults. */
+static const char expected_typed[] =
     "{\"version\":\"0.2.1\",\"args\":{\"web_port\":\"8080\",\"empty\":\"\"},\"services\":["
     "{\"name\":\"web\",\"mode\":\"container\","
     "\"image\":\"docker.io/library/nginx:1.25\",\"run_command\":\"echo unused\","
@@ -160,6 +170,35 @@ static const char expected_compact[] =
     "\"restart\":{\"policy\":\"no\",\"delay\":1,\"start_limit_burst\":5,"
     "\"start_limit_interval\":10},"
     "\"timeouts\":{\"start\":90,\"stop\":10}}"
+    "]}";
+
+/* The reference shape (the default): durations, memory and cpu_quota as
+ * written, cpus a float, nothing the Orchfile did not write except
+ * restart.policy, and resources/logging always present. */
+static const char expected_compact[] =
+    "{\"version\":\"0.2.1\",\"args\":{\"web_port\":\"8080\",\"empty\":\"\"},\"services\":["
+    "{\"name\":\"web\",\"mode\":\"container\","
+    "\"image\":\"docker.io/library/nginx:1.25\",\"run_command\":\"echo unused\","
+    "\"entrypoint\":\"/docker-entrypoint.sh\",\"cmd\":\"nginx -g 'daemon off;'\","
+    "\"publish\":[{\"address\":\"::1\",\"host\":8080,\"container\":80},"
+    "{\"host\":8443,\"container\":443}],"
+    "\"volumes\":[{\"source\":\"data\",\"destination\":\"/var/lib/data\",\"is_named\":true},"
+    "{\"source\":\"./conf\",\"destination\":\"/etc/nginx\",\"is_named\":false}],"
+    "\"user\":\"www\",\"stop_command\":\"nginx -s quit\","
+    "\"reload_command\":\"nginx -s reload\",\"workdir\":\"/srv\","
+    "\"env\":{\"ZED\":\"last-alphabetically-first-inserted\",\"TRICKY\":\"" TRICKY_JSON "\","
+    "\"EMPTY\":\"\"},"
+    "\"env_files\":[\"/etc/web.env\",\".env\"],\"requires\":[\"db\",\"cache\"],"
+    "\"after\":[\"log\"],\"healthcheck\":\"http://127.0.0.1:8080/health\","
+    "\"readiness_timeout\":\"30\",\"oneshot\":true,\"disabled\":true,\"recreate\":\"always\","
+    "\"restart\":{\"policy\":\"on_failure\",\"delay\":\"2s\",\"start_limit_burst\":0,"
+    "\"start_limit_interval\":\"1m\"},"
+    "\"timeouts\":{\"start\":\"2m\",\"stop\":\"5s\"},"
+    "\"resources\":{\"memory\":\"256M\",\"cpus\":0.3,\"cpu_quota\":\"150%\","
+    "\"limit_nofile\":65536,\"limit_nproc\":4096,\"tasks_max\":64,\"io_weight\":500},"
+    "\"logging\":{\"stdout\":\"/var/log/web.out\",\"stderr\":\"/var/log/web.err\"}},"
+    "{\"name\":\"worker\",\"mode\":\"host\",\"run_command\":\"./worker --port ${PORT_OFFSET}\","
+    "\"restart\":{\"policy\":\"no\"},\"timeouts\":{},\"resources\":{},\"logging\":{}}"
     "]}";
 
 /* Structural equality, key order included (the order is part of the output
@@ -228,12 +267,15 @@ static void check_values(yajl_val root, const orch_model *m)
     CHECK_STR(get_str(web, (const char *[]){"env", "TRICKY", NULL}), m->services[0].env[1].value);
     CHECK_STR(get_str(web, (const char *[]){"restart", "policy", NULL}), "on_failure");
     CHECK_STR(get_num(web, (const char *[]){"resources", "cpus", NULL}), "0.3");
-    CHECK_STR(get_num(web, (const char *[]){"resources", "memory", NULL}), "268435456");
+    CHECK_STR(get_str(web, (const char *[]){"resources", "memory", NULL}), "256M");
+    CHECK_STR(get_str(web, (const char *[]){"timeouts", "start", NULL}), "2m");
     CHECK(YAJL_IS_TRUE(yajl_tree_get(web, (const char *[]){"oneshot", NULL}, yajl_t_any)));
     CHECK_STR(get_str(worker, (const char *[]){"mode", NULL}), "host");
-    CHECK(!yajl_tree_get(worker, (const char *[]){"resources", NULL}, yajl_t_any));
+    CHECK(YAJL_IS_OBJECT(yajl_tree_get(worker, (const char *[]){"resources", NULL}, yajl_t_any)));
     CHECK(!yajl_tree_get(worker, (const char *[]){"env", NULL}, yajl_t_any));
-    CHECK(!yajl_tree_get(worker, (const char *[]){"logging", NULL}, yajl_t_any));
+    CHECK(!yajl_tree_get(worker, (const char *[]){"oneshot", NULL}, yajl_t_any));
+    CHECK(!yajl_tree_get(worker, (const char *[]){"readiness_timeout", NULL}, yajl_t_any));
+    CHECK(YAJL_IS_OBJECT(yajl_tree_get(worker, (const char *[]){"logging", NULL}, yajl_t_any)));
 }
 
 static void test_full_model(void)
@@ -243,6 +285,9 @@ static void test_full_model(void)
     char *compact = orch_model_to_json(&m, 0);
     char *pretty = orch_model_to_json(&m, 1);
     CHECK_STR(compact, expected_compact);
+    char *typed = orch_model_to_json(&m, ORCH_JSON_TYPED);
+    CHECK_STR(typed, expected_typed);
+    free(typed);
     CHECK(pretty && strlen(pretty) > 1 && pretty[strlen(pretty) - 1] == '\n');
     CHECK_CONTAINS(pretty, "\n  \"services\": [\n");
     CHECK(compact && !strchr(compact, '\n'));
@@ -277,14 +322,14 @@ static void test_empty_model(void)
 }
 
 /* JSON of a model with one host service "s" whose only set field is f. */
-static char *one_field_json(orch_field f, void (*setup)(orch_service *))
+static char *one_field_json(orch_field f, void (*setup)(orch_service *), unsigned flags)
 {
     orch_model m = {0};
     orch_service *s = service_push(&m, "s");
     s->run_command = dup("true");
     s->set = ORCH_BIT(f);
     setup(s);
-    char *json = orch_model_to_json(&m, 0);
+    char *json = orch_model_to_json(&m, flags);
     orch_model_free(&m);
     return json;
 }
@@ -301,7 +346,7 @@ static void io_weight_default(orch_service *s) { (void)s; }
 
 static void check_resources(void (*setup)(orch_service *), orch_field f, const char *want)
 {
-    char *json = one_field_json(f, setup);
+    char *json = one_field_json(f, setup, ORCH_JSON_TYPED);
     CHECK_CONTAINS(json, want);
     free(json);
 }
@@ -317,13 +362,43 @@ static void test_resources(void)
                     "\"resources\":{\"memory\":18446744073709551615}}]}");
     /* io_weight appears only when set, even though the model holds 100. */
     check_resources(io_weight_default, ORCH_F_IO_WEIGHT, "\"resources\":{\"io_weight\":100}}]}");
-    char *json = one_field_json(ORCH_F_TASKS_MAX, io_weight_default);
+    char *json = one_field_json(ORCH_F_TASKS_MAX, io_weight_default, ORCH_JSON_TYPED);
     CHECK_CONTAINS(json, "\"resources\":{\"tasks_max\":0}}]}");
     free(json);
     /* NaN has no JSON form: left out, and so is the then-empty object. */
-    json = one_field_json(ORCH_F_CPUS, cpus_nan);
+    json = one_field_json(ORCH_F_CPUS, cpus_nan, ORCH_JSON_TYPED);
     CHECK(json && !strstr(json, "resources"));
     free(json);
+}
+
+static void check_reference(void (*setup)(orch_service *), orch_field f, const char *want)
+{
+    char *json = one_field_json(f, setup, 0);
+    CHECK_CONTAINS(json, want);
+    free(json);
+}
+
+static void memory_written(orch_service *s)
+{
+    s->memory = 3ull << 29;
+    s->written[ORCH_F_MEMORY] = dup("1.5G");
+}
+static void stop_unwritten(orch_service *s) { s->timeout_stop = 7; }
+
+/* The reference shape of resources: cpus a float with at least one decimal,
+ * sizes as written, an empty object rather than none. */
+static void test_resources_reference(void)
+{
+    check_reference(cpus_two, ORCH_F_CPUS, "\"resources\":{\"cpus\":2.0},");
+    check_reference(cpus_eighth, ORCH_F_CPUS, "\"resources\":{\"cpus\":0.125},");
+    check_reference(cpus_max, ORCH_F_CPUS, "\"resources\":{\"cpus\":4096.0},");
+    check_reference(memory_written, ORCH_F_MEMORY, "\"resources\":{\"memory\":\"1.5G\"},");
+    check_reference(io_weight_default, ORCH_F_IO_WEIGHT, "\"resources\":{\"io_weight\":100},");
+    check_reference(cpus_nan, ORCH_F_CPUS, "\"resources\":{},\"logging\":{}}]}");
+    /* A model built in code has no text: the value in the directive's unit. */
+    check_reference(memory_max, ORCH_F_MEMORY,
+                    "\"resources\":{\"memory\":\"18446744073709551615\"},");
+    check_reference(stop_unwritten, ORCH_F_TIMEOUT_STOP, "\"timeouts\":{\"stop\":\"7s\"},");
 }
 
 static void test_invalid_utf8(void)
@@ -372,6 +447,7 @@ int main(void)
     test_full_model();
     test_empty_model();
     test_resources();
+    test_resources_reference();
     test_invalid_utf8();
     test_model_helpers();
     return check_done();

@@ -894,12 +894,14 @@ static void test_volumes_publish(void)
     r = build("SERVICE p\nFROM busybox\nPUBLISH 9000:9000\nPUBLISH 8080:80\n", BUSYBOX_IMAGE, in,
               &err, NULL);
     CHECK(r == NULL);
-    CHECK_STR(err, "service p: PUBLISH 8080:80 needs port remapping, which needs a network mode "
-                   "orchd does not have yet; use equal ports (Orchfile:4)");
+    CHECK_STR(err, "service p: PUBLISH 8080:80 maps host port 8080 to container port 80, but "
+                   "containers share the host's network, which cannot remap ports: publish the "
+                   "same port on both sides (80:80) (Orchfile:4)");
     free(err);
     r = build("SERVICE p\nFROM busybox\nPUBLISH 127.0.0.1:8443:443\n", BUSYBOX_IMAGE, in, &err,
               NULL);
-    CHECK_CONTAINS(err, "service p: PUBLISH 127.0.0.1:8443:443 needs port remapping");
+    CHECK_CONTAINS(err, "service p: PUBLISH 127.0.0.1:8443:443 maps host port 8443 to container "
+                        "port 443");
     free(err);
 }
 
@@ -927,9 +929,13 @@ static void test_resources(void)
     CHECK(int_at(AT(r, "linux", "resources", "cpu", "quota")) == 150000);
     CHECK(int_at(AT(r, "linux", "resources", "cpu", "period")) == 100000);
     yajl_tree_free(r);
-    /* both: CPU_QUOTA wins */
+    /* both: the stricter, whichever it is (the rule of every runtime) */
     r = build("SERVICE r\nFROM busybox\nCPUS 2\nCPU_QUOTA 25%\n", BUSYBOX_IMAGE, in, &err, NULL);
     CHECK(int_at(AT(r, "linux", "resources", "cpu", "quota")) == 25000);
+    yajl_tree_free(r);
+    r = build("SERVICE r\nFROM busybox\nCPUS 0.5\nCPU_QUOTA 150%\n", BUSYBOX_IMAGE, in, &err,
+              NULL);
+    CHECK(int_at(AT(r, "linux", "resources", "cpu", "quota")) == 50000);
     yajl_tree_free(r);
     r = build("SERVICE r\nFROM busybox\nCPUS 1.25\n", BUSYBOX_IMAGE, in, &err, NULL);
     CHECK(int_at(AT(r, "linux", "resources", "cpu", "quota")) == 125000);

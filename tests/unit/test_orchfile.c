@@ -88,6 +88,9 @@ static void write_file(const char *path, const char *body, size_t len)
  * ("name=value", NULL-terminated, may be NULL) and the environment env (NULL:
  * an empty one). Returns the compact JSON when the load succeeds, otherwise
  * every diagnostic (formatted with orch_diag_format) joined by newlines. */
+/* 0: the reference shape; ORCH_JSON_TYPED for the typed form. */
+static unsigned json_flags;
+
 static const char *load_with(const tfile *files, const char *const *args, char *const *env)
 {
     static char *const empty_env[] = {NULL};
@@ -136,7 +139,7 @@ static const char *load_with(const tfile *files, const char *const *args, char *
 
     const char *result = last_diags;
     if (last_rc == 0) {
-        result = keep(orch_model_to_json(&m, 0));
+        result = keep(orch_model_to_json(&m, json_flags));
         orch_model_free(&m);
     }
     orch_diags_free(&d);
@@ -235,8 +238,12 @@ static size_t count_lines(const char *s)
     return n;
 }
 
-/* The defaults every service carries in JSON. */
+/* What every service carries in the reference shape when nothing more was
+ * written: no defaults filled in, resources and logging always present. */
 #define DEFAULTS_JSON                                                                  \
+    "\"restart\":{\"policy\":\"no\"},\"timeouts\":{},\"resources\":{},\"logging\":{}"
+/* The defaults the typed form (ORCH_JSON_TYPED) fills in. */
+#define TYPED_DEFAULTS_JSON                                                            \
     "\"readiness_timeout\":90,\"oneshot\":false,\"disabled\":false,\"recreate\":\"never\"," \
     "\"restart\":{\"policy\":\"no\",\"delay\":1,\"start_limit_burst\":5,"              \
     "\"start_limit_interval\":10},\"timeouts\":{\"start\":90,\"stop\":10}"
@@ -288,37 +295,45 @@ static const directive_case directive_cases[] = {
     {"RUN cmd", "HEALTHCHECK http://127.0.0.1:8080/health",
      "\"healthcheck\":\"http://127.0.0.1:8080/health\""},
     {"RUN cmd", "HEALTHCHECK pg_isready -q", "\"healthcheck\":\"pg_isready -q\""},
-    {"RUN cmd", "READINESS_TIMEOUT 30s", "\"readiness_timeout\":30,"},
-    {"RUN cmd", "READINESS_TIMEOUT 2m", "\"readiness_timeout\":120,"},
-    {"RUN cmd", "ONESHOT true", "\"oneshot\":true,"},
+    /* Durations, sizes and percentages as written; what was not written is
+     * left out (restart.policy excepted); resources and logging always. */
+    {"RUN cmd", "READINESS_TIMEOUT 30s", "\"readiness_timeout\":\"30s\",\"restart\""},
+    {"RUN cmd", "READINESS_TIMEOUT 2m", "\"readiness_timeout\":\"2m\","},
+    {"RUN cmd", "READINESS_TIMEOUT 10", "\"readiness_timeout\":\"10\","},
+    {"RUN cmd", "READINESS_TIMEOUT 1h", "\"readiness_timeout\":\"1h\","},
+    {"RUN cmd", "ONESHOT true", "\"oneshot\":true,\"restart\""},
     {"RUN cmd", "ONESHOT false", "\"oneshot\":false,"},
-    {"RUN cmd", "DISABLED true", "\"disabled\":true,"},
+    {"RUN cmd", "DISABLED true", "\"run_command\":\"cmd\",\"disabled\":true,\"restart\""},
     {"FROM img", "RECREATE always", "\"recreate\":\"always\""},
     {"FROM img", "RECREATE never", "\"recreate\":\"never\""},
-    {"RUN cmd", "RESTART always", "\"restart\":{\"policy\":\"always\","},
-    {"RUN cmd", "RESTART on-failure", "\"restart\":{\"policy\":\"on_failure\","},
-    {"RUN cmd", "RESTART no", "\"restart\":{\"policy\":\"no\","},
-    {"RUN cmd", "RESTART_DELAY 2s", "\"delay\":2,"},
-    {"RUN cmd", "RESTART_DELAY 1m", "\"delay\":60,"},
-    {"RUN cmd", "START_LIMIT_BURST 3", "\"start_limit_burst\":3,"},
-    {"RUN cmd", "START_LIMIT_BURST 0", "\"start_limit_burst\":0,"},
-    {"RUN cmd", "START_LIMIT_INTERVAL 1m", "\"start_limit_interval\":60}"},
-    {"RUN cmd", "TIMEOUT_START 2m", "\"timeouts\":{\"start\":120,\"stop\":10}"},
-    {"RUN cmd", "TIMEOUT_STOP 5s", "\"timeouts\":{\"start\":90,\"stop\":5}"},
-    {"RUN cmd", "MEMORY 512M", "\"resources\":{\"memory\":536870912}"},
-    {"RUN cmd", "MEMORY 64K", "\"resources\":{\"memory\":65536}"},
-    {"RUN cmd", "MEMORY 2G", "\"resources\":{\"memory\":2147483648}"},
-    {"RUN cmd", "MEMORY 1000", "\"resources\":{\"memory\":1000}"},
+    {"RUN cmd", "RESTART always", "\"restart\":{\"policy\":\"always\"},"},
+    {"RUN cmd", "RESTART on-failure", "\"restart\":{\"policy\":\"on_failure\"},"},
+    {"RUN cmd", "RESTART no", "\"restart\":{\"policy\":\"no\"},"},
+    {"RUN cmd", "RESTART_DELAY 2s", "\"restart\":{\"policy\":\"no\",\"delay\":\"2s\"},"},
+    {"RUN cmd", "RESTART_DELAY 1m", "\"delay\":\"1m\"},"},
+    {"RUN cmd", "START_LIMIT_BURST 3", "\"restart\":{\"policy\":\"no\",\"start_limit_burst\":3},"},
+    {"RUN cmd", "START_LIMIT_BURST 0", "\"start_limit_burst\":0},"},
+    {"RUN cmd", "START_LIMIT_INTERVAL 1m",
+     "\"restart\":{\"policy\":\"no\",\"start_limit_interval\":\"1m\"},"},
+    {"RUN cmd", "TIMEOUT_START 2m", "\"timeouts\":{\"start\":\"2m\"},"},
+    {"RUN cmd", "TIMEOUT_STOP 5s", "\"timeouts\":{\"stop\":\"5s\"},"},
+    {"RUN cmd", "TIMEOUT_STOP 30", "\"timeouts\":{\"stop\":\"30\"},"},
+    {"RUN cmd", "MEMORY 512M", "\"resources\":{\"memory\":\"512M\"},\"logging\":{}"},
+    {"RUN cmd", "MEMORY 64K", "\"resources\":{\"memory\":\"64K\"}"},
+    {"RUN cmd", "MEMORY 4G", "\"resources\":{\"memory\":\"4G\"}"},
+    {"RUN cmd", "MEMORY 1.5G", "\"resources\":{\"memory\":\"1.5G\"}"},
+    {"RUN cmd", "MEMORY 1000", "\"resources\":{\"memory\":\"1000\"}"},
     {"RUN cmd", "CPUS 0.5", "\"resources\":{\"cpus\":0.5}"},
-    {"RUN cmd", "CPUS 2", "\"resources\":{\"cpus\":2}"},
-    {"RUN cmd", "CPU_QUOTA 150%", "\"resources\":{\"cpu_quota\":150}"},
+    {"RUN cmd", "CPUS 2", "\"resources\":{\"cpus\":2.0}"},
+    {"RUN cmd", "CPUS 2.50", "\"resources\":{\"cpus\":2.5}"},
+    {"RUN cmd", "CPU_QUOTA 150%", "\"resources\":{\"cpu_quota\":\"150%\"}"},
     {"RUN cmd", "LIMIT_NOFILE 65536", "\"resources\":{\"limit_nofile\":65536}"},
     {"RUN cmd", "LIMIT_NPROC 512", "\"resources\":{\"limit_nproc\":512}"},
     {"RUN cmd", "TASKS_MAX 64", "\"resources\":{\"tasks_max\":64}"},
     {"RUN cmd", "IO_WEIGHT 10", "\"resources\":{\"io_weight\":10}"},
     {"RUN cmd", "IO_WEIGHT 1000", "\"resources\":{\"io_weight\":1000}"},
     {"RUN cmd", "STDOUT ${ORCH_STATE_DIR}/logs/${SERVICE_NAME}.out",
-     "\"logging\":{\"stdout\":\"${ORCH_STATE_DIR}/logs/${SERVICE_NAME}.out\"}"},
+     "\"resources\":{},\"logging\":{\"stdout\":\"${ORCH_STATE_DIR}/logs/${SERVICE_NAME}.out\"}"},
     {"RUN cmd", "STDERR /var/log/s.err", "\"logging\":{\"stderr\":\"/var/log/s.err\"}"},
     /* leading whitespace, tabs between keyword and value, trailing blanks, CRLF */
     {"RUN cmd", "   \tWORKDIR /indented", "\"workdir\":\"/indented\""},
@@ -339,6 +354,46 @@ static void test_each_directive(void)
         CHECK_CONTAINS(out, c->fragment);
         free(body);
     }
+}
+
+/* The typed form (orchd parse --typed): seconds, bytes, percent. */
+static const directive_case typed_cases[] = {
+    {"RUN cmd", "READINESS_TIMEOUT 30s", "\"readiness_timeout\":30,"},
+    {"RUN cmd", "READINESS_TIMEOUT 2m", "\"readiness_timeout\":120,"},
+    {"RUN cmd", "READINESS_TIMEOUT 10", "\"readiness_timeout\":10,"},
+    {"RUN cmd", "READINESS_TIMEOUT 1h", "\"readiness_timeout\":3600,"},
+    {"RUN cmd", "ONESHOT true", "\"oneshot\":true,"},
+    {"RUN cmd", "RESTART always", "\"restart\":{\"policy\":\"always\",\"delay\":1,"},
+    {"RUN cmd", "RESTART_DELAY 2s", "\"delay\":2,"},
+    {"RUN cmd", "RESTART_DELAY 1m", "\"delay\":60,"},
+    {"RUN cmd", "START_LIMIT_BURST 0", "\"start_limit_burst\":0,"},
+    {"RUN cmd", "START_LIMIT_INTERVAL 1m", "\"start_limit_interval\":60}"},
+    {"RUN cmd", "TIMEOUT_START 2m", "\"timeouts\":{\"start\":120,\"stop\":10}"},
+    {"RUN cmd", "TIMEOUT_STOP 5s", "\"timeouts\":{\"start\":90,\"stop\":5}"},
+    {"RUN cmd", "MEMORY 512M", "\"resources\":{\"memory\":536870912}}"},
+    {"RUN cmd", "MEMORY 1.5G", "\"resources\":{\"memory\":1610612736}}"},
+    {"RUN cmd", "MEMORY 1000", "\"resources\":{\"memory\":1000}}"},
+    {"RUN cmd", "CPUS 2", "\"resources\":{\"cpus\":2}}"},
+    {"RUN cmd", "CPU_QUOTA 150%", "\"resources\":{\"cpu_quota\":150}}"},
+    {"RUN cmd", "LIMIT_NOFILE 65536", "\"resources\":{\"limit_nofile\":65536}}"},
+    {"RUN cmd", "WORKDIR /w", "\"workdir\":\"/w\"," TYPED_DEFAULTS_JSON "}]}"},
+};
+
+static void test_each_directive_typed(void)
+{
+    json_flags = ORCH_JSON_TYPED;
+    for (size_t i = 0; i < sizeof typed_cases / sizeof *typed_cases; i++) {
+        const directive_case *c = &typed_cases[i];
+        char *body = NULL;
+        if (asprintf(&body, "SERVICE s\n%s\n%s\n", c->mode, c->line) < 0)
+            abort();
+        const char *out = load1(body);
+        if (!strstr(out, c->fragment))
+            fprintf(stderr, "typed case %zu: %s\n", i, c->line);
+        CHECK_CONTAINS(out, c->fragment);
+        free(body);
+    }
+    json_flags = 0;
 }
 
 /* A model using every directive, compared whole: also pins key order,
@@ -403,6 +458,30 @@ static const char full_json[] =
     "{\"source\":\"./conf\",\"destination\":\"/etc/redis\",\"is_named\":false}],"
     "\"workdir\":\"/data\",\"env\":{\"A\":\"1\",\"B\":\"\"},"
     "\"env_files\":[\"${ORCH_PROJECT}/.env\",\"cache.env\"],\"healthcheck\":\"redis-cli ping\","
+    "\"readiness_timeout\":\"30s\",\"oneshot\":false,\"disabled\":true,\"recreate\":\"always\","
+    "\"restart\":{\"policy\":\"on_failure\",\"delay\":\"2s\",\"start_limit_burst\":3,"
+    "\"start_limit_interval\":\"1m\"},\"timeouts\":{\"start\":\"2m\",\"stop\":\"5s\"},"
+    "\"resources\":{\"memory\":\"256M\",\"cpus\":1.5,\"cpu_quota\":\"150%\",\"limit_nofile\":65536,"
+    "\"limit_nproc\":512,\"tasks_max\":64,\"io_weight\":500},"
+    "\"logging\":{\"stdout\":\"${ORCH_STATE_DIR}/logs/${SERVICE_NAME}.out\","
+    "\"stderr\":\"/var/log/cache.err\"}},"
+    "{\"name\":\"web\",\"mode\":\"host\",\"run_command\":\"./web --port 8080\","
+    "\"user\":\"www-data\",\"stop_command\":\"kill -TERM $MAINPID\","
+    "\"reload_command\":\"kill -HUP $MAINPID\",\"workdir\":\"backend\","
+    "\"requires\":[\"cache\"],\"after\":[\"cache\",\"metrics\"],"
+    "\"oneshot\":true,"
+    "\"restart\":{\"policy\":\"no\"},\"timeouts\":{},\"resources\":{},\"logging\":{}}]}";
+
+static const char full_json_typed[] =
+    "{\"version\":\"0.2.1\",\"args\":{\"tag\":\"7-alpine\",\"empty\":\"\"},\"services\":["
+    "{\"name\":\"cache\",\"mode\":\"container\",\"image\":\"docker.io/library/redis:7-alpine\","
+    "\"entrypoint\":\"docker-entrypoint.sh\",\"cmd\":\"redis-server --save \\\"\\\"\","
+    "\"publish\":[{\"address\":\"127.0.0.1\",\"host\":6379,\"container\":6379},"
+    "{\"address\":\"::1\",\"host\":16379,\"container\":16379},{\"host\":8080,\"container\":80}],"
+    "\"volumes\":[{\"source\":\"redis-data\",\"destination\":\"/data\",\"is_named\":true},"
+    "{\"source\":\"./conf\",\"destination\":\"/etc/redis\",\"is_named\":false}],"
+    "\"workdir\":\"/data\",\"env\":{\"A\":\"1\",\"B\":\"\"},"
+    "\"env_files\":[\"${ORCH_PROJECT}/.env\",\"cache.env\"],\"healthcheck\":\"redis-cli ping\","
     "\"readiness_timeout\":30,\"oneshot\":false,\"disabled\":true,\"recreate\":\"always\","
     "\"restart\":{\"policy\":\"on_failure\",\"delay\":2,\"start_limit_burst\":3,"
     "\"start_limit_interval\":60},\"timeouts\":{\"start\":120,\"stop\":5},"
@@ -422,6 +501,9 @@ static void test_full_model(void)
 {
     CHECK_STR(load1(full_text), full_json);
     CHECK_STR(last_diags, "");
+    json_flags = ORCH_JSON_TYPED;
+    CHECK_STR(load1(full_text), full_json_typed);
+    json_flags = 0;
     /* A minimal service: only the defaults. */
     CHECK_STR(load1("SERVICE a\nRUN true\n"),
               HEAD_JSON "{\"name\":\"a\",\"mode\":\"host\",\"run_command\":\"true\"," DEFAULTS_JSON
@@ -456,6 +538,10 @@ static void test_full_model(void)
     /* Older 0.x versions and pre-releases are read. */
     CHECK_STR(load1("ORCH_VERSION 0.1.0\n"), HEAD_JSON "]}");
     CHECK_STR(load1("ORCH_VERSION 0.2.1-rc.1\n"), HEAD_JSON "]}");
+    /* The reference parser's current version string. */
+    CHECK_STR(load1("ORCH_VERSION 1.0.0-rc\nSERVICE a\nRUN x\nREADINESS_TIMEOUT 10\n"),
+              HEAD_JSON "{\"name\":\"a\",\"mode\":\"host\",\"run_command\":\"x\","
+                        "\"readiness_timeout\":\"10\"," DEFAULTS_JSON "}]}");
     /* A UTF-8 byte order mark is skipped. */
     CHECK_CONTAINS(load1("\xEF\xBB\xBFSERVICE a\nRUN echo caf\xC3\xA9\n"),
                    "\"run_command\":\"echo caf\xC3\xA9\"");
@@ -477,8 +563,8 @@ static void test_merge_scalars(void)
     CHECK_CONTAINS(out, "\"healthcheck\":\"true\"");
     CHECK_CONTAINS(out, "\"oneshot\":false");
     CHECK_CONTAINS(out, "\"policy\":\"always\"");
-    CHECK_CONTAINS(out, "\"timeouts\":{\"start\":90,\"stop\":5}");
-    CHECK_CONTAINS(out, "\"resources\":{\"memory\":2147483648}");
+    CHECK_CONTAINS(out, "\"timeouts\":{\"stop\":\"5s\"}");
+    CHECK_CONTAINS(out, "\"resources\":{\"memory\":\"2G\"}");
     /* An overlay setting a typed scalar to its default still overrides. */
     out = LOAD(BASE("SERVICE web\nRUN x\nRESTART always\nIO_WEIGHT 500\n"),
                PROD("SERVICE web\nRESTART no\nIO_WEIGHT 100\n"));
@@ -550,22 +636,17 @@ static void test_merge_mode_switch(void)
     CHECK_STR(out, HEAD_JSON
               "{\"name\":\"web\",\"mode\":\"container\",\"image\":\"localhost/web:1\","
               "\"workdir\":\"/srv\",\"env\":{\"A\":\"1\"},\"requires\":[\"db\"],"
-              "\"healthcheck\":\"http://localhost/\",\"readiness_timeout\":90,\"oneshot\":false,"
-              "\"disabled\":false,\"recreate\":\"never\",\"restart\":{\"policy\":\"always\","
-              "\"delay\":1,\"start_limit_burst\":5,\"start_limit_interval\":10},"
-              "\"timeouts\":{\"start\":90,\"stop\":10},\"resources\":{\"memory\":1073741824,"
-              "\"cpus\":2}},"
+              "\"healthcheck\":\"http://localhost/\",\"restart\":{\"policy\":\"always\"},"
+              "\"timeouts\":{},\"resources\":{\"memory\":\"1G\",\"cpus\":2.0},\"logging\":{}},"
               "{\"name\":\"db\",\"mode\":\"host\",\"run_command\":\"db\"," DEFAULTS_JSON "}]}");
     /* RUN on a FROM service: ENTRYPOINT/CMD/PUBLISH/VOLUME go. */
     out = LOAD(BASE("SERVICE web\nFROM img\nENTRYPOINT e\nCMD c\nPUBLISH 80:80\nVOLUME v:/v\n"
                     "ENV A=1\nTASKS_MAX 9\nRECREATE always\n"),
                PROD("SERVICE web\nRUN ./web\n"));
     CHECK_STR(out, HEAD_JSON "{\"name\":\"web\",\"mode\":\"host\",\"run_command\":\"./web\","
-                             "\"env\":{\"A\":\"1\"},\"readiness_timeout\":90,\"oneshot\":false,"
-                             "\"disabled\":false,\"recreate\":\"always\",\"restart\":{\"policy\":"
-                             "\"no\",\"delay\":1,\"start_limit_burst\":5,\"start_limit_interval\":"
-                             "10},\"timeouts\":{\"start\":90,\"stop\":10},\"resources\":{"
-                             "\"tasks_max\":9}}]}");
+                             "\"env\":{\"A\":\"1\"},\"recreate\":\"always\","
+                             "\"restart\":{\"policy\":\"no\"},\"timeouts\":{},"
+                             "\"resources\":{\"tasks_max\":9},\"logging\":{}}]}");
     /* The overlay switching mode may bring its own mode-specific values. */
     out = LOAD(BASE("SERVICE web\nFROM img\nCMD c\n"),
                PROD("SERVICE web\nRUN ./web\nUSER u\n"));
@@ -761,7 +842,8 @@ static void test_arg_undeclared_and_empty(void)
     /* Typed values are checked after expansion, at the directive's line. */
     CHECK_CONTAINS(load1("ARG mem=512M\nARG port=80\nSERVICE s\nFROM i\nMEMORY ${mem}\n"
                          "PUBLISH ${port}:${port}\n"),
-                   "\"publish\":[{\"host\":80,\"container\":80}],\"readiness_timeout\":90,");
+                   "\"publish\":[{\"host\":80,\"container\":80}],\"restart\":{\"policy\":\"no\"},"
+                   "\"timeouts\":{},\"resources\":{\"memory\":\"512M\"}");
     CHECK_ERROR(load_with(FILES(BASE("ARG mem=512M\nSERVICE s\nRUN x\n\nMEMORY ${mem}\n")),
                           ARGS("mem=lots"), NULL),
                 "Orchfile:5: ", "MEMORY 'lots': expected a size");
@@ -841,8 +923,12 @@ static const bad_case bad_values[] = {
     {"RUN x", "CPUS 4097", "CPUS '4097': expected a number of cores such as 0.5 or 2 (too large"},
     {"RUN x", "CPUS half", "CPUS 'half'"},
     /* durations */
-    {"RUN x", "READINESS_TIMEOUT 30", "READINESS_TIMEOUT '30': expected a duration such as 30s or 2m"},
-    {"RUN x", "TIMEOUT_STOP 1h", "TIMEOUT_STOP '1h': expected a duration"},
+    {"RUN x", "READINESS_TIMEOUT soon", "READINESS_TIMEOUT 'soon': expected a duration such as 30s or 2m"},
+    {"RUN x", "RESTART_DELAY soon", "RESTART_DELAY 'soon': expected a duration such as 30s or 2m"},
+    {"RUN x", "TIMEOUT_STOP 1d", "TIMEOUT_STOP '1d': expected a duration"},
+    {"RUN x", "TIMEOUT_STOP 10ms", "TIMEOUT_STOP '10ms': expected a duration"},
+    {"RUN x", "MEMORY 1.5", "MEMORY '1.5': expected a size such as 512M or 2G (a fraction needs a unit"},
+    {"RUN x", "MEMORY 1.5T", "MEMORY '1.5T': expected a size"},
     {"RUN x", "TIMEOUT_START 1.5m", "TIMEOUT_START '1.5m': expected a duration"},
     {"RUN x", "RESTART_DELAY s", "RESTART_DELAY 's': expected a duration"},
     {"RUN x", "START_LIMIT_INTERVAL 10 s", "START_LIMIT_INTERVAL '10 s': expected a duration"},
@@ -955,6 +1041,9 @@ static void test_structure_errors(void)
     CHECK_ERROR(load1("ORCH_VERSION 0.3.0\n"), "Orchfile:1: ",
                 "unsupported ORCH_VERSION 0.3.0: this orchd reads version 0.2.1");
     CHECK_ERROR(load1("ORCH_VERSION 1.0.0\n"), "Orchfile:1: ", "unsupported ORCH_VERSION 1.0.0");
+    CHECK_ERROR(load1("ORCH_VERSION 1.0.1-rc\n"), "Orchfile:1: ",
+                "unsupported ORCH_VERSION 1.0.1-rc: this orchd reads version 0.2.1 and earlier "
+                "0.x versions, and 1.0.0-rc");
     CHECK_ERROR(load1("ORCH_VERSION 0.2.2\n"), "Orchfile:1: ", "unsupported ORCH_VERSION 0.2.2");
     CHECK_ERROR(load1("ORCH_VERSION latest\n"), "Orchfile:1: ",
                 "ORCH_VERSION 'latest' is not a version (expected x.y.z)");
@@ -1008,7 +1097,7 @@ static void test_many_errors(void)
                             "RUN ./web\n"                  /* 3 */
                             "MEMORY lots\n"                /* 4: bad size */
                             "FOO bar\n"                    /* 5: unknown */
-                            "TIMEOUT_STOP 10\n"            /* 6: bad duration */
+                            "TIMEOUT_STOP 10d\n"           /* 6: bad duration */
                             "RUN again\n"                  /* 7: twice */
                             "CLEAR WORKDIR\n"              /* 8: scalar */
                             "SERVICE web\n"                /* 9: duplicate */
@@ -1025,7 +1114,7 @@ static void test_many_errors(void)
         "Orchfile:1: FROM before any SERVICE",
         "Orchfile:4: MEMORY 'lots'",
         "Orchfile:5: unknown directive 'FOO'",
-        "Orchfile:6: TIMEOUT_STOP '10'",
+        "Orchfile:6: TIMEOUT_STOP '10d'",
         "Orchfile:7: RUN given twice",
         "Orchfile:8: CLEAR WORKDIR",
         "Orchfile:9: duplicate SERVICE web",
@@ -1293,7 +1382,7 @@ static void test_yaml_round_trip(void)
     CHECK(strstr(tt, "\"user\"") == NULL && strstr(tt, "\"after\"") == NULL);
     CHECK_CONTAINS(tt, "{\"name\":\"worker\",\"mode\":\"host\",\"run_command\":\"./worker\","
                        "\"requires\":[\"db\",\"migrate\"],");
-    CHECK_CONTAINS(tt, "\"resources\":{\"memory\":4294967296,\"cpus\":2}");
+    CHECK_CONTAINS(tt, "\"resources\":{\"memory\":\"4G\",\"cpus\":2.0}");
     /* Overrides apply to YAML the same way. */
     const char *a = load_with(FILES(BASE(rt_base_text)), ARGS("port=1"), ENV("ORCH_ARG_version=9"));
     const char *b = load_with(FILES(YAML(rt_base_yaml)), ARGS("port=1"), ENV("ORCH_ARG_version=9"));
@@ -1310,8 +1399,8 @@ static void test_yaml_errors(void)
                 "Orchfile.yaml:4:15: ", "PUBLISH '80:0': container port must be");
     CHECK_ERROR(LOAD(YAML("services:\n  a:\n    run: x\n    oneshot: yes\n")),
                 "Orchfile.yaml:4:14: ", "ONESHOT 'yes': expected true or false");
-    CHECK_ERROR(LOAD(YAML("services:\n  a:\n    run: x\n    timeout_stop: 10\n")),
-                "Orchfile.yaml:4:19: ", "TIMEOUT_STOP '10': expected a duration");
+    CHECK_ERROR(LOAD(YAML("services:\n  a:\n    run: x\n    timeout_stop: 10d\n")),
+                "Orchfile.yaml:4:19: ", "TIMEOUT_STOP '10d': expected a duration");
     CHECK_ERROR(LOAD(YAML("services:\n  a:\n    run: x\n    cpu_quota: 5\n")),
                 "Orchfile.yaml:4:16: ", "CPU_QUOTA '5': expected a percentage");
     /* Unknown directive: at the key. */
@@ -1403,6 +1492,7 @@ int main(void)
         return 1;
     }
     test_each_directive();
+    test_each_directive_typed();
     test_full_model();
     test_merge_scalars();
     test_merge_lists();

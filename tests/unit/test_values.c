@@ -34,14 +34,23 @@ static void test_duration(void)
     duration_ok("007s", 7);
     duration_ok("2147483647s", 2147483647u);
     duration_ok("35791394m", 35791394u * 60);
+    /* What users write and the reference parser accepts: a bare number is
+     * seconds, h is hours. */
+    duration_ok("10", 10);
+    duration_ok("0", 0);
+    duration_ok("2h", 7200);
+    duration_ok("596523h", 596523u * 3600);
+    duration_ok("2147483647", 2147483647u);
 
-    const char *form = "expected a number followed by s or m";
+    const char *form = "expected a number of seconds, optionally followed by s, m or h";
     duration_bad("", form);
     duration_bad("s", form);
     duration_bad("m", form);
-    duration_bad("10", form);     /* missing suffix */
-    duration_bad("10h", form);    /* other suffix */
+    duration_bad("h", form);
+    duration_bad("soon", form);
+    duration_bad("10d", form);    /* other suffix */
     duration_bad("10ms", form);
+    duration_bad("10sm", form);
     duration_bad("10S", form);    /* suffix is lower case */
     duration_bad("-5s", form);    /* sign */
     duration_bad("+5s", form);
@@ -53,6 +62,8 @@ static void test_duration(void)
     duration_bad("0x10s", form);
     duration_bad("2147483648s", "too long");
     duration_bad("35791395m", "too long");
+    duration_bad("596524h", "too long");
+    duration_bad("2147483648", "too long");
     duration_bad("99999999999999999999999s", "too long"); /* past uint64 */
 }
 
@@ -84,6 +95,13 @@ static void test_size(void)
     size_ok("2g", 2ull << 30);
     size_ok("18446744073709551615", UINT64_MAX);
     size_ok("17179869183G", 17179869183ull << 30); /* largest G that fits */
+    /* Decimal sizes, as the reference accepts them; a byte fraction drops. */
+    size_ok("1.5G", 3ull << 29);
+    size_ok("0.5M", 512ull << 10);
+    size_ok("1.25k", 1280);
+    size_ok("2.0G", 2ull << 30);
+    size_ok("0.001K", 1);           /* 1.024 bytes */
+    size_ok("0.999999999G", 1073741822);
 
     const char *form = "expected a number optionally followed by K, M or G";
     size_bad("", form);
@@ -97,7 +115,16 @@ static void test_size(void)
     size_bad("1KB", form);
     size_bad("1Ki", form);
     size_bad("1B", form);
-    size_bad("1.5G", form);
+    size_bad("1.G", form);
+    size_bad(".5G", form);
+    size_bad("1.5.5G", form);
+    size_bad("1.5", "a fraction needs a unit");
+    size_bad("1.0000000001G", "too many decimals");
+    size_bad("0.0G", "must be greater than zero");
+    size_bad("0.0001K", "must be greater than zero"); /* under one byte */
+    size_ok("17179869183.5G", (17179869183ull << 30) + (1ull << 29));
+    size_ok("18014398509481983.999999999K", UINT64_MAX); /* + 1023.99 bytes: 1023 */
+    size_bad("17179869184.5G", "too large");
     size_bad("0", "must be greater than zero");
     size_bad("0K", "must be greater than zero");
     size_bad("000G", "must be greater than zero");

@@ -1204,7 +1204,7 @@ static void hash_service(orch_instance *inst)
 {
     ctd_sha256_init(&inst->hash);
     orch_model one = {.services = (orch_service *)inst->svc, .n_services = 1};
-    char *json = orch_model_to_json(&one, 0);
+    char *json = orch_model_to_json(&one, ORCH_JSON_TYPED);
     if (json) {
         ctd_sha256_update(&inst->hash, json, strlen(json));
         free(json);

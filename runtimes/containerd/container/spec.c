@@ -621,13 +621,11 @@ static int check_publish(const orch_service *svc, char **err)
 {
     for (size_t i = 0; i < svc->n_publish; i++) {
         const orch_publish *p = &svc->publish[i];
-        if (p->host == p->container)
+        char *why = orch_publish_remap_problem(p);
+        if (!why)
             continue;
-        *err = service_error(svc, p->at,
-                             "PUBLISH %s%s%u:%u needs port remapping, which needs a network "
-                             "mode orchd does not have yet; use equal ports",
-                             p->address ? p->address : "", p->address ? ":" : "", p->host,
-                             p->container);
+        *err = service_error(svc, p->at, "%s", why);
+        free(why);
         return -1;
     }
     return 0;
@@ -731,21 +729,21 @@ static int build_limits(const ctd_spec_input *in, built *b, char **err)
                              "IO_WEIGHT %u is outside 10-1000", svc->io_weight);
         return -1;
     }
-    if (has(svc, ORCH_F_CPU_QUOTA)) { /* wins over CPUS */
-        b->cpu_quota = (long long)svc->cpu_quota * (CTD_CPU_PERIOD / 100);
-        if (b->cpu_quota < CPU_QUOTA_MIN) {
-            *err = service_error(svc, field_at(svc, ORCH_F_CPU_QUOTA),
-                                 "CPU_QUOTA %u%% is below the kernel's minimum of 1%%",
-                                 svc->cpu_quota);
-            return -1;
-        }
-    } else if (has(svc, ORCH_F_CPUS)) {
-        double q = svc->cpus * CTD_CPU_PERIOD;
-        if (!(q >= CPU_QUOTA_MIN) || q > 1e15) {
-            *err = service_error(svc, field_at(svc, ORCH_F_CPUS),
-                                 "CPUS %g is %s", svc->cpus,
-                                 q > 1e15 ? "too large"
-                                          : "below the kernel's minimum of 0.01 CPU");
+    /* CPUS and CPU_QUOTA together: the stricter, as in every runtime
+     * (orch_service_cpu_limit). */
+    double cores = 0;
+    orch_field from = ORCH_F_CPUS;
+    if (orch_service_cpu_limit(svc, &cores, &from)) {
+        double q = cores * CTD_CPU_PERIOD;
+        if (!(q + 0.5 >= CPU_QUOTA_MIN) || q > 1e15) {
+            if (from == ORCH_F_CPU_QUOTA)
+                *err = service_error(svc, field_at(svc, from),
+                                     "CPU_QUOTA %u%% is below the kernel's minimum of 1%%",
+                                     svc->cpu_quota);
+            else
+                *err = service_error(svc, field_at(svc, from), "CPUS %g is %s", svc->cpus,
+                                     q > 1e15 ? "too large"
+                                              : "below the kernel's minimum of 0.01 CPU");
             return -1;
         }
         b->cpu_quota = (long long)(q + 0.5);

@@ -63,6 +63,8 @@ void ctd_svc_copy_init(ctd_svc_copy *c, const orch_service *src)
     d->healthcheck = dup_or_null(src->healthcheck);
     d->stdout_path = dup_or_null(src->stdout_path);
     d->stderr_path = dup_or_null(src->stderr_path);
+    for (int f = 0; f < ORCH_F__COUNT; f++)
+        d->written[f] = dup_or_null(src->written[f]);
 
     d->publish = src->n_publish ? xcalloc(src->n_publish, sizeof *d->publish) : NULL;
     for (size_t i = 0; i < src->n_publish; i++) {
