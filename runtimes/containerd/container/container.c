@@ -583,6 +583,8 @@ static void on_stale_checked(void *arg, ctd_stale_result r, const char *msg)
         fail(inst, "stopped while starting");
     } else if (r == CTD_STALE_CLEANED) {
         inst->stale_seen = true;
+        log_line(inst, "creating task %s: %s; trying again now that the way is clear", inst->id,
+                 inst->create_error ? inst->create_error : "failed");
         create_task(inst); /* the way is clear now */
     } else if (r == CTD_STALE_BUSY && inst->create_tries < CREATE_TRIES) {
         inst->stale_seen = true;

@@ -90,8 +90,14 @@ static int open_root_dir(int dirfd, const char *name, struct stat *st)
     int fd = openat(dirfd, name, DIR_FLAGS);
     if (fd < 0)
         return -1;
-    if (fstat(fd, st) != 0 || !S_ISDIR(st->st_mode) || st->st_uid != 0) {
-        int e = S_ISDIR(st->st_mode) ? EPERM : ENOTDIR;
+    int e = 0;
+    if (fstat(fd, st) != 0)
+        e = errno;
+    else if (!S_ISDIR(st->st_mode))
+        e = ENOTDIR;
+    else if (st->st_uid != 0)
+        e = EPERM;
+    if (e) {
         close(fd);
         errno = e;
         return -1;
