@@ -79,9 +79,10 @@ plant() {
 plant "$ID1"
 plant "$ID2"
 plant "$ID3"
-# stand_in DIR ID: a process in DIR with a shim's command line
+# stand_in DIR ID: a process in DIR with a shim's command line. Debian's
+# python3 by its path: a wrapper (pyenv) would exec again and lose argv[0].
 stand_in() {
-    (cd "$1" && exec -a containerd-shim-runc-v2 python3 -c 'import time; time.sleep(1000)' \
+    (cd "$1" && exec -a containerd-shim-runc-v2 /usr/bin/python3 -c 'import time; time.sleep(1000)' \
         -namespace "$CTD_NS" -id "$2" -address "$CTD_SOCK") &
 }
 stand_in "$TASKS/$ID1" "$ID1"
@@ -94,7 +95,9 @@ DECOY_CWD=$!
 stand_in "$TASKS/$ID3" "$ID3"
 SHIM3=$!
 PIDS="$SHIM $DECOY_ID $DECOY_CWD $SHIM3"
-wait_cond 5 'grep -q "containerd-shim-runc-v2" /proc/'"$SHIM3"'/cmdline' || bad "stand-ins did not start"
+for p in $PIDS; do
+    wait_cond 10 'grep -q "^containerd-shim-runc-v2" /proc/'"$p"'/cmdline' || bad "stand-in $p did not start"
+done
 log "planted bundles for $ID1 (shim $SHIM), $ID2 (no shim), $ID3 (shim $SHIM3, not a service)"
 
 t0=$(now_ms)
