@@ -115,7 +115,8 @@ grep -q "file exists" "$ORCH_STATE_DIR/orchd.log" &&
     bad "no 'file exists' in orchd.log: the planted bundles were not in the way"
 
 # the stand-in shim of s1 was killed (SIGKILL: 137), the decoys were not
-wait_cond 5 '[ "$(awk "{print \$3}" /proc/'"$SHIM"'/stat 2>/dev/null)" = Z ]'
+# (bounded: a stand-in that was not killed must not hang the test)
+wait_cond 5 '[ "$(awk "{print \$3}" /proc/'"$SHIM"'/stat 2>/dev/null)" = Z ]' || kill -9 "$SHIM"
 wait "$SHIM"
 rc=$?
 [ "$rc" = 137 ] && ok "the shim stand-in in s1's bundle was SIGKILLed" ||
