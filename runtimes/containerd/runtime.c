@@ -211,6 +211,48 @@ static bool root_is_ramfs(void)
            (unsigned long)s.f_type == (unsigned long)TMPFS_MAGIC;
 }
 
+/* ORCH_CONTAINERD_STATE / ORCH_CONTAINERD_ROOT: an absolute path, written
+ * the way containerd's filepath.Join would (no "//", no trailing '/', no "."
+ * or ".." component), since a link containerd wrote is compared with it.
+ * Malloc'ed, or NULL with *err. */
+static char *containerd_dir(const char *var, const char *dflt, char **err)
+{
+    const char *v = getenv(var);
+    if (!v || !*v)
+        return xstrdup(dflt);
+    if (v[0] != '/')
+        goto bad;
+    char *out = xmalloc(strlen(v) + 1);
+    size_t n = 0;
+    for (const char *p = v; *p;) {
+        while (*p == '/')
+            p++;
+        const char *q = p;
+        while (*q && *q != '/')
+            q++;
+        size_t len = (size_t)(q - p);
+        if (len == 0)
+            break;
+        if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
+            free(out);
+            goto bad;
+        }
+        out[n++] = '/';
+        memcpy(out + n, p, len);
+        n += len;
+        p = q;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    return out;
+bad:
+    *err = xasprintf("%s='%s' in orchd's environment: expected an absolute path without '.' or "
+                     "'..' components (containerd's %s directory)",
+                     var, v, strcmp(var, "ORCH_CONTAINERD_STATE") == 0 ? "state" : "root");
+    return NULL;
+}
+
 static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_config *cfg,
                                           char **err)
 {
@@ -228,14 +270,26 @@ static const orch_runtime_ops *module_init(uv_loop_t *loop, const orch_module_co
                          sc);
         return NULL;
     }
-    ctd_conn *conn = ctd_conn_new(loop, cfg->socket_path, ns, err);
-    if (!conn)
+    char *ctd_state = containerd_dir("ORCH_CONTAINERD_STATE", "/run/containerd", err);
+    char *ctd_root = ctd_state ? containerd_dir("ORCH_CONTAINERD_ROOT", "/var/lib/containerd", err)
+                               : NULL;
+    if (!ctd_root) {
+        free(ctd_state);
         return NULL;
+    }
+    ctd_conn *conn = ctd_conn_new(loop, cfg->socket_path, ns, err);
+    if (!conn) {
+        free(ctd_state);
+        free(ctd_root);
+        return NULL;
+    }
     rt = xcalloc(1, sizeof *rt);
     rt->loop = loop;
     rt->conn = conn;
     rt->ns = xstrdup(ns);
     rt->on_work_done = maybe_finish_shutdown;
+    rt->containerd_state = ctd_state;
+    rt->containerd_root = ctd_root;
     const char *sn = getenv("ORCH_SNAPSHOTTER");
     rt->snapshotter_fixed = sn && *sn;
     rt->snapshotter = xstrdup(rt->snapshotter_fixed ? sn : "overlayfs");
@@ -279,6 +333,8 @@ static void on_conn_closed(void *arg)
         free_strs(r->found, r->n_found);
         free_strs(r->claimed, r->n_claimed);
         free(r->snapshotter);
+        free(r->containerd_state);
+        free(r->containerd_root);
         free(r->ns);
         free(r);
     }
@@ -290,7 +346,8 @@ static void on_conn_closed(void *arg)
 
 static void maybe_finish_shutdown(ctd_rt *r)
 {
-    if (!r->shutting_down || !r->conn || r->purges || r->execs || ctd_pull_busy(r))
+    if (!r->shutting_down || !r->conn || r->purges || r->execs || r->stale_jobs ||
+        ctd_pull_busy(r))
         return;
     /* instances still tearing down get their calls cancelled by the close:
      * wait for those that are mid-teardown to finish first */

@@ -38,6 +38,7 @@
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
 #include "containerd/container/spec.h"
 #include "containerd/container/container.h"
+#include "containerd/container/stale_bundle.h"
 #include "containerd/fetch/fetch.h"
 #include "containerd/store/store.h"
 #include "common/envfile.h"
@@ -91,6 +92,10 @@ struct orch_instance {
     bool wait_inflight, kill_sent;
     bool took_over;  /* removed a container a dead predecessor left */
     int create_tries; /* Tasks.Create attempts (see on_task_created) */
+    bool create_retry; /* the latest failed Tasks.Create is tried again */
+    bool stale_seen;   /* a shim bundle containerd forgot was seen for the id */
+    grpc_status_code create_st; /* the latest failed Tasks.Create's */
+    char *create_error;         /* and its details */
     bool retryable;   /* the failure may pass: reported as ORCH_E_UNAVAILABLE */
     int last_sig;     /* the latest signal asked for (resent after an outage) */
     int sig_resends;
@@ -148,6 +153,7 @@ static void inst_free_now(orch_instance *inst)
         protobuf_c_message_free_unpacked(inst->prepared, NULL);
     free(inst->spec_json);
     free(inst->error);
+    free(inst->create_error);
     free(inst);
     ctd_rt_work_done(rt);
 }
@@ -533,32 +539,92 @@ static void on_task_started(orch_instance *inst, grpc_status_code st, const char
 static void create_task(orch_instance *inst);
 
 /* A Tasks.Create that may succeed if tried again: containerd unreachable, or
- * (after taking over a dead predecessor's container) containerd still
- * tidying the predecessor's abandoned task creation, which holds the shim's
- * bundle directory for a while ("mkdir .../<id>: file exists", UNKNOWN). */
+ * (after taking over a dead predecessor's container, or once a stale shim
+ * bundle of the id was seen) containerd still tidying the predecessor's
+ * abandoned task creation, which holds the shim's bundle directory for a
+ * while ("mkdir .../<id>: file exists", UNKNOWN). */
 #define CREATE_TRIES 8
+static bool create_may_retry(const orch_instance *inst, grpc_status_code st)
+{
+    return !inst->releasing && !inst->rt->shutting_down && inst->create_tries < CREATE_TRIES &&
+           st != GRPC_STATUS_INVALID_ARGUMENT && st != GRPC_STATUS_FAILED_PRECONDITION &&
+           st != GRPC_STATUS_PERMISSION_DENIED;
+}
+
 static bool create_retryable(const orch_instance *inst, grpc_status_code st)
 {
-    if (inst->releasing || inst->rt->shutting_down || inst->create_tries >= CREATE_TRIES)
+    if (!create_may_retry(inst, st))
         return false;
-    if (st == GRPC_STATUS_UNAVAILABLE)
-        return true;
-    return inst->took_over && st != GRPC_STATUS_INVALID_ARGUMENT &&
-           st != GRPC_STATUS_FAILED_PRECONDITION && st != GRPC_STATUS_PERMISSION_DENIED;
+    return st == GRPC_STATUS_UNAVAILABLE || inst->took_over || inst->stale_seen;
+}
+
+static uint64_t create_backoff_ms(const orch_instance *inst)
+{
+    return 250u << (inst->create_tries < 3 ? inst->create_tries : 3);
+}
+
+static void create_failed(orch_instance *inst, const char *extra)
+{
+    inst->retryable = inst->retryable || inst->took_over || inst->stale_seen ||
+                      inst->create_st == GRPC_STATUS_UNAVAILABLE;
+    /* runc's errors (rlimits, mounts, cgroups) come back here */
+    fail(inst, "creating task %s: %s%s%s", inst->id,
+         inst->create_error ? inst->create_error : "failed", extra ? "; " : "",
+         extra ? extra : "");
+}
+
+/* The stale-bundle check (stale_bundle.c) is back: decides what comes next. */
+static void on_stale_checked(void *arg, ctd_stale_result r, const char *msg)
+{
+    orch_instance *inst = arg;
+    if (msg && r != CTD_STALE_NONE)
+        log_line(inst, "task %s: %s", inst->id, msg);
+    if (inst->releasing || inst->rt->shutting_down) {
+        fail(inst, "stopped while starting");
+    } else if (r == CTD_STALE_CLEANED) {
+        inst->stale_seen = true;
+        log_line(inst, "creating task %s: %s; trying again now that the way is clear", inst->id,
+                 inst->create_error ? inst->create_error : "failed");
+        create_task(inst); /* the way is clear now */
+    } else if (r == CTD_STALE_BUSY && inst->create_tries < CREATE_TRIES) {
+        inst->stale_seen = true;
+        uint64_t ms = create_backoff_ms(inst);
+        log_line(inst, "creating task %s: waiting %llu ms for containerd (attempt %d of %d)",
+                 inst->id, (unsigned long long)ms, inst->create_tries + 1, CREATE_TRIES);
+        defer(inst, ms, create_task);
+    } else if (r == CTD_STALE_NONE && inst->create_retry) {
+        create_task(inst);
+    } else {
+        if (r != CTD_STALE_NONE)
+            inst->retryable = true; /* a leftover: may pass, containerd's restart clears it */
+        create_failed(inst, r != CTD_STALE_NONE ? msg : NULL);
+    }
+    inst_unref(inst);
 }
 
 static void on_stale_task_deleted(orch_instance *inst, grpc_status_code st, const char *details,
                                   ProtobufCMessage *reply)
 {
-    (void)st, (void)details, (void)reply; /* NOT_FOUND is the usual answer */
+    (void)details, (void)reply;
     if (inst->releasing || inst->rt->shutting_down) {
         fail(inst, "stopped while starting");
         return;
     }
-    create_task(inst);
+    if (st == GRPC_STATUS_NOT_FOUND) {
+        /* containerd has no task of this id: a bundle of it, if any, is one
+         * it forgot (the namespace is this daemon's alone) */
+        inst->refs++;
+        ctd_stale_bundle_start(inst->rt, inst->id, on_stale_checked, inst);
+        return;
+    }
+    if (inst->create_retry)
+        create_task(inst);
+    else
+        create_failed(inst, NULL);
 }
 
-/* Drops whatever task record the failed create left, then creates again. */
+/* Drops whatever task record the failed create left, looks for a shim
+ * bundle containerd forgot, then creates again (or reports the failure). */
 static void retry_create_task(orch_instance *inst)
 {
     Containerd__Services__Tasks__V1__DeleteTaskRequest req =
@@ -573,17 +639,22 @@ static void retry_create_task(orch_instance *inst)
 static void on_task_created(orch_instance *inst, grpc_status_code st, const char *details,
                             ProtobufCMessage *reply)
 {
-    if (st != GRPC_STATUS_OK && create_retryable(inst, st)) {
-        uint64_t ms = 250u << (inst->create_tries < 3 ? inst->create_tries : 3);
-        log_line(inst, "creating task %s: %s; trying again in %llu ms (attempt %d of %d)",
-                 inst->id, details, (unsigned long long)ms, inst->create_tries + 1, CREATE_TRIES);
-        defer(inst, ms, retry_create_task);
-        return;
-    }
     if (st != GRPC_STATUS_OK) {
-        inst->retryable = inst->took_over || st == GRPC_STATUS_UNAVAILABLE;
-        /* runc's errors (rlimits, mounts, cgroups) come back here */
-        fail(inst, "creating task %s: %s", inst->id, details);
+        free(inst->create_error);
+        inst->create_error = xstrdup(details ? details : "");
+        inst->create_st = st;
+        inst->create_retry = create_retryable(inst, st);
+        if (inst->create_retry) {
+            uint64_t ms = create_backoff_ms(inst);
+            log_line(inst, "creating task %s: %s; trying again in %llu ms (attempt %d of %d)",
+                     inst->id, details, (unsigned long long)ms, inst->create_tries + 1,
+                     CREATE_TRIES);
+            defer(inst, ms, retry_create_task);
+        } else if (create_may_retry(inst, st) && st != GRPC_STATUS_UNAVAILABLE) {
+            retry_create_task(inst); /* no waiting: only a forgotten bundle makes it retry */
+        } else {
+            create_failed(inst, NULL);
+        }
         return;
     }
     inst->have_task = true;

@@ -84,6 +84,10 @@ struct ctd_rt {
     int seccomp; /* ctd_seccomp_mode (container/seccomp_default.h), from ORCH_SECCOMP */
     char kernel_release[65];  /* uname's, for the profile ("" unknown) */
     uint64_t host_nofile_hard, host_nproc_hard;
+    /* containerd's own directories (ORCH_CONTAINERD_STATE, _ROOT): where a
+     * shim bundle it forgot lies (container/stale_bundle.c) */
+    char *containerd_state, *containerd_root;
+    int stale_jobs; /* stale-bundle checks on the thread pool */
 
     /* start-up adoption: containers labelled with our namespace found when
      * the module was loaded; those no start claims within the grace period
