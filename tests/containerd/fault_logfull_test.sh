@@ -14,7 +14,7 @@ orchd_require
 CTD_NS=flog$$
 ctd_setup
 orchd_setup
-mkdir -p "$ORCH_STATE_DIR/logs"
+mkdir -m 700 -p "$ORCH_STATE_DIR" && mkdir -p "$ORCH_STATE_DIR/logs"
 mount -t tmpfs -o size=1m tmpfs "$ORCH_STATE_DIR/logs" || ctd_skip "cannot mount a tmpfs"
 CTD_CLEANUP_EXTRA='orchd_teardown; umount "$ORCH_STATE_DIR/logs" 2>/dev/null'
 cat >"$PROJ/Orchfile" <<'EOF'
