@@ -1,0 +1,30 @@
+/* containerd's answers as orch_error: the one place that reads what a
+ * finished call's status (and, where containerd gives no code, its text)
+ * means. Everything above decides by the orch_error's code. Pure C: the
+ * status enum is a header only (no gRPC link), so unit tests build it. */
+#ifndef ORCH_CTD_STATUS_H
+#define ORCH_CTD_STATUS_H
+
+#include <grpc/status.h>
+
+#include "common/error.h"
+
+/* The code a failed call's status and details mean:
+ *   UNAVAILABLE -> UNAVAILABLE, NOT_FOUND -> NOT_FOUND,
+ *   ALREADY_EXISTS -> EXISTS, DEADLINE_EXCEEDED -> TIMEOUT,
+ *   PERMISSION_DENIED, UNAUTHENTICATED -> PERMISSION,
+ *   RESOURCE_EXHAUSTED -> EXHAUSTED, UNIMPLEMENTED -> UNSUPPORTED,
+ *   CANCELLED -> CANCELLED, DATA_LOSS -> CORRUPT,
+ *   INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE -> INVALID, except:
+ *     "snapshotter not loaded" (the snapshots service) -> UNSUPPORTED,
+ *     a content commit whose digest or size does not match -> CORRUPT;
+ *   anything else (UNKNOWN: runc's errors, INTERNAL, ABORTED) -> IO.
+ * OK is not an error: INTERNAL. */
+orch_errc ctd_status_errc(grpc_status_code st, const char *details);
+
+/* A failed call as an error: containerd's details (or "containerd answered
+ * <STATUS>" when it gave none), coded by ctd_status_errc. Add context with
+ * orch_error_prefix. */
+orch_error *ctd_status_error(grpc_status_code st, const char *details);
+
+#endif
