@@ -20,7 +20,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "containerd/core/ctd_platform.h"
 #include "containerd/core/ctd_sha256.h"
+#include "containerd/core/ctd_status.h"
 #include "containerd/transport/ctd_transport.h"
 #include "runtime/runtime.h"
 

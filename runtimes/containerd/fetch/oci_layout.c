@@ -50,45 +50,6 @@ bool is_manifest_type(const char *mt)
     return mt && (strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0);
 }
 
-int oci_pick_platform(yajl_val index, const char *want, const char *want_var, char **why)
-{
-    const char *mp[] = {"manifests", NULL};
-    yajl_val ms = yajl_tree_get(index, mp, yajl_t_array);
-    if (!YAJL_IS_ARRAY(ms)) {
-        *why = xstrdup("its index has no \"manifests\"");
-        return -1;
-    }
-    int pick = -1, unnamed = -1, n_unnamed = 0;
-    char seen[256] = "";
-    for (size_t i = 0; i < ms->u.array.len && i < (size_t)INT32_MAX; i++) {
-        yajl_val m = ms->u.array.values[i];
-        const char *pp[] = {"platform", NULL};
-        yajl_val p = yajl_tree_get(m, pp, yajl_t_object);
-        if (!p) {
-            n_unnamed++;
-            unnamed = (int)i;
-            continue;
-        }
-        const char *os = jstr(p, "os"), *arch = jstr(p, "architecture"), *var = jstr(p, "variant");
-        if (os && arch && strlen(seen) < 200)
-            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s/%s%s%s",
-                     *seen ? ", " : "", os, arch, var && *var ? "/" : "", var ? var : "");
-        if (!os || strcmp(os, "linux") != 0 || !arch || strcmp(arch, want) != 0)
-            continue;
-        bool exact = !var || !*var || !*want_var || strcmp(var, want_var) == 0;
-        if (!exact)
-            continue;
-        if (pick < 0)
-            pick = (int)i;
-    }
-    if (pick < 0 && n_unnamed == 1 && ms->u.array.len == 1)
-        pick = unnamed;
-    if (pick < 0)
-        *why = xasprintf("no manifest for linux/%s%s%s (it has: %s)", want, *want_var ? "/" : "",
-                         want_var, *seen ? seen : "no platforms");
-    return pick;
-}
-
 /* ---------------------------------------------------------------- reading */
 
 static char *read_named(rs *r, const char *name, size_t max, size_t *len, const char *what)
@@ -423,7 +384,7 @@ int oci_resolve(const oci_source *src, oci_image *img, char **err)
             break;
         }
         char *why = NULL;
-        int i = oci_pick_platform(v, src->arch, src->variant, &why);
+        int i = ctd_pick_platform(v, src->arch, src->variant, &why);
         if (i < 0) {
             fail(&r, "%s: %s", src->name, why);
             free(why);

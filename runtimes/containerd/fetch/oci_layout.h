@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <yajl/yajl_tree.h>
 
+#include "containerd/core/ctd_platform.h"
+
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -76,9 +78,6 @@ void oci_image_free(oci_image *img);
 
 bool is_index_type(const char *mt);
 bool is_manifest_type(const char *mt);
-/* The entry of an index ("manifests") for linux/arch[/variant]: its
- * position, or -1 with *why (malloc'ed). */
-int oci_pick_platform(yajl_val index, const char *arch, const char *variant, char **why);
 
 /* Members of parsed manifests, indexes and layout files: a string, or
  * NULL; an integer, or false. */

@@ -147,10 +147,6 @@ void reg_free(img_job *j);
 int reg_fetch_blob(img_job *j, job_blob *b, int64_t from);
 void reg_cancel_blob(job_blob *b);
 void reg_resume_blob(job_blob *b);
-/* Picks linux/<host arch> from an index ("manifests" array): the
- * descriptor's index, or -1 with *why (malloc'ed). */
-struct yajl_val_s;
-int pick_platform(struct yajl_val_s *index, char **why);
 
 /* ---- import.c ---- */
 void imp_begin(img_job *j);

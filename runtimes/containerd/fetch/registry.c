@@ -64,13 +64,6 @@ struct reg_req {
 
 /* ---------------------------------------------------------------- helpers */
 
-int pick_platform(struct yajl_val_s *index, char **why)
-{
-    const char *var = NULL;
-    const char *arch = ctd_host_arch(&var);
-    return oci_pick_platform(index, arch, var, why);
-}
-
 /* The registry's error body: {"errors":[{"code":..,"message":..}]} */
 static char *registry_error(const http_result *res, char **code_out)
 {
@@ -612,7 +605,9 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     chain_add(r, mt, digest, res->body, res->body_len);
     if (is_index_type(mt)) {
         char *why2 = NULL;
-        int i = pick_platform(root, &why2);
+        const char *var = NULL;
+        const char *arch = ctd_host_arch(&var);
+        int i = ctd_pick_platform(root, arch, var, &why2);
         if (i < 0) {
             job_fail(j, "%s", why2);
             free(why2);

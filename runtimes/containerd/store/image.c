@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include <yajl/yajl_tree.h>
 
@@ -27,33 +26,6 @@
 #define MAX_CONFIG_BYTES (8u << 20)
 #define MAX_INDEX_DEPTH 4
 #define MAX_CACHED 16
-
-/* ---------------------------------------------------------------- platform */
-
-const char *ctd_host_arch(const char **variant)
-{
-    static char arch[32], var[8];
-    if (!arch[0]) {
-        struct utsname u;
-        const char *m = uname(&u) == 0 ? u.machine : "";
-        const char *a = m, *v = "";
-        if (strcmp(m, "x86_64") == 0)
-            a = "amd64";
-        else if (strcmp(m, "aarch64") == 0 || strcmp(m, "arm64") == 0)
-            a = "arm64", v = "v8";
-        else if (strncmp(m, "armv7", 5) == 0)
-            a = "arm", v = "v7";
-        else if (strncmp(m, "armv6", 5) == 0)
-            a = "arm", v = "v6";
-        else if (m[0] == 'i' && strcmp(m + 2, "86") == 0)
-            a = "386";
-        snprintf(arch, sizeof arch, "%.31s", a);
-        snprintf(var, sizeof var, "%.7s", v);
-    }
-    if (variant)
-        *variant = var;
-    return arch;
-}
 
 /* ---------------------------------------------------------------- blobs */
 
@@ -264,49 +236,21 @@ static const char *jstr(yajl_val v, const char *key)
 static void read_next(img_job *j, const char *digest, size_t max);
 static void on_config(void *arg, char *data, size_t len, const char *err);
 
-static bool platform_matches(yajl_val platform)
-{
-    const char *want_var = NULL;
-    const char *want = ctd_host_arch(&want_var);
-    const char *os = jstr(platform, "os"), *arch = jstr(platform, "architecture");
-    const char *var = jstr(platform, "variant");
-    if (!os || strcmp(os, "linux") != 0 || !arch || strcmp(arch, want) != 0)
-        return false;
-    if (!var || !*var || !*want_var)
-        return true;
-    return strcmp(var, want_var) == 0;
-}
-
 static void on_index(img_job *j, yajl_val root)
 {
-    const char *path[] = {"manifests", NULL};
-    yajl_val ms = yajl_tree_get(root, path, yajl_t_array);
-    if (!YAJL_IS_ARRAY(ms)) {
-        job_fail(j, "its index has no manifests");
+    const char *var = NULL;
+    const char *arch = ctd_host_arch(&var);
+    char *why = NULL;
+    int i = ctd_pick_platform(root, arch, var, &why);
+    if (i < 0) {
+        job_fail(j, "%s", why);
+        free(why);
         return;
     }
-    const char *pick = NULL, *only_unnamed = NULL;
-    size_t n_unnamed = 0;
-    for (size_t i = 0; i < ms->u.array.len && !pick; i++) {
-        yajl_val m = ms->u.array.values[i];
-        const char *pp[] = {"platform", NULL};
-        yajl_val platform = yajl_tree_get(m, pp, yajl_t_object);
-        const char *digest = jstr(m, "digest");
-        if (!digest)
-            continue;
-        if (!platform) {
-            n_unnamed++;
-            only_unnamed = digest;
-        } else if (platform_matches(platform)) {
-            pick = digest;
-        }
-    }
-    if (!pick && n_unnamed == 1)
-        pick = only_unnamed; /* a one-manifest index without platforms */
+    const char *mp[] = {"manifests", NULL};
+    const char *pick = jstr(yajl_tree_get(root, mp, yajl_t_array)->u.array.values[i], "digest");
     if (!pick) {
-        const char *var = NULL;
-        const char *arch = ctd_host_arch(&var);
-        job_fail(j, "it has no manifest for linux/%s%s%s", arch, *var ? "/" : "", var);
+        job_fail(j, "its index names a manifest without a digest");
         return;
     }
     if (++j->depth > MAX_INDEX_DEPTH) {

@@ -39,8 +39,6 @@ void ctd_images_free(ctd_rt *rt);
 /* Content.Read of a whole blob (at most max bytes), digest-checked. */
 typedef void (*ctd_blob_cb)(void *arg, char *data, size_t len, const char *err);
 int ctd_blob_read(ctd_rt *rt, const char *digest, size_t max, ctd_blob_cb cb, void *arg);
-/* The host's architecture in OCI terms ("amd64", "arm64", ...) and variant. */
-const char *ctd_host_arch(const char **variant);
 
 /* ---------------------------------------------------------------- unpack */
 /* Makes sure img's chain snapshot exists in snapshotter: Stat, and when
