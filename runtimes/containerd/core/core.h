@@ -149,7 +149,8 @@ char *ctd_normalize_ref(const char *ref);
 /* A random hex string of n bytes (2n characters). */
 char *ctd_random_hex(size_t n);
 
-/* Status and details of a finished call, for messages. */
-char *ctd_call_error(grpc_status_code st, const char *details);
+/* "the containerd connection is closing" (ORCH_E_CANCELLED): a call could
+ * not be made because the module is shutting down. */
+orch_error *ctd_closing_error(void);
 
 #endif

@@ -66,3 +66,12 @@ orch_error *ctd_status_error(grpc_status_code st, const char *details)
         return orch_error_new(code, "%s", details);
     return orch_error_new(code, "containerd answered %s", ctd_status_name(st));
 }
+
+orch_error *ctd_error_dup(const orch_error *e)
+{
+    if (!e)
+        return NULL;
+    orch_error *c = orch_error_new(e->code, "%s", e->msg);
+    c->sys_errno = e->sys_errno;
+    return c;
+}

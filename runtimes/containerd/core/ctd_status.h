@@ -27,4 +27,8 @@ orch_errc ctd_status_errc(grpc_status_code st, const char *details);
  * orch_error_prefix. */
 orch_error *ctd_status_error(grpc_status_code st, const char *details);
 
+/* A copy of e (callbacks lend theirs; a caller that keeps or passes one on
+ * copies it). NULL for NULL. */
+orch_error *ctd_error_dup(const orch_error *e);
+
 #endif

@@ -131,9 +131,7 @@ char *ctd_random_hex(size_t n)
     return out;
 }
 
-char *ctd_call_error(grpc_status_code st, const char *details)
+orch_error *ctd_closing_error(void)
 {
-    if (details && *details)
-        return xstrdup(details);
-    return xasprintf("containerd answered %s", ctd_status_name(st));
+    return orch_error_new(ORCH_E_CANCELLED, "the containerd connection is closing");
 }
