@@ -48,7 +48,6 @@
 #include "containerd/fetch/fetch.h"
 #include "common/xalloc.h"
 
-#define MAX_ETC_FILE (4u << 20)
 
 typedef enum phase {
     PH_QUEUED,   /* behind a purge of the same id */
@@ -648,9 +647,9 @@ static int build_spec(orch_instance *inst, char **json, char **err)
     Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *prep =
         (Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *)inst->prepared;
     char *passwd = NULL, *group = NULL, *why = NULL;
-    if (ctd_rootfs_read(prep->mounts, prep->n_mounts, "etc/passwd", MAX_ETC_FILE, &passwd, &why) !=
+    if (ctd_rootfs_read(prep->mounts, prep->n_mounts, "etc/passwd", CTD_MAX_ETC_FILE, &passwd, &why) !=
             0 ||
-        ctd_rootfs_read(prep->mounts, prep->n_mounts, "etc/group", MAX_ETC_FILE, &group, &why) !=
+        ctd_rootfs_read(prep->mounts, prep->n_mounts, "etc/group", CTD_MAX_ETC_FILE, &group, &why) !=
             0) {
         /* only a named user needs them: leave the verdict to the spec */
         log_line(inst, "%s", why);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "containerd/core/ctd_limits.h"
 #include "containerd/core/ctd_platform.h"
 #include "containerd/core/ctd_sha256.h"
 #include "containerd/core/ctd_status.h"

@@ -92,13 +92,13 @@ static yajl_val read_json_blob(rs *r, const char *digest, long long size, char *
         fail(r, "%s names a blob with an invalid digest '%.80s'", f, digest);
         return NULL;
     }
-    if (size < 0 || size > (long long)OCI_MAX_JSON) {
+    if (size < 0 || size > (long long)CTD_MAX_MANIFEST) {
         fail(r, "%s: the descriptor of %s gives it %lld bytes (a manifest or index has at most %u)",
-             f, digest, size, OCI_MAX_JSON);
+             f, digest, size, CTD_MAX_MANIFEST);
         return NULL;
     }
     char *name = blob_name(digest);
-    char *buf = read_named(r, name, OCI_MAX_JSON, len, "a blob the image needs");
+    char *buf = read_named(r, name, CTD_MAX_MANIFEST, len, "a blob the image needs");
     free(name);
     if (!buf)
         return NULL;
@@ -220,7 +220,7 @@ static bool read_index_json(rs *r, char **digest, char **mt, long long *size)
         return false;
     }
     free(layout);
-    char *index_bytes = read_named(r, "index.json", OCI_MAX_JSON, &len, "index.json");
+    char *index_bytes = read_named(r, "index.json", CTD_MAX_MANIFEST, &len, "index.json");
     if (!index_bytes)
         return false;
     r->img->index_digest = ctd_sha256_digest(index_bytes, len);
@@ -296,8 +296,8 @@ static void plan_manifest(rs *r, yajl_val v, const char *cur, size_t bi)
         return;
     }
     size_t n_layers = layers->u.array.len;
-    if (n_layers > OCI_MAX_LAYERS) {
-        fail(r, "manifest %s in %s has %zu layers (at most %d)", cur, f, n_layers, OCI_MAX_LAYERS);
+    if (n_layers > CTD_MAX_LAYERS) {
+        fail(r, "manifest %s in %s has %zu layers (at most %d)", cur, f, n_layers, CTD_MAX_LAYERS);
         return;
     }
     add_label(r, bi, "containerd.io/gc.ref.content.config", cd);
@@ -352,8 +352,8 @@ int oci_resolve(const oci_source *src, oci_image *img, char **err)
     const char *mp[] = {"manifests", NULL};
     /* the JSON chain, top first: indexes, then the manifest */
     for (int depth = 0; cur && !cancelled(&r); depth++) {
-        if (depth > OCI_MAX_DEPTH) {
-            fail(&r, "the indexes in %s nest deeper than %d", src->name, OCI_MAX_DEPTH);
+        if (depth > CTD_MAX_INDEX_DEPTH) {
+            fail(&r, "the indexes in %s nest deeper than %d", src->name, CTD_MAX_INDEX_DEPTH);
             break;
         }
         char *bytes = NULL;

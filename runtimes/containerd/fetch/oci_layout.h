@@ -2,7 +2,7 @@
  * nested indexes down to the linux/<arch> manifest, its config and layers.
  * Pure: the layout's files come through an oci_source (a tar index, a
  * directory, a buffer), so the fuzz target and the unit test drive the same
- * code as import.c. Every JSON blob is read (at most OCI_MAX_JSON bytes),
+ * code as import.c. Every JSON blob is read (at most CTD_MAX_MANIFEST bytes),
  * checked against its digest and its descriptor's size, and parsed; every
  * config and layer must be present with the size its descriptor gives. The
  * result is the plan of blobs to store. Also the media-type and platform
@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <yajl/yajl_tree.h>
 
+#include "containerd/core/ctd_limits.h"
 #include "containerd/core/ctd_platform.h"
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -24,9 +25,6 @@
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1"
 
-#define OCI_MAX_JSON (4u << 20) /* index.json, an index, a manifest */
-#define OCI_MAX_DEPTH 4         /* indexes inside indexes */
-#define OCI_MAX_LAYERS 1024     /* layers of one manifest */
 
 /* Where a file of the layout lies: path (malloc'ed; NULL inside an
  * archive), offset and size. */

@@ -22,7 +22,6 @@
 #include "containerd/fetch/ingest.h"
 #include "containerd/fetch/ref.h"
 
-#define MAX_MANIFEST (4u << 20)
 
 typedef struct img_job img_job;
 typedef struct job_blob job_blob;

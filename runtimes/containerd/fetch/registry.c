@@ -25,7 +25,6 @@
 #define ACCEPT                                                                                  \
     "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST \
     ", */*;q=0.5"
-#define MAX_DEPTH 4
 
 typedef struct reg_req reg_req;
 
@@ -486,7 +485,7 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     }
     if (res->curl_code != CURLE_OK) {
         if (res->body_cut)
-            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "the manifest from %s is larger than %u bytes", r->host, MAX_MANIFEST));
+            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "the manifest from %s is larger than %u bytes", r->host, CTD_MAX_MANIFEST));
         else if (res->curl_code == CURLE_PEER_FAILED_VERIFICATION)
             job_fail(j, orch_error_new(ORCH_E_UNAVAILABLE, "cannot reach the registry %s: %s (its certificate is not trusted by the system's CAs: add its CA to /usr/local/share/ca-certificates and run update-ca-certificates)", r->host, res->error));
         else if (res->curl_code == CURLE_SSL_CONNECT_ERROR && strncmp(r->base, "https:", 6) == 0)
@@ -592,8 +591,8 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
         if (i < 0) {
             job_fail(j, orch_error_new(ORCH_E_NOT_FOUND, "%s", why2));
             free(why2);
-        } else if (++r->depth > MAX_DEPTH) {
-            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its indexes nest deeper than %d", MAX_DEPTH));
+        } else if (++r->depth > CTD_MAX_INDEX_DEPTH) {
+            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its indexes nest deeper than %d", CTD_MAX_INDEX_DEPTH));
         } else {
             const char *mp[] = {"manifests", NULL};
             yajl_val m = yajl_tree_get(root, mp, yajl_t_array)->u.array.values[i];
@@ -622,7 +621,7 @@ static void fetch_manifest(img_job *j, const char *reference)
     rr->j = j;
     rr->url = xasprintf("%smanifests/%s", r->base, reference);
     rr->accept_manifests = true;
-    rr->max_body = MAX_MANIFEST;
+    rr->max_body = CTD_MAX_MANIFEST;
     rr->done = on_manifest;
     rr->arg = j;
     r->manifest = rr;

@@ -22,9 +22,6 @@
 #include "containerd/store/store.h"
 #include "common/xalloc.h"
 
-#define MAX_MANIFEST_BYTES (4u << 20)
-#define MAX_CONFIG_BYTES (8u << 20)
-#define MAX_INDEX_DEPTH 4
 #define MAX_CACHED 16
 
 /* ---------------------------------------------------------------- blobs */
@@ -248,12 +245,12 @@ static void on_index(img_job *j, yajl_val root)
         job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its index names a manifest without a digest"));
         return;
     }
-    if (++j->depth > MAX_INDEX_DEPTH) {
-        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its indexes nest deeper than %d", MAX_INDEX_DEPTH));
+    if (++j->depth > CTD_MAX_INDEX_DEPTH) {
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its indexes nest deeper than %d", CTD_MAX_INDEX_DEPTH));
         return;
     }
     char *d = xstrdup(pick);
-    read_next(j, d, MAX_MANIFEST_BYTES);
+    read_next(j, d, CTD_MAX_MANIFEST);
     free(d);
 }
 
@@ -284,7 +281,7 @@ static void on_manifest(img_job *j, yajl_val root)
         j->layers[i].digest = xstrdup(d);
         j->layers[i].size = YAJL_GET_INTEGER(size);
     }
-    if (ctd_blob_read(j->rt, j->config_digest, MAX_CONFIG_BYTES, on_config, j) != 0)
+    if (ctd_blob_read(j->rt, j->config_digest, CTD_MAX_CONFIG, on_config, j) != 0)
         job_fail(j, orch_error_prefix(ctd_closing_error(), "cannot read its config"));
 }
 
@@ -417,7 +414,7 @@ static void join_or_start(get_req *g, const char *name, const char *target)
     j->w = xrealloc(j->w, (j->n_w + 1) * sizeof *j->w);
     j->w[j->n_w++] = (waiter){g->cb, g->arg, xstrdup(name)};
     if (fresh)
-        read_next(j, target, MAX_MANIFEST_BYTES);
+        read_next(j, target, CTD_MAX_MANIFEST);
 }
 
 static void on_image(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
