@@ -978,7 +978,12 @@ static void on_image(void *arg, ctd_image *img, const char *name, const orch_err
 {
     orch_instance *inst = arg;
     if (err) {
-        start_failed(inst, ctd_error_dup(err));
+        orch_error *e = ctd_error_dup(err);
+        /* the image step retried a containerd that was away already
+         * (fetch/pull.c, GET_RETRIES): what it reports is final */
+        if (orch_error_is_transient(e))
+            e->code = ORCH_E_INVALID;
+        start_failed(inst, e);
     } else {
         inst->img = img;
         inst->image_name = xstrdup(name);

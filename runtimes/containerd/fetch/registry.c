@@ -480,7 +480,7 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     if (job_returned(j))
         return;
     if (err) {
-        job_fail(j, orch_error_new(ORCH_E_UNAVAILABLE, "%s", err));
+        job_fail(j, orch_error_new(ORCH_E_PERMISSION, "%s", err)); /* auth: refused, or no token */
         return;
     }
     if (res->curl_code != CURLE_OK) {
