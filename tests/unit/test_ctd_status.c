@@ -80,5 +80,24 @@ int main(void)
     CHECK(orch_error_is_transient(e));
     orch_error_free(e);
     CHECK_STR(ctd_status_name((grpc_status_code)99), "UNKNOWN_STATUS");
+
+    /* a commit containerd refused: what the bytes were, or the call's words */
+    e = ctd_commit_error(GRPC_STATUS_FAILED_PRECONDITION,
+                         "unexpected commit digest sha256:aa, expected sha256:bb: failed "
+                         "precondition",
+                         "sha256:bb", 4);
+    CHECK(e->code == ORCH_E_CORRUPT);
+    CHECK_STR(e->msg, "digest mismatch: the bytes received for sha256:bb have digest sha256:aa");
+    orch_error_free(e);
+    e = ctd_commit_error(GRPC_STATUS_FAILED_PRECONDITION,
+                         "\"r\" failed size validation: 3 != 4: failed precondition", "sha256:bb", 4);
+    CHECK(e->code == ORCH_E_CORRUPT);
+    CHECK_CONTAINS(e->msg, "size mismatch: sha256:bb should be 4 bytes");
+    orch_error_free(e);
+    e = ctd_commit_error(GRPC_STATUS_UNAVAILABLE, "gone", "sha256:bb", 4);
+    CHECK(e->code == ORCH_E_UNAVAILABLE);
+    CHECK_STR(e->msg, "committing sha256:bb into containerd's content store: gone");
+    orch_error_free(e);
+    CHECK(ctd_error_dup(NULL) == NULL);
     return check_done();
 }

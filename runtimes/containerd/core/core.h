@@ -153,5 +153,8 @@ char *ctd_random_hex(size_t n);
 /* "the containerd connection is closing" (ORCH_E_CANCELLED): a call could
  * not be made because the module is shutting down. */
 orch_error *ctd_closing_error(void);
+/* A failed libuv request (uverr < 0): coded by its errno, the message ends
+ * in libuv's words ("...: no such file or directory"). */
+orch_error *ctd_uv_error(int uverr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

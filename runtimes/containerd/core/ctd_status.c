@@ -67,6 +67,29 @@ orch_error *ctd_status_error(grpc_status_code st, const char *details)
     return orch_error_new(code, "containerd answered %s", ctd_status_name(st));
 }
 
+orch_error *ctd_commit_error(grpc_status_code st, const char *details, const char *digest,
+                             int64_t size)
+{
+    const char *d = details ? details : "";
+    if (ctd_status_errc(st, d) != ORCH_E_CORRUPT)
+        return orch_error_prefix(ctd_status_error(st, d),
+                                 "committing %s into containerd's content store", digest);
+    /* "unexpected commit digest sha256:X, expected sha256:Y: failed precondition" */
+    const char *u = strstr(d, "unexpected commit digest ");
+    if (u) {
+        u += strlen("unexpected commit digest ");
+        return orch_error_new(ORCH_E_CORRUPT,
+                              "digest mismatch: the bytes received for %s have digest %.*s",
+                              digest, (int)strcspn(u, ", "), u);
+    }
+    if (strstr(d, "unexpected digest"))
+        return orch_error_new(ORCH_E_CORRUPT,
+                              "digest mismatch: the bytes received for %s have another digest (%s)",
+                              digest, d);
+    return orch_error_new(ORCH_E_CORRUPT, "size mismatch: %s should be %lld bytes (%s)", digest,
+                          (long long)size, d);
+}
+
 orch_error *ctd_error_dup(const orch_error *e)
 {
     if (!e)

@@ -6,6 +6,7 @@
 #define ORCH_CTD_STATUS_H
 
 #include <grpc/status.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -26,6 +27,14 @@ orch_errc ctd_status_errc(grpc_status_code st, const char *details);
  * <STATUS>" when it gave none), coded by ctd_status_errc. Add context with
  * orch_error_prefix. */
 orch_error *ctd_status_error(grpc_status_code st, const char *details);
+
+/* A Content.Write commit that failed (st, details), for blob digest of size
+ * bytes: a mismatch containerd found (ORCH_E_CORRUPT) says what the bytes
+ * received were ("digest mismatch: the bytes received for <digest> have
+ * digest <got>", "size mismatch: ..."); anything else is ctd_status_error
+ * with the commit as context. */
+orch_error *ctd_commit_error(grpc_status_code st, const char *details, const char *digest,
+                             int64_t size);
 
 /* A copy of e (callbacks lend theirs; a caller that keeps or passes one on
  * copies it). NULL for NULL. */

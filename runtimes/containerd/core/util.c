@@ -1,6 +1,7 @@
 /* Small helpers of the containerd runtime: URIs for log destinations,
  * containerd identifiers and image references (SHA-256 is ctd_sha256.c). */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,21 @@ char *ctd_random_hex(size_t n)
     char *out = xmalloc(2 * n + 1);
     ctd_hex(buf, n, out);
     return out;
+}
+
+orch_error *ctd_uv_error(int uverr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = NULL;
+    if (vasprintf(&m, fmt, ap) < 0)
+        m = NULL;
+    va_end(ap);
+    orch_error *e = orch_error_new(orch_errc_from_errno(-uverr), "%s: %s", m ? m : "?",
+                                   uv_strerror(uverr));
+    e->sys_errno = -uverr;
+    free(m);
+    return e;
 }
 
 orch_error *ctd_closing_error(void)

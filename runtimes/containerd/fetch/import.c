@@ -402,7 +402,7 @@ void imp_begin(img_job *j)
     if (rc != 0) {
         free(m->done);
         m->done = NULL;
-        job_fail(j, orch_error_errno(-rc, "cannot start the import"));
+        job_fail(j, ctd_uv_error(rc, "cannot start the import"));
         return;
     }
     m->refs = 2; /* the thread's */

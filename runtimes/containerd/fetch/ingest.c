@@ -132,13 +132,7 @@ static void on_end(void *arg, grpc_status_code st, const char *details)
     if (st == GRPC_STATUS_OK)
         set_error(g, orch_error_new(ORCH_E_IO, "containerd ended the write of %s before it was committed", g->digest));
     else if (g->st == ST_COMMITTING) {
-        orch_error *e = ctd_status_error(st, details);
-        if (e->code == ORCH_E_CORRUPT) /* containerd checked digest and size */
-            orch_error_prefix(e, "digest or size mismatch: the bytes received for %s are not "
-                                 "that blob of %lld bytes", g->digest, (long long)g->size);
-        else
-            orch_error_prefix(e, "committing %s into containerd's content store", g->digest);
-        set_error(g, e);
+        set_error(g, ctd_commit_error(st, details, g->digest, g->size));
     } else
         set_error(g, orch_error_prefix(ctd_status_error(st, details), "writing %s into containerd's content store", g->digest));
     abort_ref(g);

@@ -354,7 +354,7 @@ static void on_file_read(uv_fs_t *req)
         return;
     }
     if (n < 0) {
-        ingest_fail(b->g, orch_error_errno((int)-n, "reading %s from %s", b->digest, b->path), false);
+        ingest_fail(b->g, ctd_uv_error((int)n, "reading %s from %s", b->digest, b->path), false);
         return;
     }
     if (n == 0) {
@@ -390,7 +390,7 @@ static void file_read_next(job_blob *b)
                         on_file_read);
     if (rc != 0) {
         b->reading = false;
-        ingest_fail(b->g, orch_error_errno(-rc, "reading %s", b->path), false);
+        ingest_fail(b->g, ctd_uv_error(rc, "reading %s", b->path), false);
     }
 }
 
@@ -408,7 +408,7 @@ static void on_file_open(uv_fs_t *req)
         return;
     }
     if (fd < 0) {
-        ingest_fail(b->g, orch_error_errno((int)-fd, "cannot open %s", b->path), false);
+        ingest_fail(b->g, ctd_uv_error((int)fd, "cannot open %s", b->path), false);
         return;
     }
     file_read_next(b);

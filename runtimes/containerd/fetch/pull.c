@@ -378,9 +378,9 @@ static void on_local_stat(uv_fs_t *req)
     }
     if (rc != 0) {
         orch_error *e = a->ref.kind == REF_OCI_ARCHIVE
-                            ? orch_error_errno(-rc, "cannot read the archive %s", a->ref.file)
-                            : orch_error_errno(-rc, "cannot read the layout %s: %s/index.json",
-                                               a->ref.file, a->ref.file);
+                            ? ctd_uv_error(rc, "cannot read the archive %s", a->ref.file)
+                            : ctd_uv_error(rc, "cannot read the layout %s: %s/index.json",
+                                           a->ref.file, a->ref.file);
         acq_finish(a, NULL, e);
         return;
     }
