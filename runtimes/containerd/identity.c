@@ -51,8 +51,9 @@ static void answer_later(uv_loop_t *loop, ctd_identity *q)
     uv_idle_start(&q->idle, on_idle);
 }
 
-static void on_image(void *arg, ctd_image *img, const char *name, const char *err)
+static void on_image(void *arg, ctd_image *img, const char *name, const orch_error *e)
 {
+    const char *err = e ? e->msg : NULL;
     (void)name;
     ctd_identity *q = arg;
     if (img && img->target_digest) {

@@ -49,7 +49,6 @@
 #include "containerd/fetch/fetch.h"
 #include "common/xalloc.h"
 
-#define MAX_ETC_FILE (4u << 20)
 
 typedef enum phase {
     PH_QUEUED,   /* behind a purge of the same id */
@@ -96,12 +95,12 @@ struct orch_instance {
     bool stale_seen;   /* a shim bundle containerd forgot was seen for the id */
     grpc_status_code create_st; /* the latest failed Tasks.Create's */
     char *create_error;         /* and its details */
-    bool retryable;   /* the failure may pass: reported as ORCH_E_UNAVAILABLE */
+    bool retryable;   /* a leftover of a predecessor is in the way: may pass */
     int last_sig;     /* the latest signal asked for (resent after an outage) */
     int sig_resends;
     pid_t pid;
     int wait_failures;
-    char *error;
+    orch_error *error; /* why the start failed, naming the service */
 
     void (*release_done)(void *arg);
     void *release_arg;
@@ -152,7 +151,7 @@ static void inst_free_now(orch_instance *inst)
     if (inst->prepared)
         protobuf_c_message_free_unpacked(inst->prepared, NULL);
     free(inst->spec_json);
-    free(inst->error);
+    orch_error_free(inst->error);
     free(inst->create_error);
     free(inst);
     ctd_rt_work_done(rt);
@@ -233,8 +232,6 @@ static void log_line(orch_instance *inst, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char closing_msg[] = "the containerd connection is closing";
-
 /* ---------------------------------------------------------------- exit codes */
 
 int ctd_wait_status(uint32_t exit_status)
@@ -285,10 +282,13 @@ static void after_teardown(orch_instance *inst)
             inst_unref(inst);
             return;
         }
-        /* retryable: containerd away, or a dead predecessor's leftovers
-         * still being tidied; the supervisor retries those with backoff */
-        orch_error *e = orch_error_new(inst->retryable ? ORCH_E_UNAVAILABLE : ORCH_E_INVALID,
-                                       "%s", inst->error ? inst->error : "could not start");
+        /* the code decides: a transient one (containerd away, a dead
+         * predecessor's leftovers still being tidied) the supervisor
+         * retries with backoff */
+        orch_error *e = inst->error ? inst->error
+                                    : orch_error_new(ORCH_E_INTERNAL, "service %s: could not start",
+                                                     inst->svc->name);
+        inst->error = NULL;
         inst->cbs.started(inst->owner, 0, e);
         orch_error_free(e);
         ctd_rt_work_done(inst->rt);
@@ -438,21 +438,20 @@ static void teardown_step(orch_instance *inst)
     after_teardown(inst);
 }
 
-/* The start failed: undo, then report (so a failed service has left nothing). */
-static void fail(orch_instance *inst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(orch_instance *inst, const char *fmt, ...)
+/* The start failed with e (taken, naming the service): undo, then report
+ * (so a failed service has left nothing). */
+static void undo_start(orch_instance *inst, orch_error *e)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *m = NULL;
-    if (vasprintf(&m, fmt, ap) < 0)
-        m = NULL;
-    va_end(ap);
-    free(inst->error);
-    inst->error = xasprintf("service %s: %s", inst->svc->name, m ? m : "out of memory");
-    free(m);
+    orch_error_free(inst->error);
+    inst->error = e;
     inst->ph = PH_UNDOING;
     teardown_step(inst);
+}
+
+/* The start failed with e (taken): "service <name>: " goes in front. */
+static void start_failed(orch_instance *inst, orch_error *e)
+{
+    undo_start(inst, orch_error_prefix(e, "service %s", inst->svc->name));
 }
 
 /* ---------------------------------------------------------------- running */
@@ -524,13 +523,13 @@ static void on_task_started(orch_instance *inst, grpc_status_code st, const char
                             ProtobufCMessage *reply)
 {
     if (st != GRPC_STATUS_OK) {
-        fail(inst, "starting task %s: %s", inst->id, details);
+        start_failed(inst, orch_error_prefix(ctd_status_error(st, details), "starting task %s", inst->id));
         return;
     }
     Containerd__Services__Tasks__V1__StartResponse *r =
         (Containerd__Services__Tasks__V1__StartResponse *)reply;
     if (inst->releasing) {
-        fail(inst, "released while starting");
+        start_failed(inst, orch_error_new(ORCH_E_CANCELLED, "released while starting"));
         return;
     }
     report_started(inst, (pid_t)r->pid);
@@ -565,12 +564,19 @@ static uint64_t create_backoff_ms(const orch_instance *inst)
 
 static void create_failed(orch_instance *inst, const char *extra)
 {
-    inst->retryable = inst->retryable || inst->took_over || inst->stale_seen ||
-                      inst->create_st == GRPC_STATUS_UNAVAILABLE;
-    /* runc's errors (rlimits, mounts, cgroups) come back here */
-    fail(inst, "creating task %s: %s%s%s", inst->id,
-         inst->create_error ? inst->create_error : "failed", extra ? "; " : "",
-         extra ? extra : "");
+    /* runc's errors (rlimits, mounts, cgroups) come back here, coded by
+     * containerd's status (core/ctd_status.c) */
+    orch_error *e = orch_error_prefix(ctd_status_error(inst->create_st, inst->create_error),
+                                      "creating task %s", inst->id);
+    if (extra) {
+        char *m = xasprintf("%s; %s", e->msg, extra);
+        free(e->msg);
+        e->msg = m;
+    }
+    /* a predecessor's task or bundle may still be in the way: it may pass */
+    if (inst->retryable || inst->took_over || inst->stale_seen)
+        e->code = ORCH_E_UNAVAILABLE;
+    start_failed(inst, e);
 }
 
 /* The stale-bundle check (stale_bundle.c) is back: decides what comes next. */
@@ -580,7 +586,7 @@ static void on_stale_checked(void *arg, ctd_stale_result r, const char *msg)
     if (msg && r != CTD_STALE_NONE)
         log_line(inst, "task %s: %s", inst->id, msg);
     if (inst->releasing || inst->rt->shutting_down) {
-        fail(inst, "stopped while starting");
+        start_failed(inst, orch_error_new(ORCH_E_CANCELLED, "stopped while starting"));
     } else if (r == CTD_STALE_CLEANED) {
         inst->stale_seen = true;
         log_line(inst, "creating task %s: %s; trying again now that the way is clear", inst->id,
@@ -607,7 +613,7 @@ static void on_stale_task_deleted(orch_instance *inst, grpc_status_code st, cons
 {
     (void)details, (void)reply;
     if (inst->releasing || inst->rt->shutting_down) {
-        fail(inst, "stopped while starting");
+        start_failed(inst, orch_error_new(ORCH_E_CANCELLED, "stopped while starting"));
         return;
     }
     if (st == GRPC_STATUS_NOT_FOUND) {
@@ -633,7 +639,7 @@ static void retry_create_task(orch_instance *inst)
     if (icall_ex(inst, CTD_M_TASK_DELETE, &req.base,
                  &containerd__services__tasks__v1__delete_response__descriptor, NULL, 0, true,
                  on_stale_task_deleted) != 0)
-        fail(inst, "%s", closing_msg);
+        start_failed(inst, ctd_closing_error());
 }
 
 static void on_task_created(orch_instance *inst, grpc_status_code st, const char *details,
@@ -663,7 +669,7 @@ static void on_task_created(orch_instance *inst, grpc_status_code st, const char
     req.container_id = inst->id;
     if (icall(inst, CTD_M_TASK_START, &req.base,
               &containerd__services__tasks__v1__start_response__descriptor, on_task_started) != 0)
-        fail(inst, "%s", closing_msg);
+        start_failed(inst, ctd_closing_error());
 }
 
 static void on_lease_dropped(orch_instance *inst, grpc_status_code st, const char *details,
@@ -677,7 +683,7 @@ static void on_container_created(orch_instance *inst, grpc_status_code st, const
                                  ProtobufCMessage *reply)
 {
     if (st != GRPC_STATUS_OK) {
-        fail(inst, "creating container %s: %s", inst->id, details);
+        start_failed(inst, orch_error_prefix(ctd_status_error(st, details), "creating container %s", inst->id));
         return;
     }
     inst->have_container = true;
@@ -708,7 +714,7 @@ static void create_task(orch_instance *inst)
     if (icall_ex(inst, CTD_M_TASK_CREATE, &req.base,
                  &containerd__services__tasks__v1__create_task_response__descriptor, NULL, 60000,
                  false, on_task_created) != 0)
-        fail(inst, "%s", closing_msg);
+        start_failed(inst, ctd_closing_error());
 }
 
 /* ---------------------------------------------------------------- start: spec */
@@ -718,9 +724,9 @@ static int build_spec(orch_instance *inst, char **json, char **err)
     Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *prep =
         (Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *)inst->prepared;
     char *passwd = NULL, *group = NULL, *why = NULL;
-    if (ctd_rootfs_read(prep->mounts, prep->n_mounts, "etc/passwd", MAX_ETC_FILE, &passwd, &why) !=
+    if (ctd_rootfs_read(prep->mounts, prep->n_mounts, "etc/passwd", CTD_MAX_ETC_FILE, &passwd, &why) !=
             0 ||
-        ctd_rootfs_read(prep->mounts, prep->n_mounts, "etc/group", MAX_ETC_FILE, &group, &why) !=
+        ctd_rootfs_read(prep->mounts, prep->n_mounts, "etc/group", CTD_MAX_ETC_FILE, &group, &why) !=
             0) {
         /* only a named user needs them: leave the verdict to the spec */
         log_line(inst, "%s", why);
@@ -768,12 +774,7 @@ static void create_container(orch_instance *inst)
     char *json = NULL, *err = NULL;
     if (build_spec(inst, &json, &err) != 0) {
         /* the spec's errors name the service already */
-        const char *m = err;
-        size_t n = strlen(inst->svc->name);
-        if (strncmp(m, "service ", 8) == 0 && strncmp(m + 8, inst->svc->name, n) == 0 &&
-            strncmp(m + 8 + n, ": ", 2) == 0)
-            m += 10 + n;
-        fail(inst, "%s", m);
+        undo_start(inst, orch_error_new(ORCH_E_INVALID, "%s", err));
         free(err);
         return;
     }
@@ -816,7 +817,7 @@ static void create_container(orch_instance *inst)
     free(inst->spec_json);
     inst->spec_json = json;
     if (rc != 0)
-        fail(inst, "%s", closing_msg);
+        start_failed(inst, ctd_closing_error());
 }
 
 /* ---------------------------------------------------------------- start: snapshot */
@@ -827,7 +828,7 @@ static void on_stale_snapshot_removed(orch_instance *inst, grpc_status_code st,
                                       const char *details, ProtobufCMessage *reply)
 {
     if (st != GRPC_STATUS_OK && st != GRPC_STATUS_NOT_FOUND) {
-        fail(inst, "removing the old snapshot %s: %s", inst->snapshot_key, details);
+        start_failed(inst, orch_error_prefix(ctd_status_error(st, details), "removing the old snapshot %s", inst->snapshot_key));
         return;
     }
     prepare_snapshot(inst);
@@ -845,12 +846,11 @@ static void on_prepared(orch_instance *inst, grpc_status_code st, const char *de
         req.snapshotter = inst->snapshotter;
         req.key = inst->snapshot_key;
         if (icall(inst, CTD_M_SNAP_REMOVE, &req.base, NULL, on_stale_snapshot_removed) != 0)
-            fail(inst, "%s", closing_msg);
+            start_failed(inst, ctd_closing_error());
         return;
     }
     if (st != GRPC_STATUS_OK) {
-        fail(inst, "preparing snapshot %s (%s): %s", inst->snapshot_key, inst->snapshotter,
-             details);
+        start_failed(inst, orch_error_prefix(ctd_status_error(st, details), "preparing snapshot %s (%s)", inst->snapshot_key, inst->snapshotter));
         return;
     }
     inst->have_snapshot = true;
@@ -860,7 +860,7 @@ static void on_prepared(orch_instance *inst, grpc_status_code st, const char *de
     inst->prepared = protobuf_c_message_unpack(reply->descriptor, NULL, n, buf);
     free(buf);
     if (!inst->prepared) {
-        fail(inst, "cannot copy the snapshot's mounts");
+        start_failed(inst, orch_error_new(ORCH_E_INTERNAL, "cannot copy the snapshot's mounts"));
         return;
     }
     create_container(inst);
@@ -887,32 +887,32 @@ static void prepare_snapshot(orch_instance *inst)
     if (icall(inst, CTD_M_SNAP_PREPARE, &req.base,
               &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor,
               on_prepared) != 0)
-        fail(inst, "%s", closing_msg);
+        start_failed(inst, ctd_closing_error());
 }
 
 static void ensure_unpacked(orch_instance *inst);
 
-static void on_unpacked(void *arg, grpc_status_code st, const char *err)
+static void on_unpacked(void *arg, const orch_error *err)
 {
     orch_instance *inst = arg;
     ctd_rt *rt = inst->rt;
-    if (st == GRPC_STATUS_INVALID_ARGUMENT && err && strstr(err, "snapshotter not loaded") &&
-        !rt->snapshotter_fixed && strcmp(inst->snapshotter, "native") != 0) {
+    if (err && err->code == ORCH_E_UNSUPPORTED && !rt->snapshotter_fixed &&
+        strcmp(inst->snapshotter, "native") != 0) {
         /* no overlay on this kernel (or containerd built without it) */
         if (strcmp(rt->snapshotter, "native") != 0) {
             fprintf(stderr, "orchd: containerd: snapshotter %s is not available (%s); using "
                             "native from now on\n",
-                    rt->snapshotter, err);
+                    rt->snapshotter, err->msg);
             free(rt->snapshotter);
             rt->snapshotter = xstrdup("native");
         }
         free(inst->snapshotter);
         inst->snapshotter = xstrdup("native");
         ensure_unpacked(inst);
-    } else if (st != GRPC_STATUS_OK) {
-        fail(inst, "%s", err ? err : "unpacking the image failed");
+    } else if (err) {
+        start_failed(inst, ctd_error_dup(err));
     } else if (inst->releasing || rt->shutting_down) {
-        fail(inst, "stopped while starting");
+        start_failed(inst, orch_error_new(ORCH_E_CANCELLED, "stopped while starting"));
     } else {
         prepare_snapshot(inst);
     }
@@ -924,7 +924,7 @@ static void ensure_unpacked(orch_instance *inst)
     inst->refs++;
     if (ctd_unpack_ensure(inst->rt, inst->img, inst->snapshotter, on_unpacked, inst) != 0) {
         inst->refs--;
-        fail(inst, "%s", closing_msg);
+        start_failed(inst, ctd_closing_error());
     }
 }
 
@@ -934,7 +934,7 @@ static void on_lease(orch_instance *inst, grpc_status_code st, const char *detai
     if (st != GRPC_STATUS_OK) {
         free(inst->lease);
         inst->lease = NULL;
-        fail(inst, "creating a lease: %s", details);
+        start_failed(inst, orch_error_prefix(ctd_status_error(st, details), "creating a lease"));
         return;
     }
     ensure_unpacked(inst);
@@ -952,19 +952,19 @@ static void create_lease(orch_instance *inst)
                  on_lease) != 0) {
         free(inst->lease);
         inst->lease = NULL;
-        fail(inst, "%s", closing_msg);
+        start_failed(inst, ctd_closing_error());
     }
 }
 
 /* ---------------------------------------------------------------- start: adoption */
 
-static void on_old_purged(void *arg, const char *err)
+static void on_old_purged(void *arg, const orch_error *err)
 {
     orch_instance *inst = arg;
     if (err)
-        fail(inst, "removing the old container %s: %s", inst->id, err);
+        start_failed(inst, orch_error_prefix(ctd_error_dup(err), "removing the old container %s", inst->id));
     else if (inst->releasing || inst->rt->shutting_down)
-        fail(inst, "stopped while starting");
+        start_failed(inst, orch_error_new(ORCH_E_CANCELLED, "stopped while starting"));
     else
         create_lease(inst);
     inst_unref(inst);
@@ -1017,17 +1017,13 @@ static void on_existing(orch_instance *inst, grpc_status_code st, const char *de
         return;
     }
     if (st != GRPC_STATUS_OK) {
-        inst->retryable = st == GRPC_STATUS_UNAVAILABLE;
-        fail(inst, "looking up container %s: %s", inst->id, details);
+        start_failed(inst, orch_error_prefix(ctd_status_error(st, details), "looking up container %s", inst->id));
         return;
     }
     Containerd__Services__Containers__V1__Container *c =
         ((Containerd__Services__Containers__V1__GetContainerResponse *)reply)->container;
     if (!c || !label_is(c, CTD_LABEL_NAMESPACE, inst->rt->ns)) {
-        fail(inst,
-             "a container %s exists in containerd namespace %s and orchd did not create it "
-             "(no label %s=%s); remove it or rename the service",
-             inst->id, inst->rt->ns, CTD_LABEL_NAMESPACE, inst->rt->ns);
+        start_failed(inst, orch_error_new(ORCH_E_EXISTS, "a container %s exists in containerd namespace %s and orchd did not create it (no label %s=%s); remove it or rename the service", inst->id, inst->rt->ns, CTD_LABEL_NAMESPACE, inst->rt->ns));
         return;
     }
     if (inst->svc->recreate != ORCH_RECREATE_ALWAYS &&
@@ -1047,7 +1043,7 @@ static void on_existing(orch_instance *inst, grpc_status_code st, const char *de
         req.container_id = inst->id;
         if (icall(inst, CTD_M_TASK_GET, &req.base,
                   &containerd__services__tasks__v1__get_response__descriptor, on_task_get) != 0)
-            fail(inst, "%s", closing_msg);
+            start_failed(inst, ctd_closing_error());
         return;
     }
     purge_old(inst);
@@ -1055,11 +1051,16 @@ static void on_existing(orch_instance *inst, grpc_status_code st, const char *de
 
 /* ---------------------------------------------------------------- start: image */
 
-static void on_image(void *arg, ctd_image *img, const char *name, const char *err)
+static void on_image(void *arg, ctd_image *img, const char *name, const orch_error *err)
 {
     orch_instance *inst = arg;
     if (err) {
-        fail(inst, "%s", err);
+        orch_error *e = ctd_error_dup(err);
+        /* the image step retried a containerd that was away already
+         * (fetch/pull.c, GET_RETRIES): what it reports is final */
+        if (orch_error_is_transient(e))
+            e->code = ORCH_E_INVALID;
+        start_failed(inst, e);
     } else {
         inst->img = img;
         inst->image_name = xstrdup(name);
@@ -1069,7 +1070,7 @@ static void on_image(void *arg, ctd_image *img, const char *name, const char *er
         ctd_sha256_final(&inst->hash, d);
         ctd_hex(d, 32, inst->spec_hash);
         if (inst->releasing || inst->rt->shutting_down) {
-            fail(inst, "stopped while starting");
+            start_failed(inst, orch_error_new(ORCH_E_CANCELLED, "stopped while starting"));
         } else {
             Containerd__Services__Containers__V1__GetContainerRequest req =
                 CONTAINERD__SERVICES__CONTAINERS__V1__GET_CONTAINER_REQUEST__INIT;
@@ -1077,7 +1078,7 @@ static void on_image(void *arg, ctd_image *img, const char *name, const char *er
             if (icall(inst, CTD_M_CONT_GET, &req.base,
                       &containerd__services__containers__v1__get_container_response__descriptor,
                       on_existing) != 0)
-                fail(inst, "%s", closing_msg);
+                start_failed(inst, ctd_closing_error());
         }
     }
     inst_unref(inst);
@@ -1099,7 +1100,7 @@ static void begin_after_purge(void *arg)
 {
     orch_instance *inst = arg;
     if (inst->rt->shutting_down || begin(inst) != 0)
-        fail(inst, "%s", closing_msg);
+        start_failed(inst, ctd_closing_error());
     inst_unref(inst);
 }
 
@@ -1341,7 +1342,7 @@ orch_instance *ctd_instance_start(ctd_rt *rt, const orch_service *svc, const orc
         return inst;
     inst->refs--;
     if (begin(inst) != 0) {
-        *err = xasprintf("service %s: %s", svc->name, closing_msg);
+        *err = orch_error_take_msg(orch_error_prefix(ctd_closing_error(), "service %s", svc->name));
         inst->ph = PH_RELEASED;
         inst_unref(inst);
         return NULL;

@@ -12,7 +12,7 @@
  * snapshotter and key, or snapshotter/id when there is no container record).
  * Only a container labelled with our namespace is touched unless force.
  * cb(arg, err) runs once at the end (err NULL on success); cb may be NULL. */
-typedef void (*ctd_purge_cb)(void *arg, const char *err);
+typedef void (*ctd_purge_cb)(void *arg, const orch_error *err);
 void ctd_purge_start(ctd_rt *rt, const char *id, const char *snapshotter, bool force,
                      ctd_purge_cb cb, void *arg);
 /* True while a purge of id runs; then `then(arg)` runs after it. */

@@ -20,6 +20,7 @@
 
 #include "common/xalloc.h"
 #include "containerd/container/container.h"
+#include "containerd/core/ctd_status.h"
 #include "containerd/services/tasks/v1/tasks.pb-c.h"
 #include "containerd/container/spec.h"
 
@@ -118,7 +119,7 @@ static void on_deleted(void *arg, grpc_status_code st, const char *details,
      * ended it, say), and its shim with every process record. Never
      * started: the failed Exec or Start was reported already (a probe
      * every second while containerd is away would flood the log). */
-    if (x->started && !(st == GRPC_STATUS_UNKNOWN && strstr(details, "ttrpc: closed")))
+    if (x->started && !ctd_status_shim_gone(st, details))
         note(x, "deleting the process", st, details);
     advance(x);
 }

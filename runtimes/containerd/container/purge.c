@@ -38,7 +38,7 @@ struct ctd_purge {
     char *snapshot_key;
     bool force;
     bool has_container;
-    char *err;
+    orch_error *err; /* the first step that failed */
     ctd_purge_cb cb;
     void *arg;
     pwaiter *w;
@@ -56,14 +56,14 @@ static void purge_done(ctd_purge *p)
     if (p->cb)
         p->cb(p->arg, p->err);
     else if (p->err)
-        fprintf(stderr, "orchd: containerd: removing container %s: %s\n", p->id, p->err);
+        fprintf(stderr, "orchd: containerd: removing container %s: %s\n", p->id, p->err->msg);
     for (size_t i = 0; i < p->n_w; i++)
         p->w[i].then(p->w[i].arg);
     free(p->w);
     free(p->id);
     free(p->snapshotter);
     free(p->snapshot_key);
-    free(p->err);
+    orch_error_free(p->err);
     free(p);
     ctd_rt_work_done(rt);
 }
@@ -72,7 +72,7 @@ static void note(ctd_purge *p, const char *what, grpc_status_code st, const char
 {
     if (st == GRPC_STATUS_OK || st == GRPC_STATUS_NOT_FOUND || p->err)
         return;
-    p->err = xasprintf("%s: %s", what, details);
+    p->err = orch_error_prefix(ctd_status_error(st, details), "%s", what);
 }
 
 static void on_snapshot_removed(void *arg, grpc_status_code st, const char *details,
@@ -168,7 +168,7 @@ static void on_container(void *arg, grpc_status_code st, const char *details,
         return;
     }
     if (st != GRPC_STATUS_OK) {
-        p->err = xasprintf("looking it up: %s", details);
+        p->err = orch_error_prefix(ctd_status_error(st, details), "looking it up");
         purge_done(p);
         return;
     }
@@ -176,8 +176,9 @@ static void on_container(void *arg, grpc_status_code st, const char *details,
         (Containerd__Services__Containers__V1__GetContainerResponse *)reply;
     Containerd__Services__Containers__V1__Container *c = r->container;
     if (!c || (!p->force && !labelled_ours(p, c))) {
-        p->err = xasprintf("it is not labelled %s=%s, so orchd did not create it; left alone",
-                           CTD_LABEL_NAMESPACE, p->rt->ns);
+        p->err = orch_error_new(ORCH_E_EXISTS,
+                                "it is not labelled %s=%s, so orchd did not create it; left alone",
+                                CTD_LABEL_NAMESPACE, p->rt->ns);
         purge_done(p);
         return;
     }
@@ -217,7 +218,7 @@ void ctd_purge_start(ctd_rt *rt, const char *id, const char *snapshotter, bool f
     if (ctd_rt_call(rt, CTD_M_CONT_GET, &req.base,
                     &containerd__services__containers__v1__get_container_response__descriptor,
                     NULL, 0, false, on_container, p) != 0) {
-        p->err = xstrdup("the containerd connection is closing");
+        p->err = ctd_closing_error();
         purge_done(p); /* callers only start purges from callbacks */
     }
 }

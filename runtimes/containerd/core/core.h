@@ -20,7 +20,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "containerd/core/ctd_limits.h"
+#include "containerd/core/ctd_platform.h"
 #include "containerd/core/ctd_sha256.h"
+#include "containerd/core/ctd_status.h"
 #include "containerd/transport/ctd_transport.h"
 #include "runtime/runtime.h"
 
@@ -151,7 +154,11 @@ char *ctd_normalize_ref(const char *ref);
 /* A random hex string of n bytes (2n characters). */
 char *ctd_random_hex(size_t n);
 
-/* Status and details of a finished call, for messages. */
-char *ctd_call_error(grpc_status_code st, const char *details);
+/* "the containerd connection is closing" (ORCH_E_CANCELLED): a call could
+ * not be made because the module is shutting down. */
+orch_error *ctd_closing_error(void);
+/* A failed libuv request (uverr < 0): coded by its errno, the message ends
+ * in libuv's words ("...: no such file or directory"). */
+orch_error *ctd_uv_error(int uverr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

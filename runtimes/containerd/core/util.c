@@ -1,6 +1,7 @@
 /* Small helpers of the containerd runtime: URIs for log destinations,
  * containerd identifiers and image references (SHA-256 is ctd_sha256.c). */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,9 +132,22 @@ char *ctd_random_hex(size_t n)
     return out;
 }
 
-char *ctd_call_error(grpc_status_code st, const char *details)
+orch_error *ctd_uv_error(int uverr, const char *fmt, ...)
 {
-    if (details && *details)
-        return xstrdup(details);
-    return xasprintf("containerd answered %s", ctd_status_name(st));
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = NULL;
+    if (vasprintf(&m, fmt, ap) < 0)
+        m = NULL;
+    va_end(ap);
+    orch_error *e = orch_error_new(orch_errc_from_errno(-uverr), "%s: %s", m ? m : "?",
+                                   uv_strerror(uverr));
+    e->sys_errno = -uverr;
+    free(m);
+    return e;
+}
+
+orch_error *ctd_closing_error(void)
+{
+    return orch_error_new(ORCH_E_CANCELLED, "the containerd connection is closing");
 }

@@ -315,7 +315,7 @@ static void on_read(uv_async_t *a)
     if (job_returned(j))
         return;
     if (m->err) {
-        job_fail(j, "%s", m->err);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "%s", m->err));
         return;
     }
     oci_image *img = &m->img;
@@ -402,7 +402,7 @@ void imp_begin(img_job *j)
     if (rc != 0) {
         free(m->done);
         m->done = NULL;
-        job_fail(j, "cannot start the import: %s", uv_strerror(rc));
+        job_fail(j, ctd_uv_error(rc, "cannot start the import"));
         return;
     }
     m->refs = 2; /* the thread's */
@@ -414,7 +414,7 @@ void imp_begin(img_job *j)
         m->running = false;
         j->busy--;
         close_done(m);
-        job_fail(j, "cannot start the import: %s", strerror(rc));
+        job_fail(j, orch_error_errno(rc, "cannot start the import"));
     }
 }
 

@@ -40,7 +40,7 @@ struct ingest {
     bool committed;
     bool failed, keep_ref;
     int result;
-    char *err;
+    orch_error *err;
 };
 
 char *ingest_ref(const char *digest)
@@ -58,7 +58,7 @@ static void ingest_free(ingest *g)
     free(g->digest);
     free(g->ref);
     free(g->buf);
-    free(g->err);
+    orch_error_free(g->err);
     free(g);
 }
 
@@ -67,23 +67,21 @@ static void complete(ingest *g)
     ingest_cbs cbs = g->cbs;
     void *arg = g->arg;
     int result = g->result;
-    char *err = g->err;
+    orch_error *err = g->err;
     g->err = NULL;
     ingest_free(g);
     cbs.done(arg, result, err);
-    free(err);
+    orch_error_free(err);
 }
 
-static void set_error(ingest *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(ingest *g, const char *fmt, ...)
+/* The ingest failed with e (taken); the first reason is the one that counts. */
+static void set_error(ingest *g, orch_error *e)
 {
-    if (g->err)
-        return; /* the first reason is the one that counts */
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&g->err, fmt, ap) < 0)
-        g->err = NULL;
-    va_end(ap);
+    if (g->err) {
+        orch_error_free(e);
+        return;
+    }
+    g->err = e;
     g->result = INGEST_FAILED;
     g->failed = true;
 }
@@ -112,25 +110,6 @@ static void abort_ref(ingest *g)
         complete(g);
 }
 
-/* "unexpected commit digest sha256:a, expected sha256:b: failed precondition" */
-static char *describe_commit_error(ingest *g, grpc_status_code st, const char *details)
-{
-    const char *u = strstr(details, "unexpected commit digest ");
-    if (u) {
-        /* "unexpected commit digest sha256:X, expected sha256:Y: failed precondition" */
-        u += strlen("unexpected commit digest ");
-        return xasprintf("digest mismatch: the bytes received for %s have digest %.*s", g->digest,
-                         (int)strcspn(u, ", "), u);
-    }
-    if (strstr(details, "unexpected digest"))
-        return xasprintf("digest mismatch: the bytes received for %s have another digest (%s)",
-                         g->digest, details);
-    if (strstr(details, "failed size validation") || strstr(details, "unexpected commit size"))
-        return xasprintf("size mismatch: %s should be %lld bytes (%s)", g->digest,
-                         (long long)g->size, details);
-    return xasprintf("writing %s into containerd's content store: %s", g->digest, details);
-}
-
 static void on_end(void *arg, grpc_status_code st, const char *details)
 {
     ingest *g = arg;
@@ -151,13 +130,11 @@ static void on_end(void *arg, grpc_status_code st, const char *details)
         return;
     }
     if (st == GRPC_STATUS_OK)
-        set_error(g, "containerd ended the write of %s before it was committed", g->digest);
+        set_error(g, orch_error_new(ORCH_E_IO, "containerd ended the write of %s before it was committed", g->digest));
     else if (g->st == ST_COMMITTING) {
-        char *why = describe_commit_error(g, st, details);
-        set_error(g, "%s", why);
-        free(why);
+        set_error(g, ctd_commit_error(st, details, g->digest, g->size));
     } else
-        set_error(g, "writing %s into containerd's content store: %s", g->digest, details);
+        set_error(g, orch_error_prefix(ctd_status_error(st, details), "writing %s into containerd's content store", g->digest));
     abort_ref(g);
 }
 
@@ -178,8 +155,7 @@ static void on_written(void *arg, ProtobufCMessage *msg)
         return;
     int64_t want = g->stored + g->sending;
     if (r->offset != want) {
-        set_error(g, "containerd's content store is at offset %lld of %s, expected %lld",
-                  (long long)r->offset, g->digest, (long long)want);
+        set_error(g, orch_error_new(ORCH_E_CORRUPT, "containerd's content store is at offset %lld of %s, expected %lld", (long long)r->offset, g->digest, (long long)want));
         fail_now(g);
         return;
     }
@@ -231,7 +207,7 @@ static void send_write(ingest *g, bool commit)
     free(entries);
     free(eps);
     if (rc != 0) {
-        set_error(g, "writing %s into containerd's content store: %s", g->digest, strerror(-rc));
+        set_error(g, orch_error_errno(-rc, "writing %s into containerd's content store", g->digest));
         fail_now(g);
         return;
     }
@@ -248,14 +224,13 @@ static void pump(ingest *g)
         return;
     int64_t total = g->stored + (int64_t)g->len;
     if (total > g->size) {
-        set_error(g, "%s: received more than its %lld bytes", g->digest, (long long)g->size);
+        set_error(g, orch_error_new(ORCH_E_CORRUPT, "%s: received more than its %lld bytes", g->digest, (long long)g->size));
         fail_now(g);
         return;
     }
     if (g->ended) {
         if (total < g->size) {
-            set_error(g, "%s is truncated: received %lld of %lld bytes", g->digest,
-                      (long long)total, (long long)g->size);
+            set_error(g, orch_error_new(ORCH_E_CORRUPT, "%s is truncated: received %lld of %lld bytes", g->digest, (long long)total, (long long)g->size));
             fail_now(g);
             return;
         }
@@ -283,7 +258,7 @@ static void on_stat(void *arg, ProtobufCMessage *msg)
 static void open_write(ingest *g)
 {
     if (pull_closed() || !g->rt->conn) {
-        set_error(g, "the containerd connection is closed");
+        set_error(g, ctd_closing_error());
         complete(g);
         return;
     }
@@ -293,7 +268,7 @@ static void open_write(ingest *g)
                            &containerd__services__content__v1__write_content_response__descriptor,
                            &o, on_end, g, &g->w);
     if (rc != 0) {
-        set_error(g, "cannot write into containerd's content store: %s", strerror(-rc));
+        set_error(g, orch_error_errno(-rc, "cannot write into containerd's content store"));
         complete(g);
         return;
     }
@@ -304,7 +279,7 @@ static void open_write(ingest *g)
     req.total = g->size;
     req.expected = g->digest;
     if (ctd_bidi_exchange(g->w, &req.base, false, on_stat) != 0) {
-        set_error(g, "cannot write into containerd's content store");
+        set_error(g, orch_error_new(ORCH_E_IO, "cannot write into containerd's content store"));
         fail_now(g);
     }
 }
@@ -313,7 +288,7 @@ static void on_leased(void *arg, grpc_status_code st, const char *details, Proto
 {
     ingest *g = arg;
     if (st != GRPC_STATUS_OK && st != GRPC_STATUS_ALREADY_EXISTS) {
-        set_error(g, "adding %s to lease %s: %s", g->digest, g->lease, details);
+        set_error(g, orch_error_prefix(ctd_status_error(st, details), "adding %s to lease %s", g->digest, g->lease));
         complete(g);
         return;
     }
@@ -344,13 +319,13 @@ static void on_info(void *arg, grpc_status_code st, const char *details, Protobu
         req.resource = &res;
         if (ctd_rt_call(g->rt, CTD_M_LEASE_ADD_RESOURCE, &req.base, NULL, NULL, 0, false, on_leased, g) !=
             0) {
-            set_error(g, "the containerd connection is closing");
+            set_error(g, ctd_closing_error());
             complete(g);
         }
         return;
     }
     if (st != GRPC_STATUS_NOT_FOUND) {
-        set_error(g, "looking up %s in containerd's content store: %s", g->digest, details);
+        set_error(g, orch_error_prefix(ctd_status_error(st, details), "looking up %s in containerd's content store", g->digest));
         complete(g);
         return;
     }
@@ -425,11 +400,13 @@ void ingest_end(ingest *g)
     pump(g);
 }
 
-void ingest_fail(ingest *g, const char *err, bool keep_ref)
+void ingest_fail(ingest *g, orch_error *err, bool keep_ref)
 {
-    if (g->failed)
+    if (g->failed) {
+        orch_error_free(err);
         return;
-    set_error(g, "%s", err);
+    }
+    set_error(g, err);
     g->keep_ref = keep_ref;
     if (g->w)
         ctd_bidi_cancel(g->w);

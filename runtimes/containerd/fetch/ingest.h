@@ -32,7 +32,7 @@ typedef struct ingest_cbs {
     /* Called after ingest_feed answered "full" once the buffer has room. */
     void (*drained)(void *arg);
     /* Over (the ingest is gone afterwards). err: for INGEST_FAILED. */
-    void (*done)(void *arg, int result, const char *err);
+    void (*done)(void *arg, int result, const orch_error *err);
 } ingest_cbs;
 
 /* The ingest ref of a digest: "orchd-pull-<hex>" (the same ref resumes). */
@@ -53,8 +53,8 @@ void ingest_rewind(ingest *g);
 int64_t ingest_position(const ingest *g);
 /* Every byte was fed: commit. */
 void ingest_end(ingest *g);
-/* The source failed: done follows with INGEST_FAILED and err. keep_ref
- * leaves the written part for a resume instead of aborting it. */
-void ingest_fail(ingest *g, const char *err, bool keep_ref);
+/* The source failed: done follows with INGEST_FAILED and err (taken).
+ * keep_ref leaves the written part for a resume instead of aborting it. */
+void ingest_fail(ingest *g, orch_error *err, bool keep_ref);
 
 #endif

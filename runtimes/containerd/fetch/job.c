@@ -288,7 +288,7 @@ static void blob_finish(job_blob *b)
     }
     j->running--;
     int result = b->result;
-    char *err = b->result_err;
+    orch_error *err = b->result_err;
     b->result_err = NULL;
     b->have_result = false;
     bool retry = false;
@@ -305,16 +305,17 @@ static void blob_finish(job_blob *b)
         b->retries++;
         b->state = BLOB_RETRY;
         retry = true;
-        fprintf(stderr, "orchd: image %s: %s; retrying\n", j->name, err ? err : "failed");
+        fprintf(stderr, "orchd: image %s: %s; retrying\n", j->name, err ? err->msg : "failed");
         job_emit_blob(b, "retrying");
     } else {
         b->state = BLOB_DONE;
         if (!j->failing)
             job_emit_blob(b, "failed");
-        job_fail(j, "%s", err ? err : "failed");
+        job_fail(j, err ? err : orch_error_new(ORCH_E_INTERNAL, "failed"));
+        err = NULL;
     }
     b->http_failed_transient = false;
-    free(err);
+    orch_error_free(err);
     wake(b->digest);
     if (retry && !j->failing)
         uv_timer_start(j->retry_timer, on_retry_timer, 1000u * (uint64_t)b->retries, 0);
@@ -324,13 +325,13 @@ static void blob_finish(job_blob *b)
         job_run_blobs(j);
 }
 
-static void on_ingest_done(void *arg, int result, const char *err)
+static void on_ingest_done(void *arg, int result, const orch_error *err)
 {
     job_blob *b = arg;
     b->g = NULL;
     b->result = result;
-    free(b->result_err);
-    b->result_err = err ? xstrdup(err) : NULL;
+    orch_error_free(b->result_err);
+    b->result_err = ctd_error_dup(err);
     b->have_result = true;
     if (b->reading)
         return; /* the read in flight finishes it */
@@ -353,16 +354,15 @@ static void on_file_read(uv_fs_t *req)
         return;
     }
     if (n < 0) {
-        char *e = xasprintf("reading %s from %s: %s", b->digest, b->path, uv_strerror((int)n));
-        ingest_fail(b->g, e, false);
-        free(e);
+        ingest_fail(b->g, ctd_uv_error((int)n, "reading %s from %s", b->digest, b->path), false);
         return;
     }
     if (n == 0) {
-        char *e = xasprintf("%s ends inside blob %s (%lld of %lld bytes): the file is truncated",
-                            b->path, b->digest, (long long)b->rpos, (long long)b->size);
-        ingest_fail(b->g, e, false);
-        free(e);
+        ingest_fail(b->g,
+                    orch_error_new(ORCH_E_CORRUPT,
+                                   "%s ends inside blob %s (%lld of %lld bytes): the file is truncated",
+                                   b->path, b->digest, (long long)b->rpos, (long long)b->size),
+                    false);
         return;
     }
     b->j->fetched += n;
@@ -390,9 +390,7 @@ static void file_read_next(job_blob *b)
                         on_file_read);
     if (rc != 0) {
         b->reading = false;
-        char *e = xasprintf("reading %s: %s", b->path, uv_strerror(rc));
-        ingest_fail(b->g, e, false);
-        free(e);
+        ingest_fail(b->g, ctd_uv_error(rc, "reading %s", b->path), false);
     }
 }
 
@@ -410,9 +408,7 @@ static void on_file_open(uv_fs_t *req)
         return;
     }
     if (fd < 0) {
-        char *e = xasprintf("cannot open %s: %s", b->path, uv_strerror((int)fd));
-        ingest_fail(b->g, e, false);
-        free(e);
+        ingest_fail(b->g, ctd_uv_error((int)fd, "cannot open %s", b->path), false);
         return;
     }
     file_read_next(b);
@@ -441,15 +437,13 @@ static void on_ready(void *arg, int64_t off)
         if (uv_fs_open(j->loop, &b->fs, b->path, O_RDONLY | O_CLOEXEC, 0, on_file_open) !=
             0) {
             b->reading = false;
-            char *e = xasprintf("cannot open %s", b->path);
-            ingest_fail(b->g, e, false);
-            free(e);
+            ingest_fail(b->g, orch_error_new(ORCH_E_IO, "cannot open %s", b->path), false);
         }
         break;
     case SRC_HTTP:
         job_emit_blob(b, "downloading");
         if (reg_fetch_blob(j, b, off) != 0 && b->g)
-            ingest_fail(b->g, "cannot start the download", false);
+            ingest_fail(b->g, orch_error_new(ORCH_E_IO, "cannot start the download"), false);
         break;
     }
 }
@@ -484,7 +478,7 @@ static void start_blob(job_blob *b)
     if (!b->g) {
         j->running--;
         b->state = BLOB_DONE;
-        job_fail(j, "the containerd connection is closing");
+        job_fail(j, ctd_closing_error());
     }
 }
 
@@ -503,7 +497,7 @@ static void job_free(img_job *j)
     free(j->target_digest);
     strv_free(j->names);
     strv_free(j->record_labels);
-    free(j->err);
+    orch_error_free(j->err);
     img_ref_free(&j->ref);
     free(j);
 }
@@ -518,7 +512,7 @@ static void on_timer_closed(uv_handle_t *h)
 }
 
 /* Tells everyone, then goes (the job is off the list before any callback). */
-static void notify(img_job *j, const char *err)
+static void notify(img_job *j, const orch_error *err)
 {
     for (img_job **p = &jobs; *p; p = &(*p)->next)
         if (*p == j) {
@@ -527,8 +521,8 @@ static void notify(img_job *j, const char *err)
         }
     j->finishing = true;
     if (err) {
-        fprintf(stderr, "orchd: image %s: %s\n", j->name, err);
-        job_emit_image(j, "failed", "error", err);
+        fprintf(stderr, "orchd: image %s: %s\n", j->name, err->msg);
+        job_emit_image(j, "failed", "error", err->msg);
     } else {
         job_emit_image(j, j->is_import ? "imported" : "pulled", "digest", j->target_digest);
     }
@@ -584,7 +578,19 @@ static void drop_lease(img_job *j, void (*then)(img_job *j))
 
 static void end_failed(img_job *j)
 {
-    notify(j, j->err ? j->err : "failed");
+    if (!j->err)
+        j->err = orch_error_new(ORCH_E_INTERNAL, "failed");
+    notify(j, j->err);
+}
+
+/* Ends the job at once with e (taken): for failures after the blobs, when
+ * nothing of the job runs any more. */
+static void end_now(img_job *j, orch_error *e)
+{
+    j->failing = true;
+    orch_error_free(j->err);
+    j->err = e;
+    notify(j, e);
 }
 
 static void on_end_timer(uv_timer_t *t)
@@ -604,15 +610,12 @@ static void maybe_end(img_job *j)
     uv_timer_start(j->retry_timer, on_end_timer, 0, 0);
 }
 
-void job_fail(img_job *j, const char *fmt, ...)
+void job_fail(img_job *j, orch_error *e)
 {
-    if (!j->err) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(&j->err, fmt, ap) < 0)
-            j->err = NULL;
-        va_end(ap);
-    }
+    if (!j->err)
+        j->err = e; /* the first reason is the one that counts */
+    else
+        orch_error_free(e);
     if (j->failing)
         return;
     j->failing = true;
@@ -622,7 +625,7 @@ void job_fail(img_job *j, const char *fmt, ...)
             if (b->rr)
                 reg_cancel_blob(b);
             if (b->g)
-                ingest_fail(b->g, "stopped: the image failed", false);
+                ingest_fail(b->g, orch_error_new(ORCH_E_CANCELLED, "stopped: the image failed"), false);
         } else if (b->state != BLOB_DONE) {
             b->state = BLOB_DONE;
         }
@@ -660,30 +663,28 @@ static void done_ok(img_job *j)
     notify(j, NULL);
 }
 
-static void on_unpacked(void *arg, grpc_status_code st, const char *err)
+static void on_unpacked(void *arg, const orch_error *err)
 {
     img_job *j = arg;
     j->busy--;
-    if (err && strstr(err, "snapshotter not loaded") && !j->rt->snapshotter_fixed) {
+    if (err && err->code == ORCH_E_UNSUPPORTED && !j->rt->snapshotter_fixed) {
         /* a start falls back to another snapshotter by itself */
-        fprintf(stderr, "orchd: image %s: not unpacked now: %s\n", j->name, err);
+        fprintf(stderr, "orchd: image %s: not unpacked now: %s\n", j->name, err->msg);
         err = NULL;
     }
     if (err) {
-        j->failing = true;
-        notify(j, err);
+        end_now(j, ctd_error_dup(err));
         return;
     }
     done_ok(j);
 }
 
-static void on_resolved(void *arg, ctd_image *img, const char *name, const char *err)
+static void on_resolved(void *arg, ctd_image *img, const char *name, const orch_error *err)
 {
     img_job *j = arg;
     if (err) {
         j->busy--;
-        j->failing = true;
-        notify(j, err);
+        end_now(j, ctd_error_dup(err));
         return;
     }
     job_emit_image(j, "unpacking", NULL, NULL);
@@ -691,8 +692,7 @@ static void on_resolved(void *arg, ctd_image *img, const char *name, const char 
     ctd_image_unref(img);
     if (rc != 0) {
         j->busy--;
-        j->failing = true;
-        notify(j, "the containerd connection is closing");
+        end_now(j, ctd_closing_error());
     }
 }
 
@@ -701,8 +701,7 @@ static void unpack(img_job *j)
     j->busy++;
     if (pull_closed() || !j->rt->conn || ctd_image_get(j->rt, j->name, on_resolved, j) != 0) {
         j->busy--;
-        j->failing = true;
-        notify(j, "the containerd connection is closing");
+        end_now(j, ctd_closing_error());
     }
 }
 
@@ -724,7 +723,7 @@ static void on_record(void *arg, grpc_status_code st, const char *details, Proto
         rc->updating = true;
         if (record_send(rc) == 0)
             return;
-        st = GRPC_STATUS_UNAVAILABLE;
+        st = GRPC_STATUS_CANCELLED;
         details = "the containerd connection is closing";
     }
     size_t i = rc->i;
@@ -732,7 +731,7 @@ static void on_record(void *arg, grpc_status_code st, const char *details, Proto
     if (job_returned(j))
         return;
     if (st != GRPC_STATUS_OK) {
-        job_fail(j, "recording image %s: %s", j->names[i], details);
+        job_fail(j, orch_error_prefix(ctd_status_error(st, details), "recording image %s", j->names[i]));
         return;
     }
     record_next(j, i + 1);
@@ -800,7 +799,7 @@ static void record_next(img_job *j, size_t i)
     if (pull_closed() || record_send(rc) != 0) {
         free(rc);
         j->busy--;
-        job_fail(j, "the containerd connection is closing");
+        job_fail(j, ctd_closing_error());
     }
 }
 
@@ -809,7 +808,7 @@ static void records(img_job *j)
     if (j->recording || j->failing)
         return;
     if (!j->target_digest) {
-        job_fail(j, "no image was found");
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "no image was found"));
         return;
     }
     j->recording = true;
@@ -828,7 +827,7 @@ static void on_lease(void *arg, grpc_status_code st, const char *details, Protob
     if (job_returned(j))
         return;
     if (st != GRPC_STATUS_OK) {
-        job_fail(j, "creating a lease: %s", details);
+        job_fail(j, orch_error_prefix(ctd_status_error(st, details), "creating a lease"));
         return;
     }
     if (j->is_import)
@@ -869,7 +868,7 @@ img_job *job_new(ctd_rt *rt, img_ref *ref, bool is_import)
         j->busy--;
         free(j->lease);
         j->lease = NULL;
-        job_fail(j, "the containerd connection is closing");
+        job_fail(j, ctd_closing_error());
     }
     return j;
 }
@@ -884,5 +883,5 @@ void jobs_shutdown(void)
 {
     for (img_job *j = jobs; j; j = j->next)
         if (!j->failing)
-            job_fail(j, "orchd is shutting down");
+            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "orchd is shutting down"));
 }

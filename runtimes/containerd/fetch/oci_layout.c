@@ -50,45 +50,6 @@ bool is_manifest_type(const char *mt)
     return mt && (strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0);
 }
 
-int oci_pick_platform(yajl_val index, const char *want, const char *want_var, char **why)
-{
-    const char *mp[] = {"manifests", NULL};
-    yajl_val ms = yajl_tree_get(index, mp, yajl_t_array);
-    if (!YAJL_IS_ARRAY(ms)) {
-        *why = xstrdup("its index has no \"manifests\"");
-        return -1;
-    }
-    int pick = -1, unnamed = -1, n_unnamed = 0;
-    char seen[256] = "";
-    for (size_t i = 0; i < ms->u.array.len && i < (size_t)INT32_MAX; i++) {
-        yajl_val m = ms->u.array.values[i];
-        const char *pp[] = {"platform", NULL};
-        yajl_val p = yajl_tree_get(m, pp, yajl_t_object);
-        if (!p) {
-            n_unnamed++;
-            unnamed = (int)i;
-            continue;
-        }
-        const char *os = jstr(p, "os"), *arch = jstr(p, "architecture"), *var = jstr(p, "variant");
-        if (os && arch && strlen(seen) < 200)
-            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s/%s%s%s",
-                     *seen ? ", " : "", os, arch, var && *var ? "/" : "", var ? var : "");
-        if (!os || strcmp(os, "linux") != 0 || !arch || strcmp(arch, want) != 0)
-            continue;
-        bool exact = !var || !*var || !*want_var || strcmp(var, want_var) == 0;
-        if (!exact)
-            continue;
-        if (pick < 0)
-            pick = (int)i;
-    }
-    if (pick < 0 && n_unnamed == 1 && ms->u.array.len == 1)
-        pick = unnamed;
-    if (pick < 0)
-        *why = xasprintf("no manifest for linux/%s%s%s (it has: %s)", want, *want_var ? "/" : "",
-                         want_var, *seen ? seen : "no platforms");
-    return pick;
-}
-
 /* ---------------------------------------------------------------- reading */
 
 static char *read_named(rs *r, const char *name, size_t max, size_t *len, const char *what)
@@ -131,13 +92,13 @@ static yajl_val read_json_blob(rs *r, const char *digest, long long size, char *
         fail(r, "%s names a blob with an invalid digest '%.80s'", f, digest);
         return NULL;
     }
-    if (size < 0 || size > (long long)OCI_MAX_JSON) {
+    if (size < 0 || size > (long long)CTD_MAX_MANIFEST) {
         fail(r, "%s: the descriptor of %s gives it %lld bytes (a manifest or index has at most %u)",
-             f, digest, size, OCI_MAX_JSON);
+             f, digest, size, CTD_MAX_MANIFEST);
         return NULL;
     }
     char *name = blob_name(digest);
-    char *buf = read_named(r, name, OCI_MAX_JSON, len, "a blob the image needs");
+    char *buf = read_named(r, name, CTD_MAX_MANIFEST, len, "a blob the image needs");
     free(name);
     if (!buf)
         return NULL;
@@ -259,7 +220,7 @@ static bool read_index_json(rs *r, char **digest, char **mt, long long *size)
         return false;
     }
     free(layout);
-    char *index_bytes = read_named(r, "index.json", OCI_MAX_JSON, &len, "index.json");
+    char *index_bytes = read_named(r, "index.json", CTD_MAX_MANIFEST, &len, "index.json");
     if (!index_bytes)
         return false;
     r->img->index_digest = ctd_sha256_digest(index_bytes, len);
@@ -335,8 +296,8 @@ static void plan_manifest(rs *r, yajl_val v, const char *cur, size_t bi)
         return;
     }
     size_t n_layers = layers->u.array.len;
-    if (n_layers > OCI_MAX_LAYERS) {
-        fail(r, "manifest %s in %s has %zu layers (at most %d)", cur, f, n_layers, OCI_MAX_LAYERS);
+    if (n_layers > CTD_MAX_LAYERS) {
+        fail(r, "manifest %s in %s has %zu layers (at most %d)", cur, f, n_layers, CTD_MAX_LAYERS);
         return;
     }
     add_label(r, bi, "containerd.io/gc.ref.content.config", cd);
@@ -391,8 +352,8 @@ int oci_resolve(const oci_source *src, oci_image *img, char **err)
     const char *mp[] = {"manifests", NULL};
     /* the JSON chain, top first: indexes, then the manifest */
     for (int depth = 0; cur && !cancelled(&r); depth++) {
-        if (depth > OCI_MAX_DEPTH) {
-            fail(&r, "the indexes in %s nest deeper than %d", src->name, OCI_MAX_DEPTH);
+        if (depth > CTD_MAX_INDEX_DEPTH) {
+            fail(&r, "the indexes in %s nest deeper than %d", src->name, CTD_MAX_INDEX_DEPTH);
             break;
         }
         char *bytes = NULL;
@@ -423,7 +384,7 @@ int oci_resolve(const oci_source *src, oci_image *img, char **err)
             break;
         }
         char *why = NULL;
-        int i = oci_pick_platform(v, src->arch, src->variant, &why);
+        int i = ctd_pick_platform(v, src->arch, src->variant, &why);
         if (i < 0) {
             fail(&r, "%s: %s", src->name, why);
             free(why);

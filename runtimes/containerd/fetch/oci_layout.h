@@ -2,7 +2,7 @@
  * nested indexes down to the linux/<arch> manifest, its config and layers.
  * Pure: the layout's files come through an oci_source (a tar index, a
  * directory, a buffer), so the fuzz target and the unit test drive the same
- * code as import.c. Every JSON blob is read (at most OCI_MAX_JSON bytes),
+ * code as import.c. Every JSON blob is read (at most CTD_MAX_MANIFEST bytes),
  * checked against its digest and its descriptor's size, and parsed; every
  * config and layer must be present with the size its descriptor gives. The
  * result is the plan of blobs to store. Also the media-type and platform
@@ -16,15 +16,15 @@
 #include <stdint.h>
 #include <yajl/yajl_tree.h>
 
+#include "containerd/core/ctd_limits.h"
+#include "containerd/core/ctd_platform.h"
+
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1"
 
-#define OCI_MAX_JSON (4u << 20) /* index.json, an index, a manifest */
-#define OCI_MAX_DEPTH 4         /* indexes inside indexes */
-#define OCI_MAX_LAYERS 1024     /* layers of one manifest */
 
 /* Where a file of the layout lies: path (malloc'ed; NULL inside an
  * archive), offset and size. */
@@ -76,9 +76,6 @@ void oci_image_free(oci_image *img);
 
 bool is_index_type(const char *mt);
 bool is_manifest_type(const char *mt);
-/* The entry of an index ("manifests") for linux/arch[/variant]: its
- * position, or -1 with *why (malloc'ed). */
-int oci_pick_platform(yajl_val index, const char *arch, const char *variant, char **why);
 
 /* Members of parsed manifests, indexes and layout files: a string, or
  * NULL; an integer, or false. */

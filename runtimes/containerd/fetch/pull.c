@@ -53,7 +53,7 @@ typedef struct note {
     char *name;
     unsigned pulled_gen;
     uint64_t fail_at;
-    char *fail;
+    orch_error *fail;
 } note;
 
 static note *notes;
@@ -76,12 +76,12 @@ static void notes_free(void)
         note *n = notes;
         notes = n->next;
         free(n->name);
-        free(n->fail);
+        orch_error_free(n->fail);
         free(n);
     }
 }
 
-static const char *recent_failure(ctd_rt *rt, const char *name)
+static const orch_error *recent_failure(ctd_rt *rt, const char *name)
 {
     for (note *n = notes; n; n = n->next)
         if (strcmp(n->name, name) == 0 && n->fail && uv_now(rt->loop) - n->fail_at < FAIL_MEMORY_MS)
@@ -202,7 +202,7 @@ static const char *image_label(const Containerd__Services__Images__V1__Image *im
 
 /* Makes one image present as a policy says; cb(name, err) with the record's
  * name. */
-typedef void (*acq_cb)(void *arg, const char *name, const char *err);
+typedef void (*acq_cb)(void *arg, const char *name, const orch_error *err);
 
 typedef struct acq {
     ctd_rt *rt;
@@ -220,9 +220,11 @@ typedef struct acq {
     uv_fs_t fs;
 } acq;
 
-static void acq_finish(acq *a, const char *name, const char *err)
+/* Over: cb hears err (taken; NULL: the image is there, as name). */
+static void acq_finish(acq *a, const char *name, orch_error *err)
 {
     a->cb(a->arg, name, err);
+    orch_error_free(err);
     img_ref_free(&a->ref);
     free(a->name);
     free(a->image);
@@ -254,26 +256,27 @@ static void emit_plain(acq *a, const char *status, const char *key, const char *
 
 /* containerd itself down (it may be a service this very grow starts, as in
  * examples/demo) says nothing about the image: such a failure is not
- * remembered, so the start, once containerd is up, pulls again. The
- * transport words these failures this way (ctd_transport.c). */
-static bool is_containerd_down(const char *err)
+ * remembered, so the start, once containerd is up, pulls again. Told by
+ * the code (unreachable, or no answer in time) while the channel to
+ * containerd is down: a registry that cannot be reached is remembered. */
+static bool is_containerd_down(ctd_rt *rt, const orch_error *err)
 {
-    return err && (strncmp(err, "containerd not reachable", 24) == 0 ||
-                   strncmp(err, "containerd at ", 14) == 0);
+    return err && (err->code == ORCH_E_UNAVAILABLE || err->code == ORCH_E_TIMEOUT) &&
+           (!rt->conn || ctd_conn_down(rt->conn));
 }
 
-static void on_job_done(void *arg, const char *name, const char *err)
+static void on_job_done(void *arg, const char *name, const orch_error *err)
 {
     acq *a = arg;
-    if (!closed && !is_containerd_down(err)) {
+    if (!closed && !is_containerd_down(a->rt, err)) {
         note *n = note_get(a->name);
-        free(n->fail);
-        n->fail = err ? xstrdup(err) : NULL;
+        orch_error_free(n->fail);
+        n->fail = ctd_error_dup(err);
         n->fail_at = err ? uv_now(a->rt->loop) : 0;
         if (!err)
             n->pulled_gen = generation;
     }
-    acq_finish(a, name, err);
+    acq_finish(a, name, ctd_error_dup(err));
 }
 
 static void run_job(acq *a, bool is_import)
@@ -299,7 +302,7 @@ static void on_present(void *arg, grpc_status_code st, const char *details,
 static void look_up(acq *a, const char *name)
 {
     if (get_image(a->rt, name, a->for_start, on_present, a) != 0)
-        acq_finish(a, NULL, "the containerd connection is closing");
+        acq_finish(a, NULL, ctd_closing_error());
 }
 
 static void on_present(void *arg, grpc_status_code st, const char *details,
@@ -314,9 +317,7 @@ static void on_present(void *arg, grpc_status_code st, const char *details,
         return;
     }
     if (st != GRPC_STATUS_NOT_FOUND) {
-        char *e = ctd_call_error(st, details);
-        acq_finish(a, NULL, e);
-        free(e);
+        acq_finish(a, NULL, ctd_status_error(st, details));
         return;
     }
     if (!a->tried_raw && strcmp(a->image, a->name) != 0) {
@@ -326,18 +327,18 @@ static void on_present(void *arg, grpc_status_code st, const char *details,
         return;
     }
     if (strcmp(a->pol, "never") == 0) {
-        char *e = xasprintf("image %s is not in containerd's store (namespace %s) and the pull "
-                            "policy is never",
-                            a->image, ctd_conn_namespace(a->rt->conn));
-        acq_finish(a, NULL, e);
-        free(e);
+        acq_finish(a, NULL,
+                   orch_error_new(ORCH_E_NOT_FOUND,
+                                  "image %s is not in containerd's store (namespace %s) and the "
+                                  "pull policy is never",
+                                  a->image, ctd_conn_namespace(a->rt->conn)));
         return;
     }
     /* a start right after a failed pull (grow's, or another start's)
      * reports that failure rather than trying again at once */
-    const char *f = a->for_start ? recent_failure(a->rt, a->name) : NULL;
+    const orch_error *f = a->for_start ? recent_failure(a->rt, a->name) : NULL;
     if (f) {
-        acq_finish(a, NULL, f);
+        acq_finish(a, NULL, ctd_error_dup(f));
         return;
     }
     run_job(a, false);
@@ -349,9 +350,7 @@ static void on_local_record(void *arg, grpc_status_code st, const char *details,
 {
     acq *a = arg;
     if (st != GRPC_STATUS_OK && st != GRPC_STATUS_NOT_FOUND) {
-        char *e = ctd_call_error(st, details);
-        acq_finish(a, NULL, e);
-        free(e);
+        acq_finish(a, NULL, ctd_status_error(st, details));
         return;
     }
     const char *had = st == GRPC_STATUS_OK ? image_label(img, LABEL_IMPORT_STAMP) : NULL;
@@ -374,20 +373,19 @@ static void on_local_stat(uv_fs_t *req)
     }
     uv_fs_req_cleanup(req);
     if (closed) {
-        acq_finish(a, NULL, "orchd is shutting down");
+        acq_finish(a, NULL, orch_error_new(ORCH_E_CANCELLED, "orchd is shutting down"));
         return;
     }
     if (rc != 0) {
-        char *e = a->ref.kind == REF_OCI_ARCHIVE
-                      ? xasprintf("cannot read the archive %s: %s", a->ref.file, uv_strerror(rc))
-                      : xasprintf("cannot read the layout %s: %s/index.json: %s", a->ref.file,
-                                  a->ref.file, uv_strerror(rc));
+        orch_error *e = a->ref.kind == REF_OCI_ARCHIVE
+                            ? ctd_uv_error(rc, "cannot read the archive %s", a->ref.file)
+                            : ctd_uv_error(rc, "cannot read the layout %s: %s/index.json",
+                                           a->ref.file, a->ref.file);
         acq_finish(a, NULL, e);
-        free(e);
         return;
     }
     if (get_image(a->rt, a->name, a->for_start, on_local_record, a) != 0)
-        acq_finish(a, NULL, "the containerd connection is closing");
+        acq_finish(a, NULL, ctd_closing_error());
 }
 
 /* Starts; cb always runs later. */
@@ -452,28 +450,36 @@ static void ens_free(ens *e)
     free(e);
 }
 
-static void on_ensured(void *arg, const char *name, const char *err)
+static void on_ensured(void *arg, const char *name, const orch_error *err)
 {
     ens *e = arg;
-    if (!err && closed)
-        err = "orchd is shutting down";
-    if (err) {
-        char *m;
+    orch_error *m = NULL;
+    if (!err && closed) {
+        m = orch_error_new(ORCH_E_CANCELLED, "orchd is shutting down");
+    } else if (err) {
+        m = orch_error_new(err->code, "%s", err->msg);
+        m->sys_errno = err->sys_errno;
         if (e->kind != REF_REGISTRY)
-            m = xasprintf("importing image %s: %s", e->image, err);
+            orch_error_prefix(m, "importing image %s", e->image);
         else if (strcmp(e->pol, "always") == 0)
-            m = xasprintf("pulling image %s: %s", e->image, err);
-        else if (is_containerd_down(err)) /* the cause, not the image, comes first */
-            m = xasprintf("%s (so image %s could not be looked up or pulled)", err, e->image);
-        else
-            m = xasprintf("image %s is not in containerd's store (namespace %s); pull or import it "
-                          "first (orchd's pull failed: %s)",
-                          e->image, ctd_conn_namespace(e->rt->conn), err);
-        e->cb(e->arg, NULL, NULL, m);
-        free(m);
+            orch_error_prefix(m, "pulling image %s", e->image);
+        else if (is_containerd_down(e->rt, err)) { /* the cause, not the image, comes first */
+            orch_error_free(m);
+            m = orch_error_new(err->code, "%s (so image %s could not be looked up or pulled)",
+                               err->msg, e->image);
+        } else {
+            orch_error_free(m);
+            m = orch_error_new(err->code,
+                               "image %s is not in containerd's store (namespace %s); pull or "
+                               "import it first (orchd's pull failed: %s)",
+                               e->image, ctd_conn_namespace(e->rt->conn), err->msg);
+        }
     } else if (ctd_image_get(e->rt, name, e->cb, e->arg) != 0) {
-        e->cb(e->arg, NULL, NULL, "the containerd connection is closing");
+        m = ctd_closing_error();
     }
+    if (m)
+        e->cb(e->arg, NULL, NULL, m);
+    orch_error_free(m);
     ens_free(e);
 }
 
@@ -560,19 +566,19 @@ static void on_batch_timer(uv_timer_t *t)
     batch_finish(t->data);
 }
 
-static void item_done(void *arg, const char *name, const char *err)
+static void item_done(void *arg, const char *name, const orch_error *err)
 {
     item *it = arg;
     batch *b = it->b;
     if (err) {
         b->ok = false;
         for (size_t i = 0; i < it->n_services; i++) {
-            char *line = xasprintf("service %s: image %s: %s", it->services[i], it->image, err);
+            char *line = xasprintf("service %s: image %s: %s", it->services[i], it->image, err->msg);
             report_line(b, line);
             free(line);
         }
         if (it->n_services == 0) {
-            char *line = xasprintf("image %s: %s", it->image, err);
+            char *line = xasprintf("image %s: %s", it->image, err->msg);
             report_line(b, line);
             free(line);
         }
@@ -614,7 +620,9 @@ static void batch_item(ctd_rt *rt, batch *b, item *it, const char *image, const 
     char *err = NULL;
     b->pending++;
     if (img_ref_parse(image, project_dir, &ref, &err) != 0) {
-        item_done(it, NULL, err);
+        orch_error *e = orch_error_new(ORCH_E_INVALID, "%s", err);
+        item_done(it, NULL, e);
+        orch_error_free(e);
         free(err);
         return;
     }

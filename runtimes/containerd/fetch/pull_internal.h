@@ -22,7 +22,6 @@
 #include "containerd/fetch/ingest.h"
 #include "containerd/fetch/ref.h"
 
-#define MAX_MANIFEST (4u << 20)
 
 typedef struct img_job img_job;
 typedef struct job_blob job_blob;
@@ -63,13 +62,13 @@ struct job_blob {
     /* the ingest's outcome, kept while a file read is still in flight */
     bool have_result;
     int result;
-    char *result_err;
+    orch_error *result_err;
 };
 
 enum { BLOB_PENDING, BLOB_WAITING, BLOB_RUNNING, BLOB_RETRY, BLOB_DONE };
 
 typedef struct job_waiter {
-    void (*done)(void *arg, const char *name, const char *err);
+    void (*done)(void *arg, const char *name, const orch_error *err);
     void *arg;
     orch_image_progress_cb progress; /* may be NULL */
     void *parg;
@@ -97,7 +96,7 @@ struct img_job {
     char **names; /* the records to write: name first */
     size_t n_names;
     char **record_labels; /* key, value, ..., NULL */
-    char *err;
+    orch_error *err; /* why it failed (the first reason) */
     bool failing, finishing, aborted, recording;
     uint64_t t0;
     int64_t fetched; /* bytes that came over the network or from the file */
@@ -125,7 +124,8 @@ job_blob *job_add_blob(img_job *j, const char *digest, const char *media_type, i
 void job_blob_label(job_blob *b, const char *key, const char *value);
 /* Every blob is known: store them. */
 void job_run_blobs(img_job *j);
-void job_fail(img_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The job fails with e (taken): everything stops, every waiter hears e. */
+void job_fail(img_job *j, orch_error *e);
 /* A request counted in j->busy came back: true when the job is failing (the
  * caller drops what it got and returns). */
 bool job_returned(img_job *j);
@@ -147,10 +147,6 @@ void reg_free(img_job *j);
 int reg_fetch_blob(img_job *j, job_blob *b, int64_t from);
 void reg_cancel_blob(job_blob *b);
 void reg_resume_blob(job_blob *b);
-/* Picks linux/<host arch> from an index ("manifests" array): the
- * descriptor's index, or -1 with *why (malloc'ed). */
-struct yajl_val_s;
-int pick_platform(struct yajl_val_s *index, char **why);
 
 /* ---- import.c ---- */
 void imp_begin(img_job *j);

@@ -25,7 +25,6 @@
 #define ACCEPT                                                                                  \
     "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST \
     ", */*;q=0.5"
-#define MAX_DEPTH 4
 
 typedef struct reg_req reg_req;
 
@@ -63,13 +62,6 @@ struct reg_req {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-int pick_platform(struct yajl_val_s *index, char **why)
-{
-    const char *var = NULL;
-    const char *arch = ctd_host_arch(&var);
-    return oci_pick_platform(index, arch, var, why);
-}
 
 /* The registry's error body: {"errors":[{"code":..,"message":..}]} */
 static char *registry_error(const http_result *res, char **code_out)
@@ -442,7 +434,7 @@ static void manifest_found(img_job *j, yajl_val root)
     const char *cdig = config ? jstr(config, "digest") : NULL;
     if (!cdig || !img_digest_valid(cdig) || !jint(config, "size", &csize) || csize < 0 ||
         !YAJL_IS_ARRAY(layers)) {
-        job_fail(j, "manifest %s has no valid config or layers", me->digest);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "manifest %s has no valid config or layers", me->digest));
         return;
     }
     job_add_blob(j, cdig, jstr(config, "mediaType"), csize, "config", false)->src = SRC_HTTP;
@@ -452,13 +444,11 @@ static void manifest_found(img_job *j, yajl_val root)
         const char *d = jstr(l, "digest"), *mt = jstr(l, "mediaType");
         long long size = 0;
         if (!d || !img_digest_valid(d) || !jint(l, "size", &size) || size < 0) {
-            job_fail(j, "layer %zu of manifest %s has no valid digest or size", i + 1,
-                     me->digest);
+            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "layer %zu of manifest %s has no valid digest or size", i + 1, me->digest));
             return;
         }
         if (mt && strstr(mt, "foreign")) {
-            job_fail(j, "layer %zu is a foreign layer (%s), which orchd does not fetch", i + 1,
-                     mt);
+            job_fail(j, orch_error_new(ORCH_E_UNSUPPORTED, "layer %zu is a foreign layer (%s), which orchd does not fetch", i + 1, mt));
             return;
         }
         job_add_blob(j, d, mt, size, "layer", false)->src = SRC_HTTP;
@@ -490,23 +480,18 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     if (job_returned(j))
         return;
     if (err) {
-        job_fail(j, "%s", err);
+        job_fail(j, orch_error_new(ORCH_E_PERMISSION, "%s", err)); /* auth: refused, or no token */
         return;
     }
     if (res->curl_code != CURLE_OK) {
         if (res->body_cut)
-            job_fail(j, "the manifest from %s is larger than %u bytes", r->host, MAX_MANIFEST);
+            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "the manifest from %s is larger than %u bytes", r->host, CTD_MAX_MANIFEST));
         else if (res->curl_code == CURLE_PEER_FAILED_VERIFICATION)
-            job_fail(j, "cannot reach the registry %s: %s (its certificate is not trusted by "
-                        "the system's CAs: add its CA to /usr/local/share/ca-certificates and run "
-                        "update-ca-certificates)",
-                     r->host, res->error);
+            job_fail(j, orch_error_new(ORCH_E_UNAVAILABLE, "cannot reach the registry %s: %s (its certificate is not trusted by the system's CAs: add its CA to /usr/local/share/ca-certificates and run update-ca-certificates)", r->host, res->error));
         else if (res->curl_code == CURLE_SSL_CONNECT_ERROR && strncmp(r->base, "https:", 6) == 0)
-            job_fail(j, "cannot reach the registry %s: %s (if it serves plain http, list it in "
-                        "ORCH_INSECURE_REGISTRIES)",
-                     r->host, res->error);
+            job_fail(j, orch_error_new(ORCH_E_UNAVAILABLE, "cannot reach the registry %s: %s (if it serves plain http, list it in ORCH_INSECURE_REGISTRIES)", r->host, res->error));
         else
-            job_fail(j, "cannot reach the registry %s: %s", r->host, res->error);
+            job_fail(j, orch_error_new(ORCH_E_UNAVAILABLE, "cannot reach the registry %s: %s", r->host, res->error));
         return;
     }
     const char *what = r->depth == 0 ? (j->ref.digest ? "manifest" : "tag") : "manifest";
@@ -514,32 +499,26 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
         char *code = NULL;
         char *detail = registry_error(res, &code);
         if (code && strcmp(code, "NAME_UNKNOWN") == 0)
-            job_fail(j, "repository %s not found on %s (%s)", j->ref.path, r->host, detail);
+            job_fail(j, orch_error_new(ORCH_E_NOT_FOUND, "repository %s not found on %s (%s)", j->ref.path, r->host, detail));
         else if (r->depth == 0 && j->ref.digest)
-            job_fail(j, "manifest %s not found in %s on %s%s%s%s", j->ref.digest, j->ref.path,
-                     r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+            job_fail(j, orch_error_new(ORCH_E_NOT_FOUND, "manifest %s not found in %s on %s%s%s%s", j->ref.digest, j->ref.path, r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : ""));
         else if (r->depth == 0)
-            job_fail(j, "%s '%s' not found in %s on %s%s%s%s", what, j->ref.tag, j->ref.path,
-                     r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+            job_fail(j, orch_error_new(ORCH_E_NOT_FOUND, "%s '%s' not found in %s on %s%s%s%s", what, j->ref.tag, j->ref.path, r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : ""));
         else
-            job_fail(j, "the platform manifest is missing from %s on %s%s%s%s", j->ref.path,
-                     r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+            job_fail(j, orch_error_new(ORCH_E_NOT_FOUND, "the platform manifest is missing from %s on %s%s%s%s", j->ref.path, r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : ""));
         free(code);
         free(detail);
         return;
     }
     if (res->status == 403) {
         char *detail = registry_error(res, NULL);
-        job_fail(j, "the registry %s denied access to %s%s%s%s", r->host, j->ref.path,
-                 detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+        job_fail(j, orch_error_new(ORCH_E_PERMISSION, "the registry %s denied access to %s%s%s%s", r->host, j->ref.path, detail ? " (" : "", detail ? detail : "", detail ? ")" : ""));
         free(detail);
         return;
     }
     if (res->status != 200) {
         char *detail = registry_error(res, NULL);
-        job_fail(j, "the registry %s answered HTTP %ld for the manifest of %s%s%s%s", r->host,
-                 res->status, j->name, detail ? " (" : "", detail ? detail : "",
-                 detail ? ")" : "");
+        job_fail(j, orch_error_new(ORCH_E_IO, "the registry %s answered HTTP %ld for the manifest of %s%s%s%s", r->host, res->status, j->name, detail ? " (" : "", detail ? detail : "", detail ? ")" : ""));
         free(detail);
         return;
     }
@@ -554,16 +533,13 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
                 expected = parent->labels[i + 1];
     }
     if (expected && strcmp(expected, digest) != 0) {
-        job_fail(j, "digest mismatch: the registry %s sent a manifest with digest %s for %s", r->host,
-                 digest, expected);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "digest mismatch: the registry %s sent a manifest with digest %s for %s", r->host, digest, expected));
         free(digest);
         return;
     }
     if (!expected && res->docker_digest && img_digest_valid(res->docker_digest) &&
         strcmp(res->docker_digest, digest) != 0) {
-        job_fail(j, "digest mismatch: the registry %s says the manifest of %s is %s, but it has "
-                    "digest %s",
-                 r->host, j->name, res->docker_digest, digest);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "digest mismatch: the registry %s says the manifest of %s is %s, but it has digest %s", r->host, j->name, res->docker_digest, digest));
         free(digest);
         return;
     }
@@ -571,7 +547,7 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     yajl_val root = yajl_tree_parse(res->body, why, sizeof why);
     if (!YAJL_IS_OBJECT(root)) {
         why[strcspn(why, "\n")] = '\0';
-        job_fail(j, "the manifest %s is not a JSON object%s%s", digest, *why ? ": " : "", why);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "the manifest %s is not a JSON object%s%s", digest, *why ? ": " : "", why));
         yajl_tree_free(root);
         free(digest);
         return;
@@ -597,12 +573,9 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     if (!mt) {
         long long v = 0;
         if (jint(root, "schemaVersion", &v) && v == 1)
-            job_fail(j, "%s is a Docker schema 1 image, which orchd does not pull (push it again "
-                        "with a current tool)",
-                     j->name);
+            job_fail(j, orch_error_new(ORCH_E_UNSUPPORTED, "%s is a Docker schema 1 image, which orchd does not pull (push it again with a current tool)", j->name));
         else
-            job_fail(j, "the registry %s sent something that is not an image manifest (%s)",
-                     r->host, res->content_type ? res->content_type : "no content type");
+            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "the registry %s sent something that is not an image manifest (%s)", r->host, res->content_type ? res->content_type : "no content type"));
         yajl_tree_free(root);
         free(digest);
         return;
@@ -612,18 +585,20 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     chain_add(r, mt, digest, res->body, res->body_len);
     if (is_index_type(mt)) {
         char *why2 = NULL;
-        int i = pick_platform(root, &why2);
+        const char *var = NULL;
+        const char *arch = ctd_host_arch(&var);
+        int i = ctd_pick_platform(root, arch, var, &why2);
         if (i < 0) {
-            job_fail(j, "%s", why2);
+            job_fail(j, orch_error_new(ORCH_E_NOT_FOUND, "%s", why2));
             free(why2);
-        } else if (++r->depth > MAX_DEPTH) {
-            job_fail(j, "its indexes nest deeper than %d", MAX_DEPTH);
+        } else if (++r->depth > CTD_MAX_INDEX_DEPTH) {
+            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its indexes nest deeper than %d", CTD_MAX_INDEX_DEPTH));
         } else {
             const char *mp[] = {"manifests", NULL};
             yajl_val m = yajl_tree_get(root, mp, yajl_t_array)->u.array.values[i];
             const char *d = jstr(m, "digest");
             if (!d || !img_digest_valid(d)) {
-                job_fail(j, "index %s names a manifest without a valid digest", digest);
+                job_fail(j, orch_error_new(ORCH_E_CORRUPT, "index %s names a manifest without a valid digest", digest));
             } else {
                 char key[64];
                 snprintf(key, sizeof key, "containerd.io/gc.ref.content.m.%d", i);
@@ -646,7 +621,7 @@ static void fetch_manifest(img_job *j, const char *reference)
     rr->j = j;
     rr->url = xasprintf("%smanifests/%s", r->base, reference);
     rr->accept_manifests = true;
-    rr->max_body = MAX_MANIFEST;
+    rr->max_body = CTD_MAX_MANIFEST;
     rr->done = on_manifest;
     rr->arg = j;
     r->manifest = rr;
@@ -755,20 +730,20 @@ static void on_blob_done(void *arg, const http_result *res, const char *err)
     if (!b->g)
         return;
     if (err) {
-        ingest_fail(b->g, err, false);
+        ingest_fail(b->g, orch_error_new(ORCH_E_PERMISSION, "%s", err), false);
         return;
     }
     if (res->curl_code != CURLE_OK) {
         bool t = transient_curl(res->curl_code);
-        char *e = xasprintf("downloading %s %s from %s: %s", b->what, b->digest, r->host,
-                            res->error);
+        orch_error *e = orch_error_new(t ? ORCH_E_UNAVAILABLE : ORCH_E_IO,
+                                       "downloading %s %s from %s: %s", b->what, b->digest,
+                                       r->host, res->error);
         /* a stall (the registry stopped sending) is retried once, other
          * network errors twice (job.c) */
         if (res->curl_code == CURLE_OPERATION_TIMEDOUT && b->retries >= 1)
             t = false;
         b->http_failed_transient = t;
         ingest_fail(b->g, e, t);
-        free(e);
         return;
     }
     if (res->status == 200 || res->status == 206) {
@@ -777,16 +752,18 @@ static void on_blob_done(void *arg, const http_result *res, const char *err)
     }
     char *code = NULL;
     char *detail = registry_error(res, &code);
-    char *e;
-    if (res->status == 404)
-        e = xasprintf("%s %s not found in %s on %s%s%s%s", b->what, b->digest, j->ref.path,
-                      r->host, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
-    else
-        e = xasprintf("downloading %s %s from %s: HTTP %ld%s%s%s", b->what, b->digest, r->host,
-                      res->status, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+    orch_error *e;
     b->http_failed_transient = res->status >= 500 || res->status == 429;
+    if (res->status == 404)
+        e = orch_error_new(ORCH_E_NOT_FOUND, "%s %s not found in %s on %s%s%s%s", b->what,
+                           b->digest, j->ref.path, r->host, detail ? " (" : "",
+                           detail ? detail : "", detail ? ")" : "");
+    else
+        e = orch_error_new(b->http_failed_transient ? ORCH_E_UNAVAILABLE : ORCH_E_IO,
+                           "downloading %s %s from %s: HTTP %ld%s%s%s", b->what, b->digest,
+                           r->host, res->status, detail ? " (" : "", detail ? detail : "",
+                           detail ? ")" : "");
     ingest_fail(b->g, e, b->http_failed_transient);
-    free(e);
     free(code);
     free(detail);
 }

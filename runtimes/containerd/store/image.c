@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include <yajl/yajl_tree.h>
 
@@ -23,37 +22,7 @@
 #include "containerd/store/store.h"
 #include "common/xalloc.h"
 
-#define MAX_MANIFEST_BYTES (4u << 20)
-#define MAX_CONFIG_BYTES (8u << 20)
-#define MAX_INDEX_DEPTH 4
 #define MAX_CACHED 16
-
-/* ---------------------------------------------------------------- platform */
-
-const char *ctd_host_arch(const char **variant)
-{
-    static char arch[32], var[8];
-    if (!arch[0]) {
-        struct utsname u;
-        const char *m = uname(&u) == 0 ? u.machine : "";
-        const char *a = m, *v = "";
-        if (strcmp(m, "x86_64") == 0)
-            a = "amd64";
-        else if (strcmp(m, "aarch64") == 0 || strcmp(m, "arm64") == 0)
-            a = "arm64", v = "v8";
-        else if (strncmp(m, "armv7", 5) == 0)
-            a = "arm", v = "v7";
-        else if (strncmp(m, "armv6", 5) == 0)
-            a = "arm", v = "v6";
-        else if (m[0] == 'i' && strcmp(m + 2, "86") == 0)
-            a = "386";
-        snprintf(arch, sizeof arch, "%.31s", a);
-        snprintf(var, sizeof var, "%.7s", v);
-    }
-    if (variant)
-        *variant = var;
-    return arch;
-}
 
 /* ---------------------------------------------------------------- blobs */
 
@@ -88,24 +57,26 @@ static void blob_msg(void *arg, ProtobufCMessage *msg)
 static void blob_end(void *arg, grpc_status_code st, const char *details)
 {
     blob_read *b = arg;
-    char *err = NULL;
-    if (st != GRPC_STATUS_OK) {
-        err = st == GRPC_STATUS_NOT_FOUND
-                  ? xasprintf("blob %s is not in the content store (an incomplete pull or import?)",
-                              b->digest)
-                  : xasprintf("reading blob %s: %s", b->digest, details);
+    orch_error *err = NULL;
+    if (st == GRPC_STATUS_NOT_FOUND) {
+        err = orch_error_new(ORCH_E_NOT_FOUND,
+                             "blob %s is not in the content store (an incomplete pull or import?)",
+                             b->digest);
+    } else if (st != GRPC_STATUS_OK) {
+        err = orch_error_prefix(ctd_status_error(st, details), "reading blob %s", b->digest);
     } else if (b->too_big) {
-        err = xasprintf("blob %s is larger than %zu bytes", b->digest, b->max);
+        err = orch_error_new(ORCH_E_CORRUPT, "blob %s is larger than %zu bytes", b->digest, b->max);
     } else if (strncmp(b->digest, "sha256:", 7) == 0) {
         char *got = ctd_sha256_digest(b->buf ? b->buf : "", b->len);
         if (strcmp(got, b->digest) != 0)
-            err = xasprintf("blob %s has digest %s in the content store", b->digest, got);
+            err = orch_error_new(ORCH_E_CORRUPT, "blob %s has digest %s in the content store",
+                                 b->digest, got);
         free(got);
     }
     if (!b->buf)
         b->buf = xstrdup("");
     b->cb(b->arg, err ? NULL : b->buf, err ? 0 : b->len, err);
-    free(err);
+    orch_error_free(err);
     free(b->buf);
     free(b->digest);
     free(b);
@@ -211,7 +182,7 @@ typedef struct ctd_img_job {
     size_t n_w;
 } img_job;
 
-static void job_finish(img_job *j, ctd_image *img, const char *err)
+static void job_finish(img_job *j, ctd_image *img, const orch_error *err)
 {
     for (img_job **p = &j->rt->img_jobs; *p; p = &(*p)->next)
         if (*p == j) {
@@ -240,19 +211,12 @@ static void job_finish(img_job *j, ctd_image *img, const char *err)
     free(j);
 }
 
-static void job_fail(img_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void job_fail(img_job *j, const char *fmt, ...)
+/* The resolution failed with e (taken). */
+static void job_fail(img_job *j, orch_error *e)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    char *full = xasprintf("image %s: %s", j->ref_name, msg ? msg : "out of memory");
-    job_finish(j, NULL, full);
-    free(full);
-    free(msg);
+    orch_error_prefix(e, "image %s", j->ref_name);
+    job_finish(j, NULL, e);
+    orch_error_free(e);
 }
 
 static const char *jstr(yajl_val v, const char *key)
@@ -262,59 +226,31 @@ static const char *jstr(yajl_val v, const char *key)
 }
 
 static void read_next(img_job *j, const char *digest, size_t max);
-static void on_config(void *arg, char *data, size_t len, const char *err);
-
-static bool platform_matches(yajl_val platform)
-{
-    const char *want_var = NULL;
-    const char *want = ctd_host_arch(&want_var);
-    const char *os = jstr(platform, "os"), *arch = jstr(platform, "architecture");
-    const char *var = jstr(platform, "variant");
-    if (!os || strcmp(os, "linux") != 0 || !arch || strcmp(arch, want) != 0)
-        return false;
-    if (!var || !*var || !*want_var)
-        return true;
-    return strcmp(var, want_var) == 0;
-}
+static void on_config(void *arg, char *data, size_t len, const orch_error *err);
 
 static void on_index(img_job *j, yajl_val root)
 {
-    const char *path[] = {"manifests", NULL};
-    yajl_val ms = yajl_tree_get(root, path, yajl_t_array);
-    if (!YAJL_IS_ARRAY(ms)) {
-        job_fail(j, "its index has no manifests");
+    const char *var = NULL;
+    const char *arch = ctd_host_arch(&var);
+    char *why = NULL;
+    int i = ctd_pick_platform(root, arch, var, &why);
+    if (i < 0) {
+        job_fail(j, orch_error_new(ORCH_E_NOT_FOUND, "%s", why));
+        free(why);
         return;
     }
-    const char *pick = NULL, *only_unnamed = NULL;
-    size_t n_unnamed = 0;
-    for (size_t i = 0; i < ms->u.array.len && !pick; i++) {
-        yajl_val m = ms->u.array.values[i];
-        const char *pp[] = {"platform", NULL};
-        yajl_val platform = yajl_tree_get(m, pp, yajl_t_object);
-        const char *digest = jstr(m, "digest");
-        if (!digest)
-            continue;
-        if (!platform) {
-            n_unnamed++;
-            only_unnamed = digest;
-        } else if (platform_matches(platform)) {
-            pick = digest;
-        }
-    }
-    if (!pick && n_unnamed == 1)
-        pick = only_unnamed; /* a one-manifest index without platforms */
+    const char *mp[] = {"manifests", NULL};
+    const char *pick = jstr(yajl_tree_get(root, mp, yajl_t_array)->u.array.values[i], "digest");
     if (!pick) {
-        const char *var = NULL;
-        const char *arch = ctd_host_arch(&var);
-        job_fail(j, "it has no manifest for linux/%s%s%s", arch, *var ? "/" : "", var);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its index names a manifest without a digest"));
         return;
     }
-    if (++j->depth > MAX_INDEX_DEPTH) {
-        job_fail(j, "its indexes nest deeper than %d", MAX_INDEX_DEPTH);
+    if (++j->depth > CTD_MAX_INDEX_DEPTH) {
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its indexes nest deeper than %d", CTD_MAX_INDEX_DEPTH));
         return;
     }
     char *d = xstrdup(pick);
-    read_next(j, d, MAX_MANIFEST_BYTES);
+    read_next(j, d, CTD_MAX_MANIFEST);
     free(d);
 }
 
@@ -326,7 +262,7 @@ static void on_manifest(img_job *j, yajl_val root)
     yajl_val layers = yajl_tree_get(root, lp, yajl_t_array);
     const char *cdigest = config ? jstr(config, "digest") : NULL;
     if (!cdigest || !YAJL_IS_ARRAY(layers)) {
-        job_fail(j, "its manifest has no config or no layers");
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its manifest has no config or no layers"));
         return;
     }
     j->config_digest = xstrdup(cdigest);
@@ -338,28 +274,28 @@ static void on_manifest(img_job *j, yajl_val root)
         const char *sp[] = {"size", NULL};
         yajl_val size = yajl_tree_get(l, sp, yajl_t_number);
         if (!mt || !d || !YAJL_IS_INTEGER(size)) {
-            job_fail(j, "layer %zu of its manifest lacks mediaType, digest or size", i + 1);
+            job_fail(j, orch_error_new(ORCH_E_CORRUPT, "layer %zu of its manifest lacks mediaType, digest or size", i + 1));
             return;
         }
         j->layers[i].media_type = xstrdup(mt);
         j->layers[i].digest = xstrdup(d);
         j->layers[i].size = YAJL_GET_INTEGER(size);
     }
-    if (ctd_blob_read(j->rt, j->config_digest, MAX_CONFIG_BYTES, on_config, j) != 0)
-        job_fail(j, "cannot read its config: the containerd connection is closing");
+    if (ctd_blob_read(j->rt, j->config_digest, CTD_MAX_CONFIG, on_config, j) != 0)
+        job_fail(j, orch_error_prefix(ctd_closing_error(), "cannot read its config"));
 }
 
-static void on_blob(void *arg, char *data, size_t len, const char *err)
+static void on_blob(void *arg, char *data, size_t len, const orch_error *err)
 {
     img_job *j = arg;
     if (err) {
-        job_fail(j, "%s", err);
+        job_fail(j, ctd_error_dup(err));
         return;
     }
     char why[256] = "";
     yajl_val root = yajl_tree_parse(data, why, sizeof why);
     if (!YAJL_IS_OBJECT(root)) {
-        job_fail(j, "its manifest is not a JSON object%s%s", *why ? ": " : "", why);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its manifest is not a JSON object%s%s", *why ? ": " : "", why));
         yajl_tree_free(root);
         return;
     }
@@ -378,7 +314,7 @@ static void on_blob(void *arg, char *data, size_t len, const char *err)
 static void read_next(img_job *j, const char *digest, size_t max)
 {
     if (ctd_blob_read(j->rt, digest, max, on_blob, j) != 0)
-        job_fail(j, "cannot read %s: the containerd connection is closing", digest);
+        job_fail(j, orch_error_prefix(ctd_closing_error(), "cannot read %s", digest));
 }
 
 static char *chain_next(const char *prev, const char *diff_id)
@@ -395,24 +331,23 @@ static char *chain_next(const char *prev, const char *diff_id)
     return xasprintf("sha256:%s", hex);
 }
 
-static void on_config(void *arg, char *data, size_t len, const char *err)
+static void on_config(void *arg, char *data, size_t len, const orch_error *err)
 {
     img_job *j = arg;
     if (err) {
-        job_fail(j, "%s", err);
+        job_fail(j, ctd_error_dup(err));
         return;
     }
     ctd_image *img = xcalloc(1, sizeof *img);
     char *why = NULL;
     if (ctd_image_config_parse(data, len, &img->config, &why) != 0) {
-        job_fail(j, "%s", why);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "%s", why));
         free(why);
         free(img);
         return;
     }
     if (img->config.diff_ids.n != j->n_layers || j->n_layers == 0) {
-        job_fail(j, "its config lists %zu diff_ids for %zu layers", img->config.diff_ids.n,
-                 j->n_layers);
+        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "its config lists %zu diff_ids for %zu layers", img->config.diff_ids.n, j->n_layers));
         ctd_image_config_free(&img->config);
         free(img);
         return;
@@ -479,7 +414,7 @@ static void join_or_start(get_req *g, const char *name, const char *target)
     j->w = xrealloc(j->w, (j->n_w + 1) * sizeof *j->w);
     j->w[j->n_w++] = (waiter){g->cb, g->arg, xstrdup(name)};
     if (fresh)
-        read_next(j, target, MAX_MANIFEST_BYTES);
+        read_next(j, target, CTD_MAX_MANIFEST);
 }
 
 static void on_image(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
@@ -492,23 +427,25 @@ static void on_image(void *arg, grpc_status_code st, const char *details, Protob
             return;
     }
     if (st == GRPC_STATUS_NOT_FOUND) {
-        char *e = xasprintf("image %s is not in containerd's store (namespace %s); pull or "
-                            "import it first",
-                            g->ref, ctd_conn_namespace(g->rt->conn));
+        orch_error *e = orch_error_new(ORCH_E_NOT_FOUND,
+                                       "image %s is not in containerd's store (namespace %s); "
+                                       "pull or import it first",
+                                       g->ref, ctd_conn_namespace(g->rt->conn));
         g->cb(g->arg, NULL, NULL, e);
-        free(e);
+        orch_error_free(e);
     } else if (st != GRPC_STATUS_OK) {
-        char *e = ctd_call_error(st, details);
+        orch_error *e = ctd_status_error(st, details);
         g->cb(g->arg, NULL, NULL, e);
-        free(e);
+        orch_error_free(e);
     } else {
         Containerd__Services__Images__V1__GetImageResponse *r =
             (Containerd__Services__Images__V1__GetImageResponse *)reply;
         if (!r->image || !r->image->target || !r->image->target->digest ||
             !*r->image->target->digest) {
-            char *e = xasprintf("image %s: containerd's record has no target", tried);
+            orch_error *e = orch_error_new(ORCH_E_CORRUPT,
+                                           "image %s: containerd's record has no target", tried);
             g->cb(g->arg, NULL, NULL, e);
-            free(e);
+            orch_error_free(e);
         } else {
             join_or_start(g, r->image->name && *r->image->name ? r->image->name : tried,
                           r->image->target->digest);

@@ -30,26 +30,25 @@ struct ctd_image {
 
 /* The image named ref in the store, resolved to linux/<host arch>: manifest,
  * config, layers and chain ID. cb gets a reference (ctd_image_unref it) or
- * err; *name_out (if given) the name found in the store. cb runs later, from
+ * err (its code: NOT_FOUND when the store lacks it); name the name found in
+ * the store. cb runs later, from
  * the loop. Returns 0, or -errno when no call could be made (cb never runs). */
-typedef void (*ctd_image_cb)(void *arg, ctd_image *img, const char *name, const char *err);
+typedef void (*ctd_image_cb)(void *arg, ctd_image *img, const char *name, const orch_error *err);
 int ctd_image_get(ctd_rt *rt, const char *ref, ctd_image_cb cb, void *arg);
 void ctd_image_unref(ctd_image *img);
 void ctd_images_free(ctd_rt *rt);
 /* Content.Read of a whole blob (at most max bytes), digest-checked. */
-typedef void (*ctd_blob_cb)(void *arg, char *data, size_t len, const char *err);
+typedef void (*ctd_blob_cb)(void *arg, char *data, size_t len, const orch_error *err);
 int ctd_blob_read(ctd_rt *rt, const char *digest, size_t max, ctd_blob_cb cb, void *arg);
-/* The host's architecture in OCI terms ("amd64", "arm64", ...) and variant. */
-const char *ctd_host_arch(const char **variant);
 
 /* ---------------------------------------------------------------- unpack */
 /* Makes sure img's chain snapshot exists in snapshotter: Stat, and when
  * missing, unpacks every missing layer under a lease of its own
  * (Prepare, Diff.Apply, Commit) and labels the config blob so the garbage
  * collector keeps the snapshots. Concurrent calls for one chain share the
- * work. err_status is containerd's status on failure (for the snapshotter
- * fallback). */
-typedef void (*ctd_unpack_cb)(void *arg, grpc_status_code st, const char *err);
+ * work. err is NULL on success; ORCH_E_UNSUPPORTED when containerd has no
+ * such snapshotter (a start falls back to another). */
+typedef void (*ctd_unpack_cb)(void *arg, const orch_error *err);
 int ctd_unpack_ensure(ctd_rt *rt, ctd_image *img, const char *snapshotter, ctd_unpack_cb cb,
                       void *arg);
 

@@ -41,8 +41,7 @@ typedef struct ctd_unpack_job {
     size_t i;     /* the layer being unpacked */
     char *key;    /* its extraction snapshot, once prepared */
     ProtobufCMessage *mounts; /* the Prepare reply (a copy) */
-    grpc_status_code fail_st;
-    char *fail;
+    orch_error *fail;
     uwaiter *w;
     size_t n_w;
 } job;
@@ -74,7 +73,7 @@ static void job_done(job *j)
             break;
         }
     for (size_t i = 0; i < j->n_w; i++)
-        j->w[i].cb(j->w[i].arg, j->fail ? j->fail_st : GRPC_STATUS_OK, j->fail);
+        j->w[i].cb(j->w[i].arg, j->fail);
     free(j->w);
     if (j->mounts)
         protobuf_c_message_free_unpacked(j->mounts, NULL);
@@ -82,7 +81,7 @@ static void job_done(job *j)
     free(j->snapshotter);
     free(j->lease);
     free(j->key);
-    free(j->fail);
+    orch_error_free(j->fail);
     free(j);
 }
 
@@ -121,22 +120,12 @@ static void on_key_removed(void *arg, grpc_status_code st, const char *details,
     drop_lease(j);
 }
 
-static void finish(job *j, grpc_status_code st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void finish(job *j, grpc_status_code st, const char *fmt, ...)
+/* The end, with e (taken; NULL: success): drop what is left, then tell. */
+static void finish(job *j, orch_error *e)
 {
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *m = NULL;
-        if (vasprintf(&m, fmt, ap) < 0)
-            m = NULL;
-        va_end(ap);
-        j->fail = xasprintf("unpacking image %s into %s: %s", j->img->target_digest,
-                            j->snapshotter, m ? m : "out of memory");
-        j->fail_st = st == GRPC_STATUS_OK ? GRPC_STATUS_UNKNOWN : st;
-        free(m);
-    }
+    if (e)
+        j->fail = orch_error_prefix(e, "unpacking image %s into %s", j->img->target_digest,
+                                    j->snapshotter);
     if (j->key) {
         Containerd__Services__Snapshots__V1__RemoveSnapshotRequest req =
             CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
@@ -156,10 +145,9 @@ static void on_config_labelled(void *arg, grpc_status_code st, const char *detai
 {
     job *j = arg;
     if (st != GRPC_STATUS_OK)
-        finish(j, st, "labelling config %s for the garbage collector: %s", j->img->config_digest,
-               details);
+        finish(j, orch_error_prefix(ctd_status_error(st, details), "labelling config %s for the garbage collector", j->img->config_digest));
     else
-        finish(j, GRPC_STATUS_OK, NULL);
+        finish(j, NULL);
 }
 
 static int update_label(job *j, const char *digest, const char *key, const char *value,
@@ -191,7 +179,7 @@ static void label_config(job *j)
 {
     char *key = xasprintf("containerd.io/gc.ref.snapshot.%s", j->snapshotter);
     if (update_label(j, j->img->config_digest, key, j->img->chain_id, on_config_labelled) != 0)
-        finish(j, GRPC_STATUS_UNAVAILABLE, "the containerd connection is closing");
+        finish(j, ctd_closing_error());
     free(key);
 }
 
@@ -224,14 +212,14 @@ static void on_committed(void *arg, grpc_status_code st, const char *details,
         st = GRPC_STATUS_OK;
     }
     if (st != GRPC_STATUS_OK) {
-        finish(j, st, "committing layer %zu (%s): %s", j->i + 1, l->diff_id, details);
+        finish(j, orch_error_prefix(ctd_status_error(st, details), "committing layer %zu (%s)", j->i + 1, l->diff_id));
         return;
     }
     free(j->key);
     j->key = NULL; /* committed: no longer ours to remove */
     if (update_label(j, l->digest, "containerd.io/uncompressed", l->diff_id, on_layer_labelled) !=
         0)
-        finish(j, GRPC_STATUS_UNAVAILABLE, "the containerd connection is closing");
+        finish(j, ctd_closing_error());
 }
 
 static void on_applied(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
@@ -243,15 +231,14 @@ static void on_applied(void *arg, grpc_status_code st, const char *details, Prot
         j->mounts = NULL;
     }
     if (st != GRPC_STATUS_OK) {
-        finish(j, st, "applying layer %zu (%s): %s", j->i + 1, l->digest, details);
+        finish(j, orch_error_prefix(ctd_status_error(st, details), "applying layer %zu (%s)", j->i + 1, l->digest));
         return;
     }
     Containerd__Services__Diff__V1__ApplyResponse *r =
         (Containerd__Services__Diff__V1__ApplyResponse *)reply;
     const char *got = r->applied && r->applied->digest ? r->applied->digest : "";
     if (strcmp(got, l->diff_id) != 0) {
-        finish(j, GRPC_STATUS_DATA_LOSS, "layer %zu (%s) unpacked to %s, but the config says %s",
-               j->i + 1, l->digest, *got ? got : "nothing", l->diff_id);
+        finish(j, orch_error_new(ORCH_E_CORRUPT, "layer %zu (%s) unpacked to %s, but the config says %s", j->i + 1, l->digest, *got ? got : "nothing", l->diff_id));
         return;
     }
     Containerd__Services__Snapshots__V1__CommitSnapshotRequest req =
@@ -261,7 +248,7 @@ static void on_applied(void *arg, grpc_status_code st, const char *details, Prot
     req.key = j->key;
     if (ctd_rt_call(j->rt, CTD_M_SNAP_COMMIT, &req.base, NULL, j->lease, 0, false, on_committed,
                     j) != 0)
-        finish(j, GRPC_STATUS_UNAVAILABLE, "the containerd connection is closing");
+        finish(j, ctd_closing_error());
 }
 
 static void on_prepared(void *arg, grpc_status_code st, const char *details,
@@ -272,7 +259,7 @@ static void on_prepared(void *arg, grpc_status_code st, const char *details,
     if (st != GRPC_STATUS_OK) {
         free(j->key);
         j->key = NULL; /* not created */
-        finish(j, st, "preparing a snapshot for layer %zu: %s", j->i + 1, details);
+        finish(j, orch_error_prefix(ctd_status_error(st, details), "preparing a snapshot for layer %zu", j->i + 1));
         return;
     }
     Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *r =
@@ -291,7 +278,7 @@ static void on_prepared(void *arg, grpc_status_code st, const char *details,
     if (ctd_call_ex(j->rt->conn, CTD_M_DIFF_APPLY, &req.base,
                     &containerd__services__diff__v1__apply_response__descriptor, &o, on_applied, j,
                     NULL) != 0)
-        finish(j, GRPC_STATUS_UNAVAILABLE, "the containerd connection is closing");
+        finish(j, ctd_closing_error());
 }
 
 static void on_layer_stat(void *arg, grpc_status_code st, const char *details,
@@ -305,7 +292,7 @@ static void on_layer_stat(void *arg, grpc_status_code st, const char *details,
         return;
     }
     if (st != GRPC_STATUS_NOT_FOUND) {
-        finish(j, st, "%s", details);
+        finish(j, ctd_status_error(st, details));
         return;
     }
     char *uniq = ctd_random_hex(6);
@@ -321,7 +308,7 @@ static void on_layer_stat(void *arg, grpc_status_code st, const char *details,
                     j->lease, 0, false, on_prepared, j) != 0) {
         free(j->key);
         j->key = NULL;
-        finish(j, GRPC_STATUS_UNAVAILABLE, "the containerd connection is closing");
+        finish(j, ctd_closing_error());
     }
 }
 
@@ -338,7 +325,7 @@ static void next_layer(job *j)
     if (ctd_rt_call(j->rt, CTD_M_SNAP_STAT, &req.base,
                     &containerd__services__snapshots__v1__stat_snapshot_response__descriptor,
                     j->lease, 0, false, on_layer_stat, j) != 0)
-        finish(j, GRPC_STATUS_UNAVAILABLE, "the containerd connection is closing");
+        finish(j, ctd_closing_error());
 }
 
 static void on_lease(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
@@ -347,7 +334,7 @@ static void on_lease(void *arg, grpc_status_code st, const char *details, Protob
     if (st != GRPC_STATUS_OK) {
         free(j->lease);
         j->lease = NULL;
-        finish(j, st, "creating a lease: %s", details);
+        finish(j, orch_error_prefix(ctd_status_error(st, details), "creating a lease"));
         return;
     }
     next_layer(j);
@@ -365,7 +352,7 @@ static void start_job(job *j)
                     on_lease, j) != 0) {
         free(j->lease);
         j->lease = NULL;
-        finish(j, GRPC_STATUS_UNAVAILABLE, "the containerd connection is closing");
+        finish(j, ctd_closing_error());
     }
 }
 
@@ -376,9 +363,9 @@ static void on_top_stat(void *arg, grpc_status_code st, const char *details,
 {
     stat_req *s = arg;
     if (st != GRPC_STATUS_NOT_FOUND) {
-        char *e = st == GRPC_STATUS_OK ? NULL : ctd_call_error(st, details);
-        s->cb(s->arg, st, e);
-        free(e);
+        orch_error *e = st == GRPC_STATUS_OK ? NULL : ctd_status_error(st, details);
+        s->cb(s->arg, e);
+        orch_error_free(e);
     } else {
         job *j = NULL;
         for (job *k = s->rt->unpack_jobs; k; k = k->next)

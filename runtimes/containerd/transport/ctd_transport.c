@@ -149,19 +149,6 @@ static void *cq_thread(void *p)
 
 /* ------------------------------------------------------------ errors */
 
-const char *ctd_status_name(grpc_status_code s)
-{
-    static const char *const names[] = {
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-        "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-        "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-    };
-    if ((unsigned)s < sizeof names / sizeof names[0])
-        return names[s];
-    return "UNKNOWN_STATUS";
-}
-
 /* Why the socket cannot be used, or NULL when something listens there. */
 static char *probe_socket(const char *path)
 {
