@@ -620,10 +620,19 @@ typedef struct removal {
 
 static removal *volumes_removal;
 
+/* The named volumes, and with them the record of which ONESHOTs succeeded
+ * (<data>/oneshots): a migration recorded against a volume that is gone
+ * must run again. fell --keep-data keeps both. */
 static void remove_volumes(uv_work_t *w)
 {
     removal *r = w->data;
     r->rc = orch_rmtree(r->path, &r->err);
+    char *slash = strrchr(r->path, '/');
+    if (r->rc == 0 && slash) {
+        char *records = xasprintf("%.*s/oneshots", (int)(slash - r->path), r->path);
+        r->rc = orch_rmtree(records, &r->err);
+        free(records);
+    }
 }
 
 static void volumes_removed(uv_work_t *w, int status)

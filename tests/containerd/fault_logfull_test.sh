@@ -20,7 +20,8 @@ CTD_CLEANUP_EXTRA='orchd_teardown; umount "$ORCH_STATE_DIR/logs" 2>/dev/null'
 cat >"$PROJ/Orchfile" <<'EOF'
 SERVICE chatty
 FROM localhost/orchd-test:latest
-CMD sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; done'
+VOLUME counter:/work
+CMD sh -c 'i=0; while :; do i=$((i+1)); echo $i > /work/count; echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; done'
 EOF
 o grow -f "$PROJ/Orchfile" || bad "grow"
 log="$ORCH_STATE_DIR/logs/$CTD_NS.chatty.log"
@@ -28,7 +29,16 @@ wait_cond 30 '[ "$(df --output=avail "$ORCH_STATE_DIR/logs" | tail -1)" -lt 8 ]'
     ok "the log filesystem is full" || bad "the log filesystem did not fill"
 pid=$(task_pid "$CTD_NS-chatty")
 log "task pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
-count() { cat "/proc/$pid/root/tmp/count" 2>/dev/null; }
+# the counter lives in a named volume: the host reads it where orchd keeps it
+count() { # a read may fall between the shell's truncate and write: retry
+    local c=""
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        c=$(cat "$ORCH_DATA/volumes/counter/count" 2>/dev/null)
+        [ -n "$c" ] && break
+        sleep 0.1
+    done
+    echo "$c"
+}
 c1=$(count); sleep 2; c2=$(count)
 log "counter inside: $c1 -> $c2"
 [ -n "$c1" ] && [ -n "$c2" ] && [ "$c2" -gt "$c1" ] && ok "the container keeps running on a full disk" ||
