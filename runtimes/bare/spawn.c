@@ -267,6 +267,10 @@ static void exec_candidates_in_child(const orch_spawn_opts *o, const prepared *p
                  err != ETIMEDOUT)
             break;
     }
+    if (o->fallback_argv) {
+        execve(o->fallback_argv[0], (char *const *)o->fallback_argv, (char *const *)o->envp);
+        child_fail(p, STAGE_EXEC, errno);
+    }
     child_fail(p, STAGE_EXEC, saw_eacces ? EACCES : err);
 }
 

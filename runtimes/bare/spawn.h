@@ -35,6 +35,10 @@ typedef struct orch_spawn_opts {
      * writes its own pid into each. */
     const char *const *cgroup_procs;
     bool new_session;         /* setsid(): own session and process group */
+    /* When argv[0] cannot be executed (any errno: not found, not
+     * executable, no #! line...), exec this instead (fallback_argv[0] an
+     * absolute path), with the same envp; NULL: report the failure. */
+    const char *const *fallback_argv;
 } orch_spawn_opts;
 
 /* Forks and execs. Returns the child's pid, or -1 with errno set and *stage
