@@ -169,6 +169,7 @@ static void on_reaped(void *owner, pid_t pid, int status)
 {
     (void)pid;
     orch_instance *inst = owner;
+    orch_spawn_sweep(); /* a child that had failed or was abandoned may be this one */
     inst->watched = false;
     inst->exited = true;
     inst->status = status;
@@ -496,6 +497,7 @@ static void bare_release(orch_instance *inst, void (*done)(void *arg), void *arg
         /* Released before its exec report: it must not exec on. Still our
          * unreaped child (watched), so the pid is its own. */
         kill(inst->pid, SIGKILL);
+        orch_spawn_forget(inst->report->fd);
         stop_report_watch(inst);
         orch_bare_spawn_what_free(&inst->what);
     }

@@ -59,5 +59,13 @@ pid_t orch_spawn_begin(const orch_spawn_opts *o, int *report_fd, const char **st
  * -1: the child failed before or at execve and exits: *stage and *err say
  * where and why, as orch_spawn's stage and errno. */
 int orch_spawn_report(int report_fd, const char **stage, int *err);
+/* For a report_fd the caller closes before orch_spawn_report gave 0 or -1
+ * (it killed the child instead): what the child may still read is kept
+ * until orch_spawn_sweep finds it exited. */
+void orch_spawn_forget(int report_fd);
+/* Frees what children that have exited no longer need (each child may
+ * share orchd's memory until its execve: see spawn.c). Called after a
+ * child of orch_spawn_begin was reaped; cheap when there is nothing. */
+void orch_spawn_sweep(void);
 
 #endif
