@@ -108,15 +108,18 @@ static void pending_remove(orch_instance *inst)
 }
 
 /* How many exec reports may be outstanding: each holds a pipe fd, and the
- * daemon's own fds must not run out (a quarter of the soft limit). Far more
- * than two cores need to overlap the children's work. */
+ * daemon's own fds must not run out (a quarter of the soft limit); and every
+ * fd the daemon holds is copied into each new child's fd table (the kernel's
+ * dup_fd), so many outstanding reports make every start dearer: with 4,096
+ * (a start of 10,000 services) that copy was a quarter of the daemon's time.
+ * 128 is far more than a few cores need to overlap the children's work. */
 static size_t max_pending(void)
 {
     static size_t cap;
     if (!cap) {
         struct rlimit rl;
         rlim_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
-        cap = soft == RLIM_INFINITY || soft / 4 > 4096 ? 4096 : soft / 4 < 8 ? 8 : (size_t)soft / 4;
+        cap = soft == RLIM_INFINITY || soft / 4 > 128 ? 128 : soft / 4 < 8 ? 8 : (size_t)soft / 4;
     }
     return cap;
 }

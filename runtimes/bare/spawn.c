@@ -76,13 +76,13 @@ typedef struct prepared {
  * copied in, together with the child's stack. Freed once the child can no
  * longer read it: when its report pipe reached EOF (it exec'd into memory
  * of its own, or it exited), or, after an error report or when the caller
- * stopped listening, once its pidfd says it has exited. */
+ * stopped listening, once it has exited (see child_gone). */
 typedef struct spawn_image {
     orch_spawn_opts o;
     prepared p;
-    void *stack; /* NULL for a forked child */
+    void *stack; /* NULL for a forked child (nothing to wait for) */
     int report_fd;
-    int pidfd; /* -1: none (a forked child; nothing to wait for) */
+    pid_t pid;
     struct spawn_image *next_lingering;
     /* the copies o points into */
     char **argv, **envp, **fallback, **procs;
@@ -379,8 +379,11 @@ static char **strv_dup(const char *const *v)
     return c;
 }
 
+static size_t n_images; /* held, in by_fd or lingering */
+
 static void image_free(spawn_image *im)
 {
+    n_images--;
     free_strv(im->p.candidates);
     free(im->p.into_procs);
     free_strv(im->argv);
@@ -390,16 +393,14 @@ static void image_free(spawn_image *im)
     free(im->workdir);
     free(im->groups);
     free(im->stack);
-    if (im->pidfd >= 0)
-        close(im->pidfd);
     free(im);
 }
 
 static spawn_image *image_new(const orch_spawn_opts *o)
 {
     spawn_image *im = xcalloc(1, sizeof *im);
+    n_images++;
     im->o = *o;
-    im->pidfd = -1;
     im->report_fd = -1;
     im->o.argv = (const char *const *)(im->argv = strv_dup(o->argv));
     im->o.envp = (const char *const *)(im->envp = strv_dup(o->envp));
@@ -422,9 +423,14 @@ static spawn_image **by_fd;
 static size_t by_fd_cap;
 static spawn_image *lingering;
 
+size_t orch_spawn_images_held(void)
+{
+    return n_images;
+}
+
 static void linger(spawn_image *im)
 {
-    if (im->pidfd < 0) { /* nothing shares it: the child had a copy */
+    if (!im->stack) { /* nothing shares it: the child had a copy */
         image_free(im);
         return;
     }
@@ -441,13 +447,26 @@ static spawn_image *take_by_fd(int fd)
     return im;
 }
 
-/* Frees the lingering images whose child has exited (pidfd readable). */
+/* Whether the child of im can no longer run: it has exited (a zombie), or
+ * it is no child of ours any more (reaped; ECHILD). A pid reused meanwhile
+ * by a new child of ours only keeps the image longer, never frees it early.
+ * Not a pidfd: one more fd per outstanding start makes every clone's fd
+ * table copy dearer (bare.c, max_pending). */
+static bool child_gone(const spawn_image *im)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)im->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return errno == ECHILD;
+    return si.si_pid == im->pid;
+}
+
+/* Frees the lingering images whose child has exited. */
 void orch_spawn_sweep(void)
 {
     for (spawn_image **pp = &lingering; *pp;) {
         spawn_image *im = *pp;
-        struct pollfd pfd = {.fd = im->pidfd, .events = POLLIN};
-        if (poll(&pfd, 1, 0) > 0) {
+        if (child_gone(im)) {
             *pp = im->next_lingering;
             image_free(im);
         } else {
@@ -494,7 +513,6 @@ static pid_t clone_into(int cgroup_fd)
 #if defined(__x86_64__) && defined(SYS_clone3)
 #define HAVE_VM_CLONE 1
 #define CLONE3_VM 0x00000100ULL
-#define CLONE3_PIDFD 0x00001000ULL
 #define VM_CHILD_STACK (64 * 1024)
 
 static _Noreturn void vm_child_main(spawn_image *im)
@@ -534,11 +552,9 @@ static pid_t clone_vm(int cgroup_fd, spawn_image *im)
     im->stack = malloc(VM_CHILD_STACK);
     if (!im->stack)
         return -2;
-    int pidfd = -1;
     clone3_args ca;
     memset(&ca, 0, sizeof ca);
-    ca.flags = CLONE3_VM | CLONE3_PIDFD | (cgroup_fd >= 0 ? CLONE3_INTO_CGROUP : 0);
-    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    ca.flags = CLONE3_VM | (cgroup_fd >= 0 ? CLONE3_INTO_CGROUP : 0);
     ca.exit_signal = SIGCHLD;
     ca.stack = (uint64_t)(uintptr_t)im->stack;
     ca.stack_size = VM_CHILD_STACK;
@@ -549,7 +565,7 @@ static pid_t clone_vm(int cgroup_fd, spawn_image *im)
         im->stack = NULL;
         return -2;
     }
-    im->pidfd = pidfd;
+    im->pid = (pid_t)r;
     return (pid_t)r;
 }
 
@@ -652,7 +668,7 @@ pid_t orch_spawn_begin(const orch_spawn_opts *o, int *report_fd, const char **st
         errno = fork_errno;
         return -1;
     }
-    if (im->pidfd < 0) {
+    if (!im->stack) {
         image_free(im); /* a forked child has its own copy */
     } else {
         im->report_fd = fds[0];

@@ -7,6 +7,7 @@
 #define ORCH_SPAWN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -67,5 +68,7 @@ void orch_spawn_forget(int report_fd);
  * share orchd's memory until its execve: see spawn.c). Called after a
  * child of orch_spawn_begin was reaped; cheap when there is nothing. */
 void orch_spawn_sweep(void);
+/* How many children's copies of their options are held (for tests). */
+size_t orch_spawn_images_held(void);
 
 #endif

@@ -425,11 +425,12 @@ static void test_options_freed_at_once(void)
 
 /* Children that fail before exec, and children whose report the caller
  * gives up on (it kills them), leave nothing behind once reaped and swept:
- * no fd (a pidfd per child is kept while it may still read its options),
- * no zombie. */
+ * no fd, and no copy of their options (kept while the child, which may run
+ * in our memory, could still read it). */
 static void test_failed_and_abandoned_leave_nothing(void)
 {
     int before = open_fd_count();
+    size_t held_before = orch_spawn_images_held();
     const char *argv[] = {"/bin/true", NULL};
     const char *sleeper[] = {"/bin/sleep", "30", NULL};
     for (int round = 0; round < 40; round++) {
@@ -461,6 +462,7 @@ static void test_failed_and_abandoned_leave_nothing(void)
         orch_spawn_sweep();
     }
     CHECK(open_fd_count() == before);
+    CHECK(orch_spawn_images_held() == held_before);
 }
 
 int main(void)
