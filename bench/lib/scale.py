@@ -14,6 +14,7 @@ changes nothing for running processes) and RLIMIT_NOFILE of this process
 (inherited by orchd) to its hard limit, and records both."""
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -88,6 +89,7 @@ def one(orchd, work, n, mark, namespace, idle_s, log):
     r["idle_cpu_ticks"] = (t1c - t0c) if t0c is not None and t1c is not None else None
     r["fell_s"] = timed([orchd, "fell", "-f", of], env, d, log)
     procfs.wait_gone([daemon], 30)
+    shutil.rmtree(d, ignore_errors=True)
     return r
 
 
