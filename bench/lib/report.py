@@ -551,9 +551,9 @@ def main():
               "set output '%s/scale.png'\nplot " % (nsc[0], plots_dir))
         parts = []
         for i, (k, label) in enumerate(ops):
-            c = 2 + 3 * i
+            col = 2 + 3 * i
             parts.append("'%s' using 1:%d:%d:%d with yerrorlines title '%s'" % (
-                dat, c, c + 1, c + 2, label))
+                dat, col, col + 1, col + 2, label))
             m0 = mmm([x[k] for x in rows[nsc[0]] if x.get(k) is not None])
             if m0:
                 parts.append("(x >= %d ? %g * x / %d : 1/0) with lines dt 3 lc %d notitle" % (

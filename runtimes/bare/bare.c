@@ -66,7 +66,7 @@ struct orch_instance {
     bool releasing;
     bool superseded; /* a new instance owns the cgroup now */
     int release_tries;
-    orch_instance *next_releasing;
+    orch_instance *next_releasing, *prev_releasing;
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -124,17 +124,30 @@ static size_t max_pending(void)
     return cap;
 }
 
-/* Instances whose release is still in progress. */
+/* Instances whose release is still in progress; doubly linked, so that a
+ * fell of N services (N releases at once) removes each in O(1), not O(N). */
 static orch_instance *releasing_list;
+
+static void releasing_add(orch_instance *inst)
+{
+    inst->prev_releasing = NULL;
+    inst->next_releasing = releasing_list;
+    if (releasing_list)
+        releasing_list->prev_releasing = inst;
+    releasing_list = inst;
+}
 
 static void releasing_remove(orch_instance *inst)
 {
-    for (orch_instance **p = &releasing_list; *p; p = &(*p)->next_releasing) {
-        if (*p == inst) {
-            *p = inst->next_releasing;
-            return;
-        }
-    }
+    if (inst->prev_releasing)
+        inst->prev_releasing->next_releasing = inst->next_releasing;
+    else if (releasing_list == inst)
+        releasing_list = inst->next_releasing;
+    else
+        return; /* not listed */
+    if (inst->next_releasing)
+        inst->next_releasing->prev_releasing = inst->prev_releasing;
+    inst->next_releasing = inst->prev_releasing = NULL;
 }
 
 /* Called before a new instance joins cg: finish off a previous instance's
@@ -492,8 +505,7 @@ static void on_release_tick(uv_timer_t *t)
 static void bare_release(orch_instance *inst, void (*done)(void *arg), void *arg)
 {
     inst->releasing = true;
-    inst->next_releasing = releasing_list;
-    releasing_list = inst;
+    releasing_add(inst);
     inst->done = done;
     inst->done_arg = arg;
     if (inst->report) {
