@@ -16,6 +16,10 @@ Environment (all optional):
   BENCH_DEADLINE=<epoch s>     finish by then: repetitions of the largest N
                                are dropped first (RESULTS.md says so)
   BENCH_CONTAINERS=0           skip the container part
+  BENCH_SCALE_NS=1000,10000    orchd alone at these N (scale.py); empty: none
+  BENCH_SCALE_REPS=1000:3,10000:1  its repetitions (the largest N first
+                               loses repetitions to the deadline)
+  BENCH_SCALE_IDLE=5           its idle window, seconds
 """
 import argparse
 import json
@@ -32,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import containers  # noqa: E402
 import hostbench  # noqa: E402
 import procfs  # noqa: E402
+import scale  # noqa: E402
 import profile as orchprofile  # noqa: E402
 import tools  # noqa: E402
 
@@ -222,6 +227,39 @@ class Bench:
         for name, xs in out.items():
             self.log("restart %-12s median %s ms" % (name, fmt(hostbench.median(xs))))
 
+    # -- scale (orchd alone) ---------------------------------------------------
+
+    def scale(self):
+        ns = env_list("BENCH_SCALE_NS", "1000,10000") if os.environ.get(
+            "BENCH_SCALE_NS", "x") else []
+        if not ns:
+            self.results["scale"] = {"measured": False, "reason": "BENCH_SCALE_NS empty"}
+            return
+        reps = {}
+        for part in os.environ.get("BENCH_SCALE_REPS", "1000:3,10000:1").split(","):
+            k, v = part.split(":")
+            reps[int(k)] = int(v)
+        idle = float(os.environ.get("BENCH_SCALE_IDLE", "5"))
+        self.log("scale: orchd alone at N=%s" % ",".join(map(str, ns)))
+        namespace = self.ns + "s"
+        try:
+            r = scale.run(self.args.orchd, self.work, ns, reps, tools.MARK + 500000, namespace,
+                          idle, self.logf, left=self.left)
+        except Exception as e:
+            self.logf.write(traceback.format_exc())
+            self.results["errors"].append("scale: %s" % e)
+            r = {"measured": False, "reason": "bench error: %s" % e}
+        finally:
+            procfs.kill_ours(self.work, (tools.MARK + 500000, tools.MARK + 600000))
+            for rep in range(max(reps.values() or [1])):
+                tools.cleanup_cgroups("%s%d" % (namespace, rep))
+        self.results["scale"] = r
+        self.results["trimmed"] += r.get("trimmed", [])
+        for n, rows in r.get("rows", {}).items():
+            for row in rows:
+                self.log("scale N=%s: %s" % (n, " ".join("%s=%s" % (k, fmt(v)) for k, v in
+                                                         row.items() if k != "n")))
+
     # -- profile -------------------------------------------------------------
 
     def profile(self, n):
@@ -282,6 +320,7 @@ class Bench:
         if rounds:
             self.restarts(rn, rounds)
         self.containers()
+        self.scale()
         # The profile goes last: its grow creates and removes 1,000 cgroups,
         # and the kernel's clean-up of those would slow down whatever orchd
         # run came right after it. Its ~40 s are reserved from the largest

@@ -1,6 +1,7 @@
 /* The machine's floor for the host benchmark, with no supervisor logic.
- * Like orchd (and the s6/runit run scripts), every service goes through
- * /bin/sh: the child execs `/bin/sh -c "exec sleep M"`.
+ * Like the s6/runit run scripts, every service goes through /bin/sh: the
+ * child execs `/bin/sh -c "exec sleep M"` (orchd, since issue 15, execs such
+ * a plain line itself: one exec less than this floor).
  *
  *   floor start N MARK    fork+exec `sleep MARK+i` for i = 0..N-1, waiting
  *                         for each exec (a close-on-exec pipe, as orchd

@@ -496,6 +496,84 @@ def main():
     w("")
 
     # ---------------------------------------------------------------- analysis
+    # ---------------------------------------------------------------- scale
+    sc = data.get("scale") or {}
+    if sc.get("measured") and sc.get("rows"):
+        rows = {int(k): v for k, v in sc["rows"].items() if v}
+        nsc = sorted(rows)
+        ops = (("grow_s", "grow (all running)"), ("survey_s", "survey"),
+               ("restart_s", "one restart after kill -9"),
+               ("reload_one_s", "reload of one changed service (grow)"),
+               ("fell_s", "fell (all stopped, daemon gone)"))
+        w("## Scale: orchd alone at %s services (issue 15)" % " and ".join(
+            "{:,}".format(n) for n in nsc))
+        w("")
+        lim = sc.get("limits", {})
+        w("Bare `sleep` services, one fresh state directory per repetition (repetitions: %s). "
+          "For 10,000 services the run raised kernel.pid_max to %s (it was %s; restored "
+          "after) and the bench's RLIMIT_NOFILE to %s, which orchd inherits. Medians (min - "
+          "max); the last column is the largest N's median over the smallest N's, against "
+          "the target of at most %dx (linear: %dx)." % (
+              ", ".join("N=%d: %d" % (n, len(rows[n])) for n in nsc), lim.get("pid_max", "?"),
+              sc.get("limits_before", {}).get("pid_max", "?"), lim.get("nofile", "?"),
+              int(round(1.1 * nsc[-1] / nsc[0])), nsc[-1] // nsc[0]))
+        w("")
+        w("| operation | %s | ratio | |" % " | ".join("N=%d" % n for n in nsc))
+        w("| --- | %s | --- | --- |" % " | ".join("---" for _ in nsc))
+        dat = os.path.join(out, "scale.dat")
+        with open(dat, "w") as f:
+            f.write("# N, then per operation median min max (s): %s\n" % " ".join(k for k, _ in ops))
+            for n in nsc:
+                row = [str(n)]
+                for k, _ in ops:
+                    mm = mmm([x[k] for x in rows[n] if x.get(k) is not None])
+                    row += ["%g" % v for v in mm] if mm else ["NaN"] * 3
+                f.write(" ".join(row) + "\n")
+        limit = 1.1 * nsc[-1] / nsc[0]
+        for k, label in ops:
+            ms = [mmm([x[k] for x in rows[n] if x.get(k) is not None]) for n in nsc]
+            ratio = ms[-1][0] / ms[0][0] if ms[0] and ms[-1] and ms[0][0] else None
+            w("| %s | %s | %s | %s |" % (label, " | ".join(f_mmm(m) if m else "-" for m in ms),
+                                         "%.1fx" % ratio if ratio else "-",
+                                         verdict(ratio <= limit) if ratio else "n/a"))
+        for n in nsc:
+            ctx = [x.get("idle_ctxt") for x in rows[n] if x.get("idle_ctxt") is not None]
+            if ctx:
+                w("| idle: context switches of the daemon in %.0f s, N=%d | %s | | %s |" % (
+                    float(os.environ.get("BENCH_SCALE_IDLE", "5")), n, max(ctx),
+                    verdict(max(ctx) == 0)))
+        w("")
+        gp = ("set terminal pngcairo size 900,560 font 'Sans,10'\nset logscale x\n"
+              "set logscale y\nset key top left\nset grid\nset xrange [700:14000]\n"
+              "set xtics (1000, 10000)\nset xlabel 'services (N)'\n"
+              "set ylabel 'seconds (median, min-max)'\n"
+              "set title 'orchd alone: cost of each operation vs N (dotted: linear from N=%d)'\n"
+              "set output '%s/scale.png'\nplot " % (nsc[0], plots_dir))
+        parts = []
+        for i, (k, label) in enumerate(ops):
+            col = 2 + 3 * i
+            parts.append("'%s' using 1:%d:%d:%d with yerrorlines title '%s'" % (
+                dat, col, col + 1, col + 2, label))
+            m0 = mmm([x[k] for x in rows[nsc[0]] if x.get(k) is not None])
+            if m0:
+                parts.append("(x >= %d ? %g * x / %d : 1/0) with lines dt 3 lc %d notitle" % (
+                    nsc[0], m0[0], nsc[0], i + 1))
+        gp += ", \\\n  ".join(parts) + "\n"
+        gpf = os.path.join(out, "scale.gp")
+        with open(gpf, "w") as f:
+            f.write(gp)
+        ok = subprocess.run(["gnuplot", gpf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+        if ok.returncode == 0:
+            w("![cost vs N](plots/scale.png)")
+        else:
+            w("gnuplot failed for the scale plot: " + ok.stdout.strip()[-200:])
+        w("")
+    elif sc:
+        w("## Scale (issue 15)")
+        w("")
+        w("Not measured: %s" % sc.get("reason", "?"))
+        w("")
     w("## Where orchd loses, and where its time goes")
     w("")
     losses = []
@@ -572,40 +650,29 @@ def main():
     hs = (pr or {}).get("cgroup_hierarchies") or sorted(
         {re.search(r"\((\w+)\)", c["what"]).group(1) for c in (pr or {}).get("by_category", [])
          if c["what"].startswith("write cgroup.procs")})
-    w("""What the figures show, and what would fix it (functions as of this run's tree):
+    w("""What the figures show (functions as of this run's tree; issue 15):
 
-1. **Cgroups (fixed in this tree; kept here for the record).** Earlier, every service
-   got a cgroup in every v1 hierarchy and its child wrote its pid into each
-   `cgroup.procs` before exec. A migration takes the global `cgroup_threadgroup_rwsem`;
-   its first writer after a quiet spell waits for an RCU grace period, so an isolated
-   restart paid a whole grace period (17 ms median in an earlier run). Now a service has
-   one tracking cgroup (the cgroup2 hierarchy where mounted, /sys/fs/cgroup/unified here;
-   else v1 pids) and joins other hierarchies only for the limits it sets
-   (src/daemon/cgroup.c), and its process is created directly inside the tracking cgroup
-   with `clone3(CLONE_INTO_CGROUP)` (src/daemon/spawn.c), so nothing is migrated: the
-   restart rows above show the result. The child wrote to: %s. What is left: a service
-   with a v1-only limit (MEMORY on this hybrid host) still pays one migration per start.
-2. **Starts are serial: the daemon blocks on each child until it has exec'd.**
-   `orch_spawn` (src/daemon/spawn.c) reads the close-on-exec error pipe synchronously
-   (`read_report`), and `bare_start` (runtimes/bare/bare.c) calls it for one service after
-   another, so while a child is joining cgroups and exec'ing, the loop does nothing and
-   the second core idles. Fix: return right after fork, watch the error pipe with a
-   `uv_poll_t`, and report the start (running, or the failure with its stage) from that
-   callback; the synchronous error text can still be produced there. s6-svscan and
-   runsvdir never wait for their children's exec (each runsv/s6-supervise execs its
-   service on its own), so on two cores their starts overlap while orchd's do not; the
-   gap between orchd without cgroups and the floor loop (which also waits for each exec)
-   is the daemon's own per-service work.
-3. **Smaller: fork copies the daemon.** Almost all of the daemon's CPU during a start is
-   system time (see the user/system split above): fork's page-table copy and the
-   copy-on-write faults that follow it grow with the daemon's size. A
-   `clone(CLONE_VM | CLONE_VFORK)` child with its own stack (what posix_spawn does) would
-   avoid both; the child already limits itself to async-signal-safe calls.
-
-No O(n^2) loop showed up in orchd's own code at 1,000 services: the supervisor's pass
-(`on_pass` in src/daemon/supervisor.c) walks all units once per loop iteration with state
-changes, and those are coalesced; the daemon's user time stays small next to its system
-time.""" % (", ".join(hs) or "see the profile"))
+1. **Cgroups.** A service has one tracking cgroup (cgroup2 where mounted, here %s) and
+   its process is created inside it with `clone3(CLONE_INTO_CGROUP)`
+   (runtimes/bare/spawn.c): nothing is migrated. Left: the `mkdir` per first start and
+   the `rmdir` per release (tens of microseconds each, with rare multi-millisecond
+   outliers when the cgroup core waits for RCU).
+2. **No wait for exec, no copy of the daemon.** `bare_start` returns right after the
+   clone; the exec report pipe is watched on the loop (at most 128 outstanding: every fd
+   the daemon holds is copied into each child's fd table). The child is a
+   `clone3(CLONE_VM)` on a stack of its own in orchd's memory, making only raw syscalls
+   on a private copy of its options: no page-table copy, no copy-on-write faults (with
+   fork those were about half of the daemon's time per start; `ORCH_SPAWN_FORK=1`
+   brings fork back for comparison).
+3. **No shell for plain RUN lines.** A line the shell would only split and exec
+   (`exec sleep M`) is exec'd directly (runtimes/bare/simple_command.c), with /bin/sh -c
+   as the fallback when that exec fails: one exec and one dynamic load (whose CPU
+   feature probing is slow under this hypervisor) less per start. The floor rows still
+   go through /bin/sh, as s6 and runit do.
+4. **What is left** is mostly the kernel: creating two files per first start on ext4 (the
+   service's log and its run record; the inode allocator's `find_inode_bit` /
+   `recently_deleted` scan grows when many files were just deleted), the cgroup `mkdir`,
+   and the clone itself.""" % (", ".join(hs) or "see the profile"))
     w("")
     prr = data.get("profile_restart") or []
     if prr:
@@ -624,11 +691,12 @@ time.""" % (", ".join(hs) or "see the profile"))
     rn = r.restart("orchd-nocg")
     w("Restarts take the same path: on the child's death the daemon removes the service's "
       "cgroup, creates it again and clones the new child straight into it "
-      "(runtimes/bare/bare.c `bare_start` -> src/daemon/cgroup.c `orch_cgroup_prepare` -> "
-      "src/daemon/spawn.c `orch_spawn`, `clone3(CLONE_INTO_CGROUP)`). In the restart phase "
+      "(runtimes/bare/bare.c `bare_start` -> runtimes/bare/cgroup.c `orch_cgroup_prepare` -> "
+      "runtimes/bare/spawn.c `orch_spawn_begin`, `clone3(CLONE_VM | CLONE_INTO_CGROUP)`). "
+      "In the restart phase "
       "orchd took %s, the same orchd without cgroups %s (orchd / no-cgroups per round %s), "
-      "s6 with a readiness fd %s, the floor %s. The rest of the gap to the floor is the "
-      "supervisor's release-then-start path and the exec of /bin/sh for the RUN line." % (
+      "s6 with a readiness fd %s, the floor %s (the floor execs /bin/sh, which execs sleep; "
+      "orchd execs sleep directly)." % (
           f_ms(ro[0]) if ro else "-", f_ms(rn[0]) if rn else "-",
           f_ratio(r.restart_ratio("orchd", "orchd-nocg")),
           f_ms((r.restart("s6-ready") or [None])[0]), f_ms((r.restart("floor") or [None])[0])))
@@ -675,9 +743,9 @@ time.""" % (", ".join(hs) or "see the profile"))
     w("")
     w("Notes:")
     w("")
-    w("- orchd runs RUN lines with `/bin/sh -c`; dash does not exec the last command by "
-      "itself, so the Orchfile says `exec sleep`, like the s6 and runit run scripts; "
-      "supervisord execs `sleep` directly (no shell).")
+    w("- The Orchfile says `exec sleep`, like the s6 and runit run scripts. orchd execs such "
+      "a plain line directly (no shell; docs/RUNTIME-BARE.md), as supervisord execs "
+      "`sleep` directly; s6, runit and the floor rows go through /bin/sh.")
     w("- Every configuration directory is back-dated by an hour before the start: runsvdir "
       "ignores a service directory changed within the current second and looks again a "
       "second later, which is an artefact of creating it just before (a real /etc/service "

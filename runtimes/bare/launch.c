@@ -18,6 +18,47 @@
 #include "common/fsid.h"
 #include "common/safeopen.h"
 #include "common/xalloc.h"
+#include "bare/simple_command.h"
+
+static const char *envp_get(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+/* Execs command itself when the shell would only split it and exec the
+ * result (bare/simple_command.h). The shell would also export PWD: when the
+ * environment has none, it sets the physical working directory (getcwd),
+ * which is realpath(workdir) here. Whenever the outcome could differ (no
+ * WORKDIR known, PWD given, a PATH entry with dash's '%'), the shell runs. */
+static void exec_directly_if_simple(const char *command, orch_bare_launch *l)
+{
+    const char *path = envp_get(l->envp, "PATH");
+    if (!l->workdir || !path || strchr(path, '%') || envp_get(l->envp, "PWD"))
+        return;
+    char *storage;
+    char **words = orch_simple_command_split(command, &storage);
+    if (!words)
+        return;
+    char *real = realpath(l->workdir, NULL);
+    if (!real) { /* chdir fails too: let the shell path report it, unchanged */
+        free(words);
+        free(storage);
+        return;
+    }
+    size_t n = 0;
+    while (l->envp[n])
+        n++;
+    l->envp = xrealloc(l->envp, (n + 2) * sizeof *l->envp);
+    l->envp[n] = xasprintf("PWD=%s", real);
+    l->envp[n + 1] = NULL;
+    free(real);
+    l->words = words;
+    l->words_storage = storage;
+}
 
 /* path itself when absolute, else joined to the project directory. */
 static char *project_path(const orch_env_ctx *ctx, const char *path)
@@ -203,9 +244,14 @@ int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
     l->argv[1] = "-c";
     l->argv[2] = command;
     l->argv[3] = NULL;
+    exec_directly_if_simple(command, l);
 
     orch_spawn_opts *o = &l->opts;
     o->argv = l->argv;
+    if (l->words) {
+        o->argv = (const char *const *)l->words;
+        o->fallback_argv = l->argv;
+    }
     o->envp = (const char *const *)l->envp;
     o->workdir = l->workdir;
     /* Switching ids needs privilege; when USER is already who we are there
@@ -232,6 +278,8 @@ void orch_bare_launch_free(orch_bare_launch *l)
     if (l->out_fd >= 0)
         close(l->out_fd);
     orch_strv_free(l->envp);
+    free(l->words);
+    free(l->words_storage);
     free(l->workdir);
     orch_bare_user_free(&l->user);
     memset(l, 0, sizeof *l);

@@ -16,13 +16,19 @@
 typedef struct orch_bare_launch {
     orch_spawn_opts opts; /* points into the fields below */
     const char *argv[4];  /* /bin/sh -c COMMAND */
+    char **words;         /* COMMAND's words when orchd execs it itself, else NULL */
+    char *words_storage;
     char **envp;
     char *workdir;
     orch_bare_user user;
     int out_fd, err_fd; /* -1: /dev/null; equal when one file takes both */
 } orch_bare_launch;
 
-/* Prepares `/bin/sh -c command` for svc. With strict_logs an unopenable
+/* Prepares `/bin/sh -c command` for svc; a command the shell would only
+ * split and exec (bare/simple_command.h) is exec'd directly, with PWD set
+ * as the shell would set it, and /bin/sh -c command as the fallback when
+ * that exec fails (so a missing or non-executable command fails exactly as
+ * under the shell). With strict_logs an unopenable
  * STDOUT/STDERR is an error; without, that stream goes to /dev/null (for
  * helper commands, which must not fail because of a log). On error returns
  * -1 with *err ("service NAME: ..."; the code of the errno behind it, so

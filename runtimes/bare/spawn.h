@@ -7,6 +7,7 @@
 #define ORCH_SPAWN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -35,6 +36,10 @@ typedef struct orch_spawn_opts {
      * writes its own pid into each. */
     const char *const *cgroup_procs;
     bool new_session;         /* setsid(): own session and process group */
+    /* When argv[0] cannot be executed (any errno: not found, not
+     * executable, no #! line...), exec this instead (fallback_argv[0] an
+     * absolute path), with the same envp; NULL: report the failure. */
+    const char *const *fallback_argv;
 } orch_spawn_opts;
 
 /* Forks and execs. Returns the child's pid, or -1 with errno set and *stage
@@ -55,5 +60,15 @@ pid_t orch_spawn_begin(const orch_spawn_opts *o, int *report_fd, const char **st
  * -1: the child failed before or at execve and exits: *stage and *err say
  * where and why, as orch_spawn's stage and errno. */
 int orch_spawn_report(int report_fd, const char **stage, int *err);
+/* For a report_fd the caller closes before orch_spawn_report gave 0 or -1
+ * (it killed the child instead): what the child may still read is kept
+ * until orch_spawn_sweep finds it exited. */
+void orch_spawn_forget(int report_fd);
+/* Frees what children that have exited no longer need (each child may
+ * share orchd's memory until its execve: see spawn.c). Called after a
+ * child of orch_spawn_begin was reaped; cheap when there is nothing. */
+void orch_spawn_sweep(void);
+/* How many children's copies of their options are held (for tests). */
+size_t orch_spawn_images_held(void);
 
 #endif

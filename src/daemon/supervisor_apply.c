@@ -199,6 +199,8 @@ static void remove_unit(unit *u)
     u->removed = true;
     u->wanted = false;
     u->stop_requested = true;
+    if (u->sv)
+        u->sv->stops_pending = true;
     u->restart_pending = false;
     if (u->state == ORCH_ST_WAITING || u->state == ORCH_ST_BACKOFF)
         unit_begin_stop(u);

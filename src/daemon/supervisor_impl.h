@@ -43,6 +43,7 @@ struct unit {
     bool wanted;         /* should run (or have run, for a oneshot) */
     bool stop_requested; /* part of a stop: waits for its dependents, then stops */
     bool removed;        /* left the model: dropped once quiet */
+    bool dropping;       /* being dropped by sv_pass_stops, this sweep */
     bool stop_on_start;  /* a stop came while starting: stop once started */
     bool restart_pending; /* the next start is an automatic restart */
     bool was_ready;      /* the healthcheck passed since the last start */
@@ -143,6 +144,10 @@ struct orch_supervisor {
     size_t n_waiting;
     sv_stop_op *stops;
     sv_waiter *waiters;
+    /* Set whenever a unit gets stop_requested or removed; the pass looks
+     * for such units only while it is set (cleared when none is left), so
+     * a pass without a stop in progress costs nothing per unit. */
+    bool stops_pending;
 
     orch_state_observer observer;
     void *observer_arg;
@@ -204,7 +209,9 @@ void unit_record_forget(unit *u);
 
 /* supervisor_ops.c: stop/settle bookkeeping run by the pass. */
 void sv_pass_stops(orch_supervisor *sv);
-void sv_forget_unit(orch_supervisor *sv, unit *u);
+/* Clears every stop and settle request's reference to a unit marked
+ * dropping (about to be destroyed), in one sweep over the requests. */
+void sv_forget_dropping(orch_supervisor *sv);
 void sv_free_requests(orch_supervisor *sv);
 void sv_fire_completed(orch_supervisor *sv);
 

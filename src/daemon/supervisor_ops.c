@@ -38,6 +38,8 @@ static void request_stop(unit *u)
 {
     u->wanted = false;
     u->stop_requested = true;
+    if (u->sv)
+        u->sv->stops_pending = true;
     u->restart_pending = false;
     /* Nothing runs yet (waiting) or now (backoff): stopped at once. */
     if (u->state == ORCH_ST_WAITING || u->state == ORCH_ST_BACKOFF)
@@ -74,6 +76,9 @@ int orch_supervisor_stop(orch_supervisor *sv, const char *const *names, size_t n
 
 void sv_pass_stops(orch_supervisor *sv)
 {
+    if (!sv->stops_pending)
+        return;
+    bool pending = false;
     for (size_t i = 0; i < sv->n_units; i++) {
         unit *u = sv->units[i];
         if (!u->stop_requested)
@@ -84,18 +89,32 @@ void sv_pass_stops(orch_supervisor *sv)
                  !dg_dependents_still_stopping(u))
             unit_begin_stop(u);
     }
-    /* Compacted in one sweep: dropping N units costs O(N) moves, not N^2. */
-    size_t kept = 0, n = sv->n_units;
+    /* Compacted in one sweep: dropping N units costs O(N) moves, not N^2;
+     * the requests that name them are cleared in one more sweep. */
+    size_t n = sv->n_units, dropped = 0;
     for (size_t i = 0; i < n; i++) {
         unit *u = sv->units[i];
         if (u->removed && unit_is_quiet(u)) {
-            sv_forget_unit(sv, u);
-            unit_destroy(u);
+            u->dropping = true;
+            dropped++;
         } else {
-            sv->units[kept++] = u;
+            pending = pending || u->stop_requested || u->removed;
         }
     }
+    if (dropped)
+        sv_forget_dropping(sv);
+    size_t kept = 0;
+    for (size_t i = 0; dropped && i < n; i++) {
+        unit *u = sv->units[i];
+        if (u->dropping)
+            unit_destroy(u);
+        else
+            sv->units[kept++] = u;
+    }
+    if (!dropped)
+        kept = n;
     sv->n_units = kept;
+    sv->stops_pending = pending;
     if (kept != n)
         dg_relink(sv);
 }
@@ -187,15 +206,15 @@ static char *settle_report(const sv_waiter *w)
 
 /* ---- completing requests -------------------------------------------------- */
 
-void sv_forget_unit(orch_supervisor *sv, unit *u)
+void sv_forget_dropping(orch_supervisor *sv)
 {
     for (sv_stop_op *op = sv->stops; op; op = op->next)
         for (size_t i = 0; i < op->n_units; i++)
-            if (op->units[i] == u)
+            if (op->units[i] && op->units[i]->dropping)
                 op->units[i] = NULL;
     for (sv_waiter *w = sv->waiters; w; w = w->next)
         for (size_t i = 0; i < w->n_units; i++)
-            if (w->units[i] == u)
+            if (w->units[i] && w->units[i]->dropping)
                 w->units[i] = NULL;
 }
 

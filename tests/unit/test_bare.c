@@ -835,6 +835,110 @@ static void test_run_command(void)
     orch_service_free(&s);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *sorted_lines(const char *text)
+{
+    if (!text)
+        return NULL;
+    char *copy = xstrdup(text), *save = NULL;
+    char **v = NULL;
+    size_t n = 0, cap = 0, len = 0;
+    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        xgrow((void **)&v, &cap, n + 1, sizeof *v);
+        v[n++] = l;
+        len += strlen(l) + 1;
+    }
+    qsort(v, n, sizeof *v, cmp_str);
+    char *out = xcalloc(1, len + 1);
+    for (size_t i = 0; i < n; i++) {
+        strcat(out, v[i]);
+        strcat(out, "\n");
+    }
+    free(v);
+    free(copy);
+    return out;
+}
+
+/* A plain command line is exec'd by orchd itself (no /bin/sh in between),
+ * with exactly the environment the shell would have given it (PWD
+ * included); whatever that exec cannot do falls back to the shell, so a
+ * missing command and a script without #! behave as under /bin/sh -c. */
+static void test_direct_exec(void)
+{
+    orch_service s;
+    /* the service is env itself: its environment, compared with what env
+     * sees when the shell runs it (`; true` keeps that line the shell's) */
+    service(&s, "directsvc", "exec /usr/bin/env");
+    s.stdout_path = path_in(tmp, "direct-env.txt");
+    add_env(&s, "FOO", "bar");
+    run r = {0};
+    run_service(&s, &r);
+    CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    free(s.run_command);
+    s.run_command = xstrdup("/usr/bin/env; true");
+    free(s.stdout_path);
+    s.stdout_path = path_in(tmp, "shell-env.txt");
+    run r2 = {0};
+    run_service(&s, &r2);
+    char *direct_path = path_in(tmp, "direct-env.txt");
+    char *a = test_read(direct_path), *b = test_read(s.stdout_path);
+    char *sa = sorted_lines(a), *sb = sorted_lines(b);
+    CHECK_STR(sa, sb);
+    CHECK_CONTAINS(sa, "PWD=");
+    free(a), free(b), free(sa), free(sb), free(direct_path);
+
+    /* by the time `started` comes the service's pid is the command itself */
+    free(s.run_command);
+    s.run_command = xstrdup("exec sleep 30");
+    run r3 = {0};
+    orch_instance *inst = start(&s, &r3);
+    if (inst) {
+        CHECK(test_run_until(&loop, &r3.started, 10000));
+        char link[64], exe[256] = "";
+        snprintf(link, sizeof link, "/proc/%d/exe", (int)r3.pid);
+        ssize_t n = readlink(link, exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        CHECK_STR(exe, "/usr/bin/sleep");
+        orch_runtime_bare.signal(inst, SIGKILL);
+        CHECK(test_run_until(&loop, &r3.exited, 10000));
+        orch_runtime_bare.release(inst, on_released, &r3);
+        CHECK(test_run_until(&loop, &r3.released, 10000));
+    }
+
+    /* not found: the shell's message and status 127, not a start error */
+    free(s.run_command);
+    s.run_command = xstrdup("orchd-no-such-command-xyz 1");
+    free(s.stdout_path);
+    s.stdout_path = path_in(tmp, "direct-missing.txt");
+    s.stderr_path = xstrdup(s.stdout_path);
+    run r4 = {0};
+    run_service(&s, &r4);
+    CHECK(WIFEXITED(r4.status) && WEXITSTATUS(r4.status) == 127);
+    char *text = test_read(s.stdout_path);
+    CHECK_CONTAINS(text, "not found");
+    free(text);
+
+    /* an executable without #!: the shell runs it as a script */
+    char *script = path_in(project, "noshebang");
+    char *mark = path_in(tmp, "noshebang.out");
+    char *body = xasprintf("echo ran > %s\n", mark);
+    test_write(script, body);
+    chmod(script, 0755);
+    free(s.run_command);
+    s.run_command = xstrdup("./noshebang");
+    run r5 = {0};
+    run_service(&s, &r5);
+    CHECK(WIFEXITED(r5.status) && WEXITSTATUS(r5.status) == 0);
+    text = test_read(mark);
+    CHECK_STR(text, "ran\n");
+    free(text), free(body), free(mark), free(script);
+    orch_service_free(&s);
+}
+
 int main(void)
 {
     tmp = test_mkdtemp();
@@ -862,6 +966,7 @@ int main(void)
     test_release_leftovers();
     test_restart_during_release();
     test_run_command();
+    test_direct_exec();
     test_hierarchies_joined();
     test_async_many();
     test_release_before_report();

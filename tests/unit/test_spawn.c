@@ -365,6 +365,106 @@ static void test_orphan_reaped(void)
     CHECK(test_proc_state(orphan) != 'Z');
 }
 
+static int open_fd_count(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+/* The child may run in orchd's memory until its execve (spawn.c): the
+ * options must be copied, since the caller frees and reuses its own right
+ * after orch_spawn_begin. Here they are overwritten at once, before the
+ * child has had a chance to exec; the child still runs what it was given. */
+static void test_options_freed_at_once(void)
+{
+    char *out_path;
+    int out = open_out("copied.out", &out_path);
+    for (int round = 0; round < 20; round++) {
+        char **argv = xcalloc(4, sizeof *argv);
+        argv[0] = xstrdup("/bin/sh");
+        argv[1] = xstrdup("-c");
+        argv[2] = xasprintf("echo \"$FOO\" %d; cd /; echo \"$PWD\"", round);
+        char **envp = xcalloc(2, sizeof *envp);
+        envp[0] = xstrdup("FOO=copied");
+        char *wd = xstrdup(tmp);
+        orch_spawn_opts o = base_opts((const char *const *)argv);
+        o.envp = (const char *const *)envp;
+        o.workdir = wd;
+        o.stdout_fd = out;
+        int fd;
+        const char *stage = NULL;
+        exit_rec r = {0};
+        pid_t pid = orch_spawn_begin(&o, &fd, &stage);
+        for (int i = 0; argv[i]; i++)
+            memset(argv[i], 'X', strlen(argv[i]));
+        memset(envp[0], 'X', strlen(envp[0]));
+        memset(wd, 'X', strlen(wd));
+        free(argv[0]), free(argv[1]), free(argv[2]), free(argv), free(envp[0]), free(envp);
+        free(wd);
+        CHECK(pid > 0);
+        if (pid <= 0)
+            continue;
+        test_track_pid(pid);
+        orch_reaper_watch(pid, on_exit_cb, &r);
+        CHECK(test_run_until(&loop, &r.done, 10000));
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        int err = 0;
+        CHECK(orch_spawn_report(fd, &stage, &err) == 0);
+        close(fd);
+    }
+    close(out);
+    char *text = test_read(out_path);
+    CHECK_CONTAINS(text, "copied 0\n/\n");
+    CHECK_CONTAINS(text, "copied 19\n/\n");
+    CHECK(text && !strchr(text, 'X'));
+    free(text);
+    free(out_path);
+}
+
+/* Children that fail before exec, and children whose report the caller
+ * gives up on (it kills them), leave nothing behind once reaped and swept:
+ * no fd, and no copy of their options (kept while the child, which may run
+ * in our memory, could still read it). */
+static void test_failed_and_abandoned_leave_nothing(void)
+{
+    int before = open_fd_count();
+    size_t held_before = orch_spawn_images_held();
+    const char *argv[] = {"/bin/true", NULL};
+    const char *sleeper[] = {"/bin/sleep", "30", NULL};
+    for (int round = 0; round < 40; round++) {
+        bool abandon = round % 2;
+        orch_spawn_opts o = base_opts(abandon ? sleeper : argv);
+        o.workdir = abandon ? NULL : "/nonexistent-orchd-dir";
+        int fd;
+        const char *stage = NULL;
+        exit_rec r = {0};
+        pid_t pid = orch_spawn_begin(&o, &fd, &stage);
+        CHECK(pid > 0);
+        if (pid <= 0)
+            continue;
+        test_track_pid(pid);
+        orch_reaper_watch(pid, on_exit_cb, &r);
+        if (abandon) {
+            kill(pid, SIGKILL);
+            orch_spawn_forget(fd);
+        } else {
+            int err = 0, rc;
+            while ((rc = orch_spawn_report(fd, &stage, &err)) == 1)
+                test_run_until(&loop, &r.done, 10);
+            CHECK(rc == -1);
+            CHECK_STR(stage, "chdir");
+            CHECK(err == ENOENT);
+        }
+        close(fd);
+        CHECK(test_run_until(&loop, &r.done, 10000));
+        orch_spawn_sweep();
+    }
+    CHECK(open_fd_count() == before);
+    CHECK(orch_spawn_images_held() == held_before);
+}
+
 int main(void)
 {
     tmp = test_mkdtemp();
@@ -380,6 +480,8 @@ int main(void)
     test_late_watch();
     test_unwatch();
     test_orphan_reaped();
+    test_options_freed_at_once();
+    test_failed_and_abandoned_leave_nothing();
 
     test_kill_tracked();
     orch_reaper_close();
