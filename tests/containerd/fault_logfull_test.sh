@@ -21,7 +21,7 @@ cat >"$PROJ/Orchfile" <<'EOF'
 SERVICE chatty
 FROM localhost/orchd-test:latest
 VOLUME counter:/work
-CMD sh -c 'i=0; while :; do i=$((i+1)); echo $i > /work/count; echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; done'
+CMD sh -c 'i=0; while :; do i=$((i+1)); echo $i > /work/count.new; mv /work/count.new /work/count; echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; done'
 EOF
 o grow -f "$PROJ/Orchfile" || bad "grow"
 log="$ORCH_STATE_DIR/logs/$CTD_NS.chatty.log"
