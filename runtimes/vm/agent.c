@@ -185,7 +185,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
                 answer(a, a->in);
             a->in_len = 0;
             a->discarding = false;
-        } else if (a->in_len + 1 < sizeof a->in)
+        } else if (a->in_len + 1 < LINE_MAX_GUEST) /* a->in is LINE_MAX_GUEST bytes */
             a->in[a->in_len++] = b->base[i];
         else
             a->discarding = true;
