@@ -842,8 +842,9 @@ static void vm_describe(const orch_service *svc, const orch_env_ctx *ctx, const 
      * question for the next survey (describe must not wait: it runs on the
      * loop, synchronously). The instance is ours to change. */
     orch_instance *live = (orch_instance *)inst;
-    const char *on = getenv("ORCH_VM_NESTED_SURVEY"); /* opt-in: see docs/RUNTIME-VM.md */
-    if (on && !strcmp(on, "1") && live && live->agent && !live->releasing && !live->exited &&
+    /* on unless ORCH_VM_NESTED_SURVEY=0: docs/RUNTIME-VM.md */
+    const char *on = getenv("ORCH_VM_NESTED_SURVEY");
+    if (!(on && !strcmp(on, "0")) && live && live->agent && !live->releasing && !live->exited &&
         !live->nested_off) {
         if (live->nested)
             put(arg, "json:nested", live->nested);

@@ -75,6 +75,26 @@ echo "$PAGE" | grep -q "^layer 3: busybox httpd in a container of the guest's or
 wait_log "$LOG" "^guest: every guest service is up" 60 || fail "the guest's grow did not settle"
 grep -aq "orchd: web: running" "$LOG" || fail "no state line of the guest's web"
 grep -aq "orchd: image: exited" "$LOG" || fail "the import oneshot did not end"
+
+# the nested survey: the guest orchd's services, seen in the host's survey
+nested_states() {
+    "$ORCHD" survey --json 2>/dev/null | python3 -c '
+import json, sys
+s = {x["service"]: x for x in json.load(sys.stdin)}
+n = (s.get("guest", {}).get("runtime_info") or {}).get("nested") or []
+print(" ".join("%s=%s" % (x.get("service"), x.get("state")) for x in n))' 2>/dev/null
+}
+nested=""
+for _ in $(seq 1 60); do
+    nested=$(nested_states)
+    case " $nested " in *" web=running "*) break ;; esac
+    sleep 1
+done
+case " $nested " in
+*" web=running "*) echo "nested survey (two levels deep): $nested" ;;
+*) fail "the host's survey does not show the guest's services: '$nested'" ;;
+esac
+
 echo "grow to guest init $t_init s, to the guest orchd $t_cmd s, guest containerd ready $t_ctd s, container answers $t_web s"
 
 # the guest is the machine the host Orchfile asked for
