@@ -31,7 +31,7 @@ RUN while :; do echo tick; sleep 0.2; done
 
 SERVICE oneshot
 RUN echo done
-ONESHOT yes
+ONESHOT true
 
 SERVICE box
 FROM localhost/orchd-test:latest
