@@ -19,7 +19,10 @@ TEST="containerd runc busybox-static procps iproute2 util-linux python3 curl
       golang-github-containerd-containerd-dev
       qemu-system-x86 cpio kmod
       docker-registry skopeo apache2-utils
-      docker-compose docker.io"
+      docker-compose docker.io
+      mandoc lintian openssl"
+# mandoc and lintian check the man pages and the .deb (tests/package);
+# openssl makes the throwaway certificate of the https health-check test.
 # orchd export's tests: the Kubernetes schema check runs on Node.js (npm
 # packages installed by the test into the build tree); the machine image
 # usually has a newer node, so Debian's is only the fallback.
