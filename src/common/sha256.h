@@ -1,4 +1,4 @@
-/* SHA-256 and hex (common/sha256.c): the identity of a service run (the daemon), the same code as the containerd module's ctd_sha256.c. */
+/* SHA-256 and hex (common/sha256.c): image digests (the containerd module) and the identity of a service run (the daemon). */
 #ifndef ORCH_COMMON_SHA256_H
 #define ORCH_COMMON_SHA256_H
 

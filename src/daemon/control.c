@@ -611,7 +611,8 @@ static void do_import(conn *c)
  * its verdict. */
 typedef struct removal {
     uv_work_t work;
-    char *path;
+    char *path;    /* <data>/volumes */
+    char *records; /* <data>/oneshots */
     char *err; /* set by the worker */
     int rc;
     conn **waiting; /* the fells to answer when it is done */
@@ -627,12 +628,8 @@ static void remove_volumes(uv_work_t *w)
 {
     removal *r = w->data;
     r->rc = orch_rmtree(r->path, &r->err);
-    char *slash = strrchr(r->path, '/');
-    if (r->rc == 0 && slash) {
-        char *records = xasprintf("%.*s/oneshots", (int)(slash - r->path), r->path);
-        r->rc = orch_rmtree(records, &r->err);
-        free(records);
-    }
+    if (r->rc == 0)
+        r->rc = orch_rmtree(r->records, &r->err);
 }
 
 static void volumes_removed(uv_work_t *w, int status)
@@ -656,6 +653,7 @@ static void volumes_removed(uv_work_t *w, int status)
     free(r->waiting);
     free(r->err);
     free(r->path);
+    free(r->records);
     free(r);
 }
 
@@ -709,12 +707,14 @@ static void on_stopped(void *arg)
     if (!r) {
         r = xcalloc(1, sizeof *r);
         r->path = xasprintf("%s/volumes", c->d->ctx.data_dir);
+        r->records = xasprintf("%s/oneshots", c->d->ctx.data_dir);
         r->work.data = r;
         int e = uv_queue_work(c->d->loop, &r->work, remove_volumes, volumes_removed);
         if (e != 0) {
             char *msg = xasprintf("services stopped, but %s could not be removed: %s", r->path,
                                   uv_strerror(e));
             free(r->path);
+            free(r->records);
             free(r);
             reply_error(c, msg);
             free(msg);

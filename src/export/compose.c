@@ -272,10 +272,7 @@ static void service(ex_ctx *c, yout *y, ex_service *e, bool swarm)
     }
     kv_secs(y, "stop_grace_period", s->timeout_stop);
     depends(c, y, e, swarm);
-    yout_key(y, "labels");
-    yout_map_open(y);
-    yout_kv_str(y, "orchd.io/service", s->name);
-    yout_map_close(y);
+    yout_kv_map1(y, "labels", "orchd.io/service", s->name);
     yout_map_close(y);
     if (s->stop_command)
         ex_note(e, "STOP: compose stops with a signal (stop_signal), not a command");

@@ -99,10 +99,7 @@ static void claim_spec(yout *y, const char *mode)
     str_list(y, "accessModes", modes);
     yout_key(y, "resources");
     yout_map_open(y);
-    yout_key(y, "requests");
-    yout_map_open(y);
-    yout_kv_str(y, "storage", CLAIM_SIZE);
-    yout_map_close(y);
+    yout_kv_map1(y, "requests", "storage", CLAIM_SIZE);
     yout_map_close(y);
     yout_map_close(y);
 }
@@ -203,10 +200,7 @@ static void env(yout *y, ex_service *e)
         for (size_t i = 0; i < e->n_env_files; i++) {
             char *cm = xasprintf("%s-env-%zu", e->s->name, i + 1);
             yout_map_open(y);
-            yout_key(y, "configMapRef");
-            yout_map_open(y);
-            yout_kv_str(y, "name", cm);
-            yout_map_close(y);
+            yout_kv_map1(y, "configMapRef", "name", cm);
             yout_map_close(y);
             free(cm);
         }
@@ -383,18 +377,12 @@ static void pod_volumes(ex_ctx *c, yout *y, ex_service *e, bool templates)
         yout_map_open(y);
         if (v->is_named) {
             yout_kv_str(y, "name", v->source);
-            yout_key(y, "persistentVolumeClaim");
-            yout_map_open(y);
-            yout_kv_str(y, "claimName", v->source);
-            yout_map_close(y);
+            yout_kv_map1(y, "persistentVolumeClaim", "claimName", v->source);
         } else {
             char *vname = xasprintf("host-%zu", i + 1);
             yout_kv_str(y, "name", vname);
             free(vname);
-            yout_key(y, "hostPath");
-            yout_map_open(y);
-            yout_kv_str(y, "path", e->vol_sources[i]);
-            yout_map_close(y);
+            yout_kv_map1(y, "hostPath", "path", e->vol_sources[i]);
             ex_warn(c, "service %s: VOLUME %s:%s becomes a hostPath volume: the path must exist "
                        "on the node the pod lands on",
                     e->s->name, v->source, v->destination);
@@ -436,10 +424,7 @@ static void selector(yout *y, const ex_service *e)
 {
     yout_key(y, "selector");
     yout_map_open(y);
-    yout_key(y, "matchLabels");
-    yout_map_open(y);
-    yout_kv_str(y, "app.kubernetes.io/name", e->s->name);
-    yout_map_close(y);
+    yout_kv_map1(y, "matchLabels", "app.kubernetes.io/name", e->s->name);
     yout_map_close(y);
 }
 
@@ -486,10 +471,7 @@ static void workload(ex_ctx *c, yout *y, ex_service *e)
     }
     if (strcmp(kind, "Deployment") == 0) {
         /* orchd never runs two copies of a service: no rolling overlap */
-        yout_key(y, "strategy");
-        yout_map_open(y);
-        yout_kv_str(y, "type", "Recreate");
-        yout_map_close(y);
+        yout_kv_map1(y, "strategy", "type", "Recreate");
     }
     if (strcmp(kind, "StatefulSet") == 0)
         yout_kv_str(y, "serviceName", s->name);
@@ -509,10 +491,7 @@ static void workload(ex_ctx *c, yout *y, ex_service *e)
                 any = true;
             }
             yout_map_open(y);
-            yout_key(y, "metadata");
-            yout_map_open(y);
-            yout_kv_str(y, "name", v->source);
-            yout_map_close(y);
+            yout_kv_map1(y, "metadata", "name", v->source);
             claim_spec(y, "ReadWriteOnce");
             yout_map_close(y);
             ex_note(e, "VOLUME %s: a claim of " CLAIM_SIZE " (the Orchfile gives no size)",
@@ -565,10 +544,7 @@ static void service_object(yout *y, ex_service *e)
     yout_map_open(y);
     if (s->n_publish == 0) /* the StatefulSet's governing Service: headless */
         yout_kv_str(y, "clusterIP", "None");
-    yout_key(y, "selector");
-    yout_map_open(y);
-    yout_kv_str(y, "app.kubernetes.io/name", s->name);
-    yout_map_close(y);
+    yout_kv_map1(y, "selector", "app.kubernetes.io/name", s->name);
     if (s->n_publish > 0) {
         yout_key(y, "ports");
         yout_seq_open(y);

@@ -223,6 +223,14 @@ void yout_kv_int(yout *y, const char *k, long long v)
     yout_int(y, v);
 }
 
+void yout_kv_map1(yout *y, const char *key, const char *k, const char *v)
+{
+    yout_key(y, key);
+    yout_map_open(y);
+    yout_kv_str(y, k, v);
+    yout_map_close(y);
+}
+
 const char *yout_finish(yout *y)
 {
     if (y->in_doc)

@@ -39,6 +39,8 @@ void yout_bool(yout *y, bool v);
 /* key: value shorthands */
 void yout_kv_str(yout *y, const char *k, const char *v);
 void yout_kv_int(yout *y, const char *k, long long v);
+/* key: {k: v} */
+void yout_kv_map1(yout *y, const char *key, const char *k, const char *v);
 /* Ends the stream; returns the text (owned by y) or NULL if it failed. */
 const char *yout_finish(yout *y);
 

@@ -13,7 +13,7 @@
 
 #include "check.h"
 #include "common/xalloc.h"
-#include "containerd/core/ctd_sha256.h"
+#include "common/sha256.h"
 #include "containerd/fetch/oci_layout.h"
 #include "containerd/fetch/tar_reader.h"
 
@@ -314,7 +314,7 @@ static void test_headers(void)
 
 static char *digest_of(const char *s)
 {
-    return ctd_sha256_digest(s, strlen(s));
+    return orch_sha256_digest(s, strlen(s));
 }
 
 static char *blob_path(const char *d)

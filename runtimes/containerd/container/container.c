@@ -77,7 +77,7 @@ struct orch_instance {
     char *snapshot_key; /* id, or an adopted container's */
     char *stdout_uri, *stderr_uri;
     char **env_file_env;
-    ctd_sha256 hash; /* service JSON + env files; the image digest comes last */
+    orch_sha256 hash; /* service JSON + env files; the image digest comes last */
     char spec_hash[65];
     ctd_image *img;
     char *image_name;
@@ -248,13 +248,13 @@ char *ctd_container_id(const char *ns, const char *service)
     if (ctd_valid_identifier(id))
         return id;
     /* a name containerd would refuse (too long, "__", ...): a stable digest */
-    ctd_sha256 c;
+    orch_sha256 c;
     uint8_t d[32];
     char hex[65];
-    ctd_sha256_init(&c);
-    ctd_sha256_update(&c, id, strlen(id));
-    ctd_sha256_final(&c, d);
-    ctd_hex(d, 32, hex);
+    orch_sha256_init(&c);
+    orch_sha256_update(&c, id, strlen(id));
+    orch_sha256_final(&c, d);
+    orch_hex(d, 32, hex);
     free(id);
     return xasprintf("orchd-%.24s", hex);
 }
@@ -1064,11 +1064,11 @@ static void on_image(void *arg, ctd_image *img, const char *name, const orch_err
     } else {
         inst->img = img;
         inst->image_name = xstrdup(name);
-        ctd_sha256_update(&inst->hash, "\nimage=", 7);
-        ctd_sha256_update(&inst->hash, img->target_digest, strlen(img->target_digest));
+        orch_sha256_update(&inst->hash, "\nimage=", 7);
+        orch_sha256_update(&inst->hash, img->target_digest, strlen(img->target_digest));
         uint8_t d[32];
-        ctd_sha256_final(&inst->hash, d);
-        ctd_hex(d, 32, inst->spec_hash);
+        orch_sha256_final(&inst->hash, d);
+        orch_hex(d, 32, inst->spec_hash);
         if (inst->releasing || inst->rt->shutting_down) {
             start_failed(inst, orch_error_new(ORCH_E_CANCELLED, "stopped while starting"));
         } else {
@@ -1274,26 +1274,26 @@ static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
 
 static void hash_service(orch_instance *inst)
 {
-    ctd_sha256_init(&inst->hash);
+    orch_sha256_init(&inst->hash);
     orch_model one = {.services = (orch_service *)inst->svc, .n_services = 1};
     char *json = orch_model_to_json(&one, ORCH_JSON_TYPED);
     if (json) {
-        ctd_sha256_update(&inst->hash, json, strlen(json));
+        orch_sha256_update(&inst->hash, json, strlen(json));
         free(json);
     }
     for (char **e = inst->env_file_env; e && *e; e++) {
-        ctd_sha256_update(&inst->hash, "\nenv_file:", 10);
-        ctd_sha256_update(&inst->hash, *e, strlen(*e));
+        orch_sha256_update(&inst->hash, "\nenv_file:", 10);
+        orch_sha256_update(&inst->hash, *e, strlen(*e));
     }
-    ctd_sha256_update(&inst->hash, inst->stdout_uri, strlen(inst->stdout_uri));
+    orch_sha256_update(&inst->hash, inst->stdout_uri, strlen(inst->stdout_uri));
     const char *pivot = inst->rt->no_pivot_root ? "\nno_pivot_root" : "\npivot_root";
-    ctd_sha256_update(&inst->hash, pivot, strlen(pivot));
+    orch_sha256_update(&inst->hash, pivot, strlen(pivot));
     /* A container made under another seccomp setting (or by an orchd from
      * before the profile) is not adopted: it is recreated with this one. */
     const char *sc = inst->rt->seccomp == CTD_SECCOMP_UNCONFINED
                          ? "\nseccomp=unconfined"
                          : "\nseccomp=containerd-1.6-default";
-    ctd_sha256_update(&inst->hash, sc, strlen(sc));
+    orch_sha256_update(&inst->hash, sc, strlen(sc));
 }
 
 static void timer_init(orch_instance *inst)

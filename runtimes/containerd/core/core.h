@@ -22,7 +22,7 @@
 
 #include "containerd/core/ctd_limits.h"
 #include "containerd/core/ctd_platform.h"
-#include "containerd/core/ctd_sha256.h"
+#include "common/sha256.h"
 #include "containerd/core/ctd_status.h"
 #include "containerd/transport/ctd_transport.h"
 #include "runtime/runtime.h"

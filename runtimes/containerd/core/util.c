@@ -1,5 +1,5 @@
 /* Small helpers of the containerd runtime: URIs for log destinations,
- * containerd identifiers and image references (SHA-256 is ctd_sha256.c). */
+ * containerd identifiers and image references (SHA-256 is orch_sha256.c). */
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -128,7 +128,7 @@ char *ctd_random_hex(size_t n)
             buf[i] = (uint8_t)(v >> (8 * (i % 8))) ^ (uint8_t)i;
     }
     char *out = xmalloc(2 * n + 1);
-    ctd_hex(buf, n, out);
+    orch_hex(buf, n, out);
     return out;
 }
 

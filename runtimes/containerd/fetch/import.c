@@ -173,8 +173,8 @@ static int src_read(void *ctx, const oci_loc *loc, void *buf, size_t n)
 
 static void hash_file(imp *m)
 {
-    ctd_sha256 c;
-    ctd_sha256_init(&c);
+    orch_sha256 c;
+    orch_sha256_init(&c);
     char *buf = xmalloc(HASH_CHUNK);
     int64_t off = 0;
     while (off < m->file_size) {
@@ -191,14 +191,14 @@ static void hash_file(imp *m)
             free(buf);
             return;
         }
-        ctd_sha256_update(&c, buf, n);
+        orch_sha256_update(&c, buf, n);
         off += (int64_t)n;
     }
     free(buf);
     uint8_t d[32];
     char hex[65];
-    ctd_sha256_final(&c, d);
-    ctd_hex(d, 32, hex);
+    orch_sha256_final(&c, d);
+    orch_hex(d, 32, hex);
     m->file_digest = xasprintf("sha256:%s", hex);
 }
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "containerd/core/ctd_sha256.h"
+#include "common/sha256.h"
 #include "containerd/fetch/ref.h"
 
 typedef struct rs {
@@ -102,7 +102,7 @@ static yajl_val read_json_blob(rs *r, const char *digest, long long size, char *
     free(name);
     if (!buf)
         return NULL;
-    char *got = ctd_sha256_digest(buf, *len);
+    char *got = orch_sha256_digest(buf, *len);
     if (strcmp(got, digest) != 0) {
         fail(r, "digest mismatch: blob %s in %s has digest %s (the file is corrupt)", digest, f,
              got);
@@ -223,7 +223,7 @@ static bool read_index_json(rs *r, char **digest, char **mt, long long *size)
     char *index_bytes = read_named(r, "index.json", CTD_MAX_MANIFEST, &len, "index.json");
     if (!index_bytes)
         return false;
-    r->img->index_digest = ctd_sha256_digest(index_bytes, len);
+    r->img->index_digest = orch_sha256_digest(index_bytes, len);
     char why[128] = "";
     yajl_val index = yajl_tree_parse(index_bytes, why, sizeof why);
     free(index_bytes);

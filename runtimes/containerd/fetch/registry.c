@@ -522,7 +522,7 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
         free(detail);
         return;
     }
-    char *digest = ctd_sha256_digest(res->body, res->body_len);
+    char *digest = orch_sha256_digest(res->body, res->body_len);
     /* the digest that named it: the reference's, or the index entry's */
     const char *expected = r->depth == 0 ? j->ref.digest : NULL;
     if (r->depth > 0) {

@@ -67,7 +67,7 @@ static void blob_end(void *arg, grpc_status_code st, const char *details)
     } else if (b->too_big) {
         err = orch_error_new(ORCH_E_CORRUPT, "blob %s is larger than %zu bytes", b->digest, b->max);
     } else if (strncmp(b->digest, "sha256:", 7) == 0) {
-        char *got = ctd_sha256_digest(b->buf ? b->buf : "", b->len);
+        char *got = orch_sha256_digest(b->buf ? b->buf : "", b->len);
         if (strcmp(got, b->digest) != 0)
             err = orch_error_new(ORCH_E_CORRUPT, "blob %s has digest %s in the content store",
                                  b->digest, got);
@@ -319,15 +319,15 @@ static void read_next(img_job *j, const char *digest, size_t max)
 
 static char *chain_next(const char *prev, const char *diff_id)
 {
-    ctd_sha256 c;
+    orch_sha256 c;
     uint8_t d[32];
     char hex[65];
-    ctd_sha256_init(&c);
-    ctd_sha256_update(&c, prev, strlen(prev));
-    ctd_sha256_update(&c, " ", 1);
-    ctd_sha256_update(&c, diff_id, strlen(diff_id));
-    ctd_sha256_final(&c, d);
-    ctd_hex(d, 32, hex);
+    orch_sha256_init(&c);
+    orch_sha256_update(&c, prev, strlen(prev));
+    orch_sha256_update(&c, " ", 1);
+    orch_sha256_update(&c, diff_id, strlen(diff_id));
+    orch_sha256_final(&c, d);
+    orch_hex(d, 32, hex);
     return xasprintf("sha256:%s", hex);
 }
 
