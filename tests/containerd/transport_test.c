@@ -331,6 +331,10 @@ static void on_wait_missing(void *arg, grpc_status_code st, const char *details,
 static ctd_req *sub;
 static uv_timer_t pub_timer;
 static int events_seen, stream_ended, publishes;
+/* Publishes still awaiting their reply, and whether the stream already ended:
+ * the next step waits for both, or closing the connection would cancel a
+ * Publish that is still in flight (a race seen under ASan on a slow runner). */
+static int publishes_in_flight, stream_done_waiting;
 static grpc_status_code stream_status;
 static char stream_details[256];
 #define TEST_TOPIC "/orchd/transport-test"
@@ -357,6 +361,10 @@ static void on_stream_end(void *arg, grpc_status_code st, const char *details)
     snprintf(stream_details, sizeof stream_details, "%s", details);
     printf("stream ended: %s: %s\n", ctd_status_name(st), details);
     sub = NULL;
+    if (publishes_in_flight > 0) {
+        stream_done_waiting = 1;
+        return;
+    }
     next_step();
 }
 
@@ -364,6 +372,10 @@ static void on_published(void *arg, grpc_status_code st, const char *details,
                          ProtobufCMessage *m)
 {
     CHECK(st == GRPC_STATUS_OK, "Events.Publish: %s %s", ctd_status_name(st), details);
+    if (--publishes_in_flight == 0 && stream_done_waiting) {
+        stream_done_waiting = 0;
+        next_step();
+    }
 }
 
 static void publish(uv_timer_t *t)
@@ -386,6 +398,8 @@ static void publish(uv_timer_t *t)
     int rc = ctd_call(conn, "/containerd.services.events.v1.Events/Publish", &req.base, NULL,
                       on_published, NULL);
     CHECK(rc == 0, "publish: %d", rc);
+    if (rc == 0)
+        publishes_in_flight++;
 }
 
 static int closed_live;
