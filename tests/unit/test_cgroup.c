@@ -361,6 +361,33 @@ static void test_into_missing(void)
     CHECK_STR(stage, "cgroup");
 }
 
+/* The namespace directory goes with its last service, not before: the
+ * parents are removed only once no service cgroup is left below them
+ * (cgroup.stat on cgroup2, so that N removals stay O(N)). */
+static void test_parents_go_with_last(void)
+{
+    char ns2[sizeof ns + 8];
+    snprintf(ns2, sizeof ns2, "%s-p", ns);
+    orch_cgroup a, b;
+    char *warning = NULL;
+    if (orch_cgroup_prepare(ns2, "a", NULL, &a, &warning) < 0)
+        return;
+    free(warning);
+    warning = NULL;
+    CHECK(orch_cgroup_prepare(ns2, "b", NULL, &b, &warning) == 0);
+    free(warning);
+    char *nsdir = xstrdup(a.dir[0]);
+    *strrchr(nsdir, '/') = '\0';
+    CHECK(orch_cgroup_remove(&a) == 0);
+    CHECK(access(a.dir[0], F_OK) < 0 && errno == ENOENT);
+    CHECK(access(nsdir, F_OK) == 0); /* b is still in it */
+    CHECK(orch_cgroup_remove(&b) == 0);
+    CHECK(access(nsdir, F_OK) < 0 && errno == ENOENT);
+    free(nsdir);
+    orch_cgroup_free(&a);
+    orch_cgroup_free(&b);
+}
+
 static void cleanup(void)
 {
     test_kill_tracked();
@@ -396,6 +423,7 @@ int main(void)
     test_unwritable();
     test_join_kill_remove();
     test_into_missing();
+    test_parents_go_with_last();
     cleanup();
     orch_reaper_close();
     uv_run(&loop, UV_RUN_DEFAULT);
