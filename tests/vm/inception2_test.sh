@@ -94,6 +94,15 @@ case " $nested " in
 *" web=running "*) echo "nested survey (two levels deep): $nested" ;;
 *) fail "the host's survey does not show the guest's services: '$nested'" ;;
 esac
+# ... and the text table, as guest/SERVICE rows under the guest's own
+text_ok=""
+for _ in $(seq 1 10); do
+    "$ORCHD" survey >"$T/survey.txt" 2>&1 || true
+    grep -q '^guest/web  *containerd  *running ' "$T/survey.txt" &&
+        grep -q '^guest/containerd  *bare  *ready ' "$T/survey.txt" && { text_ok=1; break; }
+    sleep 1
+done
+[ -n "$text_ok" ] || fail "the text survey has no guest/web row: $(cat "$T/survey.txt")"
 
 echo "grow to guest init $t_init s, to the guest orchd $t_cmd s, guest containerd ready $t_ctd s, container answers $t_web s"
 
