@@ -146,6 +146,17 @@ int main(void)
     run(5000, "{\"id\":7,");
     CHECK(strstr(got, "{\"id\":7,\"error\":") != NULL);
 
+    /* stop: taken at once (a->stop for process 1), no command run */
+    got_len = 0;
+    CHECK(!A.stop);
+    send_text("{\"id\":8,\"stop\":true}\n");
+    run(2000, "{\"id\":8,");
+    CHECK(strstr(got, "{\"id\":8,\"stopping\":true}\n") != NULL);
+    CHECK(A.stop);
+    A.stop = false;
+    for (int i = 0; i < ORCH_VM_AGENT_MAX; i++)
+        CHECK(A.cmd[i].pid == 0);
+
     /* cancel: killed, never answered */
     send_text("{\"id\":4,\"exec\":\"sleep 30\"}\n");
     run(300, NULL);
