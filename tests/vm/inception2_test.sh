@@ -142,7 +142,10 @@ t2=$(now)
 t_fell=$(since "$t2")
 kill -0 "$p2" 2>/dev/null && fail "qemu $p2 outlived fell"
 tail -n +"$mark" "$LOG" | tr -d '\r' >"$T/stop.log"
-grep -q "Interrupt: stopping the service" "$T/stop.log" || fail "the guest init got no stop request"
+# the agent's stop (the guest serves the channel by now: no ctrl-alt-delete)
+grep -q "the host's stop request (agent): stopping the service" "$T/stop.log" ||
+    fail "the guest init got no stop request"
+grep -q "orchd: vm guest: stop requested (agent)" "$T/stop.log" || fail "the agent did not take the stop"
 grep -q "orchd daemon: Terminated: stopping every service" "$T/stop.log" || fail "the guest orchd was not asked to stop"
 l_web=$(grep -n "^orchd: web: stopped" "$T/stop.log" | head -n1 | cut -d: -f1)
 l_ctd=$(grep -n "^orchd: containerd: stopped" "$T/stop.log" | head -n1 | cut -d: -f1)
