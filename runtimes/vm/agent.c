@@ -19,6 +19,7 @@ struct orch_exec {
     long long id;
     orch_exec_cb cb;
     vm_capture_cb ccb; /* a capture: this instead of cb */
+    bool stop;         /* a stop request (vm_agent_stop) */
     void *owner;
     char *line; /* not yet written */
     uv_timer_t timer;
@@ -146,7 +147,15 @@ static void answer(vm_agent *a, const char *line)
     for (orch_exec *p = a->pending; id && YAJL_IS_INTEGER(id) && p; p = p->next)
         if (p->id == YAJL_GET_INTEGER(id) && !p->line)
             x = p;
-    if (x) {
+    const char *kp[] = {"stopping", NULL};
+    if (x && x->stop) {
+        /* a stop request: taken, or the guest's reason why not */
+        const char *err = YAJL_GET_STRING(yajl_tree_get(v, ep, yajl_t_string));
+        char msg[200];
+        snprintf(msg, sizeof msg, "the guest: %.150s", err ? err : "an answer without stopping");
+        bool taken = YAJL_IS_TRUE(yajl_tree_get(v, kp, yajl_t_any));
+        exec_end(x, false, 0, taken ? NULL : msg);
+    } else if (x) {
         yajl_val st = yajl_tree_get(v, sp, yajl_t_number);
         const char *err = YAJL_GET_STRING(yajl_tree_get(v, ep, yajl_t_string));
         char msg[200];
@@ -252,8 +261,7 @@ static void on_timeout(uv_timer_t *t)
     exec_end(t->data, true, 0, NULL);
 }
 
-static orch_exec *send_exec(vm_agent *a, const char *command, uint64_t timeout_ms, orch_exec_cb cb,
-                            vm_capture_cb ccb, void *owner)
+static orch_exec *exec_new(vm_agent *a, orch_exec_cb cb, vm_capture_cb ccb, void *owner)
 {
     orch_exec *x = xcalloc(1, sizeof *x);
     x->a = a;
@@ -261,6 +269,30 @@ static orch_exec *send_exec(vm_agent *a, const char *command, uint64_t timeout_m
     x->cb = cb;
     x->ccb = ccb;
     x->owner = owner;
+    return x;
+}
+
+/* x->line set: queue it, time it out after timer_ms (0: never). */
+static orch_exec *exec_queue(orch_exec *x, uint64_t timer_ms)
+{
+    vm_agent *a = x->a;
+    uv_timer_init(a->loop, &x->timer);
+    x->timer.data = x;
+    if (timer_ms)
+        uv_timer_start(&x->timer, on_timeout, timer_ms, 0);
+    x->next = a->pending;
+    a->pending = x;
+    if (a->pipe)
+        flush(a);
+    else
+        connect_now(a);
+    return x;
+}
+
+static orch_exec *send_exec(vm_agent *a, const char *command, uint64_t timeout_ms, orch_exec_cb cb,
+                            vm_capture_cb ccb, void *owner)
+{
+    orch_exec *x = exec_new(a, cb, ccb, owner);
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
     yajl_gen_string(g, (const unsigned char *)"id", 2);
@@ -279,17 +311,15 @@ static orch_exec *send_exec(vm_agent *a, const char *command, uint64_t timeout_m
     yajl_gen_get_buf(g, &buf, &len);
     x->line = xasprintf("%.*s\n", (int)len, (const char *)buf);
     yajl_gen_free(g);
-    uv_timer_init(a->loop, &x->timer);
-    x->timer.data = x;
-    if (timeout_ms)
-        uv_timer_start(&x->timer, on_timeout, timeout_ms + GRACE_MS, 0);
-    x->next = a->pending;
-    a->pending = x;
-    if (a->pipe)
-        flush(a);
-    else
-        connect_now(a);
-    return x;
+    return exec_queue(x, timeout_ms ? timeout_ms + GRACE_MS : 0);
+}
+
+orch_exec *vm_agent_stop(vm_agent *a, uint64_t timeout_ms, orch_exec_cb cb, void *owner)
+{
+    orch_exec *x = exec_new(a, cb, NULL, owner);
+    x->stop = true;
+    x->line = xasprintf("{\"id\":%lld,\"stop\":true}\n", x->id);
+    return exec_queue(x, timeout_ms);
 }
 
 orch_exec *vm_agent_exec(vm_agent *a, const char *command, uint64_t timeout_ms, orch_exec_cb cb,

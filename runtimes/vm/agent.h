@@ -26,6 +26,12 @@ void vm_agent_cancel(orch_exec *x);
 typedef void (*vm_capture_cb)(void *owner, const orch_exec_result *r, const char *output);
 orch_exec *vm_agent_capture(vm_agent *a, const char *command, uint64_t timeout_ms,
                             vm_capture_cb cb, void *owner);
+/* Asks the guest's process 1 to stop its service and power off (as
+ * ctrl-alt-delete does, without a keyboard: microvm has no i8042). cb once:
+ * r->err NULL when the guest took it; an error, or timed_out past
+ * timeout_ms (no grace: a guest whose agent is not up yet does not answer,
+ * and the caller falls back to another way). */
+orch_exec *vm_agent_stop(vm_agent *a, uint64_t timeout_ms, orch_exec_cb cb, void *owner);
 /* At release: every command still waiting ends with an error; a is gone. */
 void vm_agent_close(vm_agent *a);
 

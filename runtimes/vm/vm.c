@@ -9,9 +9,11 @@
  *            process, in the service's cgroup, its stdout (the guest's
  *            serial console) appended to the service's log.
  *   exit     qemu's wait status, decoded (runtime/vm_exit.h).
- *   signal   SIGKILL kills qemu; any other signal asks the guest to stop
- *            (QMP send-key ctrl-alt-delete: SIGINT for the guest's process
- *            1, which stops the service and powers off with its status).
+ *   signal   SIGKILL kills qemu; any other signal asks the guest to stop:
+ *            a "stop" request on the agent channel, or when the agent does
+ *            not take it, QMP send-key ctrl-alt-delete (SIGINT for the
+ *            guest's process 1); either way process 1 stops the service and
+ *            powers off with its status.
  *   release  SIGKILL qemu if it still runs, wait for it, remove the cgroup
  *            and the per-start directory. */
 #include <errno.h>
@@ -47,6 +49,7 @@
 #include "vm/layer.h"
 #include "vm/agent.h"
 #include "vm/qmp.h"
+#include "vm/tsc.h"
 
 #define DEFAULT_MEMORY (256ull << 20)
 #define RELEASE_RETRY_MS 20
@@ -62,6 +65,8 @@ static struct {
     void (*unwatch)(pid_t);
     int accel; /* 0 unknown, 1 tcg, 2 kvm; probed once, on a worker */
     char *accel_why;
+    unsigned long tsc_khz; /* TCG: the host TSC rate for microvm; 0 unknown (tsc_why) */
+    const char *tsc_why;
     bool initialised;
 } V;
 
@@ -86,6 +91,7 @@ struct orch_instance {
     char *nested;
     orch_exec *nested_x;
     bool nested_off;
+    orch_exec *stop_x; /* the agent's stop request on its way (vm_signal) */
     size_t spec_len;
     pid_t pid;
     orch_cgroup cg;
@@ -100,6 +106,11 @@ struct orch_instance {
 };
 
 #define NESTED_TIMEOUT_MS 10000 /* the guest's `orchd survey --json` */
+/* How long the guest's agent has to take a stop request before
+ * ctrl-alt-delete is tried: process 1 answers at once once it serves the
+ * port; a guest still booting never does. */
+#define STOP_AGENT_MS 1500
+#define STOP_AGENT_MS_TEXT "1.5 s"
 
 static const char *ns_of(const orch_env_ctx *ctx)
 {
@@ -111,18 +122,16 @@ static const char *ns_of(const orch_env_ctx *ctx)
 /* /dev/kvm can exist and hang (a nested host without working VMX): ask
  * for a VM in a child that raises no SIGCHLD (exit signal 0), which the
  * daemon's reaper therefore never takes, and give it KVM_PROBE_MS. */
-static void probe_accel(void)
+static int probe_kvm(void)
 {
     const char *forced = getenv("ORCH_VM_ACCEL");
     if (forced && (!strcmp(forced, "tcg") || !strcmp(forced, "kvm"))) {
-        V.accel = !strcmp(forced, "kvm") ? 2 : 1;
         V.accel_why = xasprintf("ORCH_VM_ACCEL=%s", forced);
-        return;
+        return !strcmp(forced, "kvm") ? 2 : 1;
     }
     if (access("/dev/kvm", R_OK | W_OK) != 0) {
-        V.accel = 1;
         V.accel_why = xstrdup("no usable /dev/kvm");
-        return;
+        return 1;
     }
     pid_t pid = (pid_t)syscall(SYS_clone, 0, NULL, NULL, NULL, 0); /* no SIGCHLD */
     if (pid == 0) {
@@ -141,17 +150,26 @@ static void probe_accel(void)
         nanosleep(&ts, NULL);
     }
     if (pid > 0 && r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-        V.accel = 2;
         V.accel_why = xstrdup("/dev/kvm works");
-        return;
+        return 2;
     }
     if (pid > 0 && r == 0) {
         kill(pid, SIGKILL); /* it may sit in the kernel; reaped if it ever leaves */
         waitpid(pid, &st, WNOHANG | __WCLONE);
     }
-    V.accel = 1;
     V.accel_why = xstrdup(r == 0 && pid > 0 ? "/dev/kvm hangs (KVM_CREATE_VM did not return in 3 s)"
                                             : "/dev/kvm refuses to create a VM");
+    return 1;
+}
+
+/* The accelerator, and under TCG the host's TSC rate that microvm needs
+ * (tsc.h); V.accel last: the loop thread reads it as "probed". */
+static void probe_accel(void)
+{
+    int accel = probe_kvm();
+    if (accel == 1)
+        V.tsc_khz = vm_host_tsc_khz(&V.tsc_why);
+    V.accel = accel;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -465,14 +483,15 @@ static char *qemu_opt_escape(const char *v)
     return out;
 }
 
-/* The machine type: microvm with KVM, q35 under TCG (below), or what
- * ORCH_VM_MACHINE says (q35, pc or microvm: bench/vm.sh compares them).
- * NULL for any other value. */
+/* The machine type: microvm, or q35 under TCG when the host's TSC rate is
+ * unknown (the guest kernel cannot keep time on microvm without it: tsc.h),
+ * or what ORCH_VM_MACHINE says (q35, pc or microvm: bench/vm.sh compares
+ * them). NULL for any other value. */
 static const char *vm_machine(bool kvm)
 {
     const char *m = getenv("ORCH_VM_MACHINE");
     if (!m || !*m)
-        return kvm ? "microvm" : "q35";
+        return kvm || V.tsc_khz ? "microvm" : "q35";
     if (!strcmp(m, "q35") || !strcmp(m, "pc") || !strcmp(m, "microvm"))
         return m;
     return NULL;
@@ -513,16 +532,21 @@ static void spawn_qemu(orch_instance *inst)
     snprintf(initrd, sizeof initrd, "%s", inst->initrd);
     snprintf(qmp, sizeof qmp, "unix:%s,server=on,wait=off", inst->qmp);
     const char *qemu = getenv("ORCH_VM_QEMU") ? getenv("ORCH_VM_QEMU") : "qemu-system-x86_64";
-    /* microvm (no PCI, no firmware) with KVM; under TCG qemu 7.2's microvm
-     * hangs calibrating the TSC (no PIT/HPET reference), so q35 there.
-     * virtio devices: -pci on q35, -device (mmio) on microvm. */
+    /* microvm: no PCI, no firmware. Under TCG its guest kernel gets the
+     * host's TSC rate (tsc.h: calibrating against the PIT fails under load
+     * and the boot hangs). virtio devices: -pci on q35, -device (mmio) on
+     * microvm. */
     const char *vdev = mmio ? "device" : "pci";
+    char append[160];
+    snprintf(append, sizeof append, "console=ttyS0 panic=-1 reboot=t rdinit=/init");
+    if (mmio && !kvm && V.tsc_khz)
+        snprintf(append + strlen(append), sizeof append - strlen(append), " tsc_early_khz=%lu",
+                 V.tsc_khz);
     argv_builder a = {0};
     const char *fixed[] = {qemu, "-M", machine, "-accel", kvm ? "kvm" : "tcg",
                            "-cpu", kvm ? "host" : "max", "-m", m_arg, "-smp", smp, "-nodefaults",
                            "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
-                           "-initrd", initrd, "-append",
-                           "console=ttyS0 panic=-1 reboot=t rdinit=/init",
+                           "-initrd", initrd, "-append", append,
                            "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
                            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", qmp};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
@@ -575,6 +599,10 @@ static void spawn_qemu(orch_instance *inst)
     const char *stage = NULL;
     dprintf(out, "orchd: vm %s: %s %s, %s memory, %u cpus (%s)\n", inst->name,
             machine, kvm ? "kvm" : "tcg", m_arg, cpus, V.accel_why);
+    if (!kvm && !V.tsc_khz)
+        dprintf(out, "orchd: vm %s: %s: %s; microvm needs it under TCG%s\n", inst->name,
+                mmio ? "warning" : "q35, not microvm", V.tsc_why ? V.tsc_why : "no TSC rate",
+                mmio ? " (the guest may hang calibrating its TSC)" : "");
     inst->pid = orch_spawn(&o, &stage);
     int e = errno;
     close(out);
@@ -685,16 +713,10 @@ static void stop_answered(void *arg, int ok, const char *why)
     free(n);
 }
 
-static int vm_signal(orch_instance *inst, int sig)
+/* The keyboard way: ctrl-alt-del, which the guest kernel turns into
+ * SIGINT for process 1 (q35's i8042; microvm has none). */
+static void send_ctrl_alt_delete(orch_instance *inst)
 {
-    if (!inst || inst->pid <= 0 || inst->exited)
-        return -ESRCH;
-    if (sig == SIGKILL)
-        return kill(inst->pid, SIGKILL) == 0 ? 0 : -errno;
-    if (sig == 0)
-        return kill(inst->pid, 0) == 0 ? 0 : -errno;
-    /* every other signal is a request to stop: the guest's process 1 gets
-     * SIGINT from ctrl-alt-del and stops the service */
     stop_note *n = xcalloc(1, sizeof *n);
     n->log = xstrdup(inst->log);
     n->name = xstrdup(inst->name);
@@ -703,6 +725,54 @@ static int vm_signal(orch_instance *inst, int sig)
                    "{\"type\":\"qcode\",\"data\":\"ctrl\"},{\"type\":\"qcode\",\"data\":\"alt\"},"
                    "{\"type\":\"qcode\",\"data\":\"delete\"}]}}",
                    QMP_TIMEOUT_MS, stop_answered, n);
+}
+
+static void log_line(orch_instance *inst, const char *text)
+{
+    int fd = open(inst->log, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        dprintf(fd, "orchd: vm %s: %s\n", inst->name, text);
+        close(fd);
+    }
+}
+
+/* The guest's answer to the agent's stop request; without one (its agent
+ * not up yet, or gone), ctrl-alt-delete. Never called after release
+ * (vm_release cancels the request). */
+static void stop_taken(void *owner, const orch_exec_result *r)
+{
+    orch_instance *inst = owner;
+    inst->stop_x = NULL;
+    if (!r->err && !r->timed_out) {
+        log_line(inst, "stop requested (agent)");
+        return;
+    }
+    if (inst->exited)
+        return; /* qemu is gone already: nothing to ask */
+    char *m = xasprintf("the agent did not take the stop request (%s): trying ctrl-alt-delete",
+                        r->timed_out ? "no answer in " STOP_AGENT_MS_TEXT : r->err);
+    log_line(inst, m);
+    free(m);
+    send_ctrl_alt_delete(inst);
+}
+
+static int vm_signal(orch_instance *inst, int sig)
+{
+    if (!inst || inst->pid <= 0 || inst->exited)
+        return -ESRCH;
+    if (sig == SIGKILL)
+        return kill(inst->pid, SIGKILL) == 0 ? 0 : -errno;
+    if (sig == 0)
+        return kill(inst->pid, 0) == 0 ? 0 : -errno;
+    /* every other signal is a request to stop: first over the agent
+     * channel (process 1 stops the service as on SIGINT), falling back to
+     * ctrl-alt-delete when the agent does not answer; one at a time */
+    if (inst->stop_x)
+        return 0;
+    if (inst->agent && !inst->releasing)
+        inst->stop_x = vm_agent_stop(inst->agent, STOP_AGENT_MS, stop_taken, inst);
+    else
+        send_ctrl_alt_delete(inst);
     return 0;
 }
 
@@ -765,6 +835,10 @@ static void put_report(orch_instance *inst)
 static void vm_release(orch_instance *inst, void (*done)(void *arg), void *arg)
 {
     inst->releasing = true;
+    if (inst->stop_x) {
+        vm_agent_cancel(inst->stop_x);
+        inst->stop_x = NULL;
+    }
     if (inst->nested_x) {
         vm_agent_cancel(inst->nested_x);
         inst->nested_x = NULL;

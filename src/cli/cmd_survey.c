@@ -79,8 +79,10 @@ static void print_rows(yajl_val services, const char *prefix, int depth)
         putchar('\n');
         yajl_val nested = info ? orch_reply_member(info, "nested") : NULL;
         if (nested && depth < 2) {
+            /* the name as str_of gives it: b1 holds it only for a number
+             * (a string is the reply's own), so b1 alone was garbage */
             char sub[128];
-            snprintf(sub, sizeof sub, "%s%s/", prefix, b1);
+            snprintf(sub, sizeof sub, "%s%s/", prefix, str_of(s, "service", b1, sizeof b1));
             print_rows(nested, sub, depth + 1);
         }
     }

@@ -143,6 +143,14 @@ static void request(orch_vm_agent *a, const char *line, int64_t now)
         return;
     }
     long long n = YAJL_GET_INTEGER(id);
+    const char *sp[] = {"stop", NULL};
+    if (YAJL_IS_TRUE(yajl_tree_get(v, sp, yajl_t_any))) {
+        /* process 1 acts on it after this pass (orch_vm_agent.stop) */
+        a->stop = true;
+        say(a, n, "\"stopping\":true");
+        yajl_tree_free(v);
+        return;
+    }
     if (YAJL_IS_TRUE(yajl_tree_get(v, cp, yajl_t_any))) {
         for (int i = 0; i < ORCH_VM_AGENT_MAX; i++)
             if (a->cmd[i].pid && a->cmd[i].id == n) {

@@ -9,11 +9,16 @@
  *                                               (a memfd, the first
  *                                               ORCH_VM_AGENT_CAPTURE bytes)
  *     {"id":N,"cancel":true}                     kill it, say nothing more
+ *     {"id":N,"stop":true}                       stop the service and power
+ *                                               off, as on SIGINT (the
+ *                                               host's stop; microvm has no
+ *                                               keyboard for ctrl-alt-del)
  * guest to host, one per exec:
  *     {"id":N,"status":S}      its raw wait status
  *     {"id":N,"status":S,"output":"...","truncated":B}   for a capture
  *     {"id":N,"timed_out":true}
  *     {"id":N,"error":"..."}   it never ran
+ *     {"id":N,"stopping":true} a stop taken (a->stop set)
  * Non-blocking: process 1 polls it next to its signalfd. */
 #ifndef ORCH_INIT_VM_AGENT_H
 #define ORCH_INIT_VM_AGENT_H
@@ -42,6 +47,7 @@ typedef struct orch_vm_agent {
     char *in;
     size_t in_len;
     bool discarding;     /* inside an overlong line */
+    bool stop;           /* the host asked to stop: process 1 clears it */
     orch_vm_agent_cmd cmd[ORCH_VM_AGENT_MAX];
     /* forks the service's sh -c; stdout to out_fd (-1: the console) */
     pid_t (*spawn)(const char *command, int out_fd);

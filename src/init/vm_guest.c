@@ -265,6 +265,15 @@ static pid_t agent_spawn(const char *command, int out_fd)
     return p;
 }
 
+/* A stop (SIGINT from ctrl-alt-del, the agent's stop, SIGTERM, SIGPWR):
+ * SIGTERM to the service's process group; its end powers off (report). */
+static void stop_service(pid_t child, const char *why)
+{
+    init_log("%s: stopping the service", why);
+    kill(-child, SIGTERM);
+    kill(child, SIGTERM);
+}
+
 int orch_vm_guest_run(void)
 {
     init_console();
@@ -301,6 +310,10 @@ int orch_vm_guest_run(void)
         int timeout = orch_vm_agent_poll(&agent, &pf[1], now);
         poll(pf, 2, timeout);
         orch_vm_agent_work(&agent, pf[1].revents, now_ms());
+        if (agent.stop) { /* the host's stop over the agent: as SIGINT */
+            agent.stop = false;
+            stop_service(child, "the host's stop request (agent)");
+        }
         struct signalfd_siginfo si;
         while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
             int sig = (int)si.ssi_signo;
@@ -313,9 +326,7 @@ int orch_vm_guest_run(void)
                     orch_vm_agent_reaped(&agent, p, st);
                 }
             } else {
-                init_log("%s: stopping the service", strsignal(sig));
-                kill(-child, SIGTERM);
-                kill(child, SIGTERM);
+                stop_service(child, strsignal(sig));
             }
         }
     }

@@ -94,6 +94,15 @@ case " $nested " in
 *" web=running "*) echo "nested survey (two levels deep): $nested" ;;
 *) fail "the host's survey does not show the guest's services: '$nested'" ;;
 esac
+# ... and the text table, as guest/SERVICE rows under the guest's own
+text_ok=""
+for _ in $(seq 1 10); do
+    "$ORCHD" survey >"$T/survey.txt" 2>&1 || true
+    grep -q '^guest/web  *containerd  *running ' "$T/survey.txt" &&
+        grep -q '^guest/containerd  *bare  *ready ' "$T/survey.txt" && { text_ok=1; break; }
+    sleep 1
+done
+[ -n "$text_ok" ] || fail "the text survey has no guest/web row: $(cat "$T/survey.txt")"
 
 echo "grow to guest init $t_init s, to the guest orchd $t_cmd s, guest containerd ready $t_ctd s, container answers $t_web s"
 
@@ -133,7 +142,10 @@ t2=$(now)
 t_fell=$(since "$t2")
 kill -0 "$p2" 2>/dev/null && fail "qemu $p2 outlived fell"
 tail -n +"$mark" "$LOG" | tr -d '\r' >"$T/stop.log"
-grep -q "Interrupt: stopping the service" "$T/stop.log" || fail "the guest init got no stop request"
+# the agent's stop (the guest serves the channel by now: no ctrl-alt-delete)
+grep -q "the host's stop request (agent): stopping the service" "$T/stop.log" ||
+    fail "the guest init got no stop request"
+grep -q "orchd: vm guest: stop requested (agent)" "$T/stop.log" || fail "the agent did not take the stop"
 grep -q "orchd daemon: Terminated: stopping every service" "$T/stop.log" || fail "the guest orchd was not asked to stop"
 l_web=$(grep -n "^orchd: web: stopped" "$T/stop.log" | head -n1 | cut -d: -f1)
 l_ctd=$(grep -n "^orchd: containerd: stopped" "$T/stop.log" | head -n1 | cut -d: -f1)
