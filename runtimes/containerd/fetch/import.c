@@ -33,7 +33,6 @@
 #include "common/xalloc.h"
 #include "containerd/fetch/oci_layout.h"
 #include "containerd/fetch/tar_reader.h"
-#include "containerd/fetch/pull_internal.h"
 
 #define HASH_CHUNK (1u << 20)
 /* Files of a layout directory and the archive are opened like this: a FIFO
@@ -344,9 +343,7 @@ static void on_read(uv_async_t *a)
         if (p->mem)
             continue;
         job_blob *b = job_add_blob(j, p->digest, p->mt, p->size, p->what, false);
-        b->src = SRC_FILE;
-        b->path = p->loc.path ? p->loc.path : xstrdup(m->file);
-        b->file_off = p->loc.off;
+        job_blob_from_file(b, p->loc.path ? p->loc.path : xstrdup(m->file), p->loc.off);
         p->loc.path = NULL;
     }
     for (size_t i = img->n_blobs; i-- > 0;) {
@@ -354,9 +351,7 @@ static void on_read(uv_async_t *a)
         if (!p->mem)
             continue;
         job_blob *b = job_add_blob(j, p->digest, p->mt, p->size, p->what, true);
-        b->src = SRC_MEMORY;
-        b->mem = p->mem;
-        b->mem_len = p->mem_len;
+        job_blob_from_memory(b, p->mem, p->mem_len);
         p->mem = NULL;
         for (size_t k = 0; k < p->n_labels; k++)
             job_blob_label(b, p->labels[2 * k], p->labels[2 * k + 1]);
@@ -382,13 +377,13 @@ static int start_reader(imp *m)
     return rc;
 }
 
-void imp_begin(img_job *j)
+static void imp_begin(img_job *j)
 {
     imp *m = xcalloc(1, sizeof *m);
     pthread_mutex_init(&m->mu, NULL);
     atomic_init(&m->cancel, false);
     m->refs = 1;
-    j->imp = m;
+    j->src_state = m;
     m->j = j;
     m->fd = -1;
     m->kind = j->ref.kind;
@@ -418,9 +413,9 @@ void imp_begin(img_job *j)
     }
 }
 
-void imp_cancel(img_job *j)
+static void imp_cancel(img_job *j)
 {
-    imp *m = j->imp;
+    imp *m = j->src_state;
     if (!m || !m->running)
         return;
     /* the thread stops at its next header, blob or chunk, or (stuck in a
@@ -432,17 +427,24 @@ void imp_cancel(img_job *j)
     close_done(m);
     m->running = false;
     m->j = NULL;
-    j->imp = NULL;
+    j->src_state = NULL;
     j->busy--;
     fprintf(stderr, "orchd: image %s: reading %s cancelled\n", j->name, m->file);
     imp_unref(m);
 }
 
-void imp_free(img_job *j)
+static void imp_free(img_job *j)
 {
-    imp *m = j->imp;
+    imp *m = j->src_state;
     if (!m)
         return;
-    j->imp = NULL;
+    j->src_state = NULL;
     imp_unref(m);
 }
+
+const image_source_ops archive_source = {.kind = "import",
+                                         .done_status = "imported",
+                                         .parallel = 2,
+                                         .begin = imp_begin,
+                                         .cancel = imp_cancel,
+                                         .free = imp_free};

@@ -279,13 +279,13 @@ static void on_job_done(void *arg, const char *name, const orch_error *err)
     acq_finish(a, name, ctd_error_dup(err));
 }
 
-static void run_job(acq *a, bool is_import)
+static void run_job(acq *a, const image_source_ops *src)
 {
     img_job *j = job_find(a->name);
     if (!j) {
         img_ref ref = a->ref;
         memset(&a->ref, 0, sizeof a->ref);
-        j = job_new(a->rt, &ref, is_import);
+        j = job_new(a->rt, &ref, src);
         img_ref_free(&ref);
     }
     if (a->import_names)
@@ -341,7 +341,7 @@ static void on_present(void *arg, grpc_status_code st, const char *details,
         acq_finish(a, NULL, ctd_error_dup(f));
         return;
     }
-    run_job(a, false);
+    run_job(a, &registry_source);
 }
 
 /* local sources: imported already from the file as it is now? */
@@ -359,7 +359,7 @@ static void on_local_record(void *arg, grpc_status_code st, const char *details,
         acq_finish(a, a->name, NULL);
         return;
     }
-    run_job(a, true);
+    run_job(a, &archive_source);
 }
 
 static void on_local_stat(uv_fs_t *req)
@@ -414,7 +414,7 @@ static void acquire(acq *a)
             look_up(a, a->name);
             return;
         }
-        run_job(a, false);
+        run_job(a, &registry_source);
         return;
     }
     look_up(a, a->name);
