@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,23 +58,11 @@ typedef struct imp {
     int fd;
     int64_t file_size;
     tar_index tar;
-    /* out */
-    char *err;
+    /* out: err, the reason it failed (the thread returns at the first) */
+    orch_error *err;
     char *stamp, *file_digest;
     oci_image img;
 } imp;
-
-static void fail(imp *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(imp *m, const char *fmt, ...)
-{
-    if (m->err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&m->err, fmt, ap) < 0)
-        m->err = NULL;
-    va_end(ap);
-}
 
 static void imp_unref(imp *m)
 {
@@ -89,7 +76,7 @@ static void imp_unref(imp *m)
     oci_image_free(&m->img);
     if (m->fd >= 0)
         close(m->fd);
-    free(m->err);
+    orch_error_free(m->err);
     free(m->stamp);
     free(m->file_digest);
     free(m->file);
@@ -178,7 +165,7 @@ static void hash_file(imp *m)
     int64_t off = 0;
     while (off < m->file_size) {
         if (atomic_load(&m->cancel)) {
-            fail(m, "cancelled");
+            m->err = orch_error_new(ORCH_E_CANCELLED, "cancelled");
             free(buf);
             return;
         }
@@ -186,7 +173,7 @@ static void hash_file(imp *m)
                                                              : HASH_CHUNK;
         int e = read_fd(m->fd, buf, n, off);
         if (e) {
-            fail(m, "reading %s: %s", m->file, strerror(e));
+            m->err = orch_error_errno(e, "reading %s", m->file);
             free(buf);
             return;
         }
@@ -213,15 +200,15 @@ static void work(imp *m)
     if (m->kind == REF_OCI_ARCHIVE) {
         m->fd = open(m->file, OPEN_FLAGS);
         if (m->fd < 0) {
-            fail(m, "cannot read the archive %s: %s", m->file, strerror(errno));
+            m->err = orch_error_errno(errno, "cannot read the archive %s", m->file);
             return;
         }
         if (fstat(m->fd, &st) != 0) {
-            fail(m, "cannot read the archive %s: %s", m->file, strerror(errno));
+            m->err = orch_error_errno(errno, "cannot read the archive %s", m->file);
             return;
         }
         if (!S_ISREG(st.st_mode)) {
-            fail(m, "%s is not a file (for a layout directory, use oci:%s)", m->file, m->file);
+            m->err = orch_error_new(ORCH_E_INVALID, "%s is not a file (for a layout directory, use oci:%s)", m->file, m->file);
             return;
         }
         set_stamp(m, &st);
@@ -230,19 +217,19 @@ static void work(imp *m)
                          .cancel = &m->cancel};
         char *err = NULL;
         if (tar_scan(&ts, &m->tar, &err) != 0) {
-            fail(m, "%s", err ? err : "reading the archive failed");
+            m->err = orch_error_new(ORCH_E_CORRUPT, "%s", err ? err : "reading the archive failed");
             free(err);
             return;
         }
         if (m->tar.n == 0) {
-            fail(m, "%s is an empty archive", m->file);
+            m->err = orch_error_new(ORCH_E_CORRUPT, "%s is an empty archive", m->file);
             return;
         }
     } else {
         char *p = xasprintf("%s/index.json", m->file);
         int fd = open_layout_file(p, &st);
         if (fd < 0) {
-            fail(m, "cannot read the layout %s: %s", p, strerror(errno));
+            m->err = orch_error_errno(errno, "cannot read the layout %s", p);
             free(p);
             return;
         }
@@ -251,7 +238,7 @@ static void work(imp *m)
         set_stamp(m, &st);
         struct stat d;
         if (stat(m->file, &d) != 0 || !S_ISDIR(d.st_mode)) {
-            fail(m, "%s is not a directory", m->file);
+            m->err = orch_error_new(ORCH_E_INVALID, "%s is not a directory", m->file);
             return;
         }
     }
@@ -266,7 +253,7 @@ static void work(imp *m)
                       .cancel = &m->cancel};
     char *err = NULL;
     if (oci_resolve(&src, &m->img, &err) != 0) {
-        fail(m, "%s", err ? err : "reading the image failed");
+        m->err = orch_error_new(ORCH_E_CORRUPT, "%s", err ? err : "reading the image failed");
         free(err);
         return;
     }
@@ -314,7 +301,8 @@ static void on_read(uv_async_t *a)
     if (job_returned(j))
         return;
     if (m->err) {
-        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "%s", m->err));
+        job_fail(j, m->err);
+        m->err = NULL;
         return;
     }
     oci_image *img = &m->img;

@@ -54,7 +54,7 @@ struct reg_req {
     int64_t range_from;
     size_t max_body;
     int (*on_data)(void *arg, const char *d, size_t n);
-    void (*done)(void *arg, const http_result *res, const char *err);
+    void (*done)(void *arg, const http_result *res, const orch_error *err);
     void *arg;
     http_req *h;     /* the request, or */
     http_req *token; /* the token request */
@@ -117,19 +117,21 @@ static void rr_cancel(reg_req *rr)
     rr_free(rr);
 }
 
-static void rr_finish(reg_req *rr, const http_result *res, const char *err)
+static void rr_finish(reg_req *rr, const http_result *res, const orch_error *err)
 {
     rr->done(rr->arg, res, err);
     rr_free(rr);
 }
 
-static void rr_fail(reg_req *rr, const char *err)
+/* The request fails before an answer worth reading: err (taken). */
+static void rr_fail(reg_req *rr, orch_error *err)
 {
     http_result none;
     memset(&none, 0, sizeof none);
     none.error = "";
     none.body = "";
     rr_finish(rr, &none, err);
+    orch_error_free(err);
 }
 
 static void load_creds(reg *r, img_job *j)
@@ -146,7 +148,7 @@ static void load_creds(reg *r, img_job *j)
     }
 }
 
-static char *refused(reg *r, img_job *j, const http_result *res)
+static orch_error *refused(reg *r, img_job *j, const http_result *res)
 {
     char *detail = registry_error(res, NULL);
     char *m;
@@ -163,7 +165,9 @@ static char *refused(reg *r, img_job *j, const http_result *res)
         free(cfg);
     }
     free(detail);
-    return m;
+    orch_error *e = orch_error_new(ORCH_E_PERMISSION, "%s", m);
+    free(m);
+    return e;
 }
 
 static void on_token(void *arg, const http_result *res)
@@ -173,21 +177,15 @@ static void on_token(void *arg, const http_result *res)
     reg *r = j->src_state;
     rr->token = NULL;
     if (res->curl_code != CURLE_OK) {
-        char *e = xasprintf("cannot get a token for %s: %s", r->host, res->error);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, orch_error_new(ORCH_E_UNAVAILABLE, "cannot get a token for %s: %s", r->host, res->error));
         return;
     }
     if (res->status == 401 || res->status == 403) {
-        char *e = refused(r, j, res);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, refused(r, j, res));
         return;
     }
     if (res->status != 200) {
-        char *e = xasprintf("the token service of %s answered HTTP %ld", r->host, res->status);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the token service of %s answered HTTP %ld", r->host, res->status));
         return;
     }
     char why[64];
@@ -197,9 +195,7 @@ static void on_token(void *arg, const http_result *res)
         tok = root ? jstr(root, "access_token") : NULL;
     if (!tok || !*tok) {
         yajl_tree_free(root);
-        char *e = xasprintf("the token service of %s sent no token", r->host);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the token service of %s sent no token", r->host));
         return;
     }
     free(r->auth);
@@ -266,9 +262,7 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
     char *url = NULL;
     if (curl_url_set(u, CURLUPART_URL, c->realm, 0) != CURLUE_OK) {
         curl_url_cleanup(u);
-        char *e = xasprintf("the registry %s named a bad token realm '%s'", r->host, c->realm);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the registry %s named a bad token realm '%s'", r->host, c->realm));
         return;
     }
     if (c->service) {
@@ -285,14 +279,14 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
         /* the registry, or whoever answers for it, wants the secret sent
          * where it could be read on the way: fail, naming the realm */
         curl_url_cleanup(u);
-        char *e = xasprintf("the registry %s sent a token realm that does not get the "
-                            "credentials of user %s (from %s): %s (credentials go over https, "
-                            "or over http only to the registry's own host:port; "
-                            "ORCH_INSECURE_REGISTRIES may name the realm's host)",
-                            r->host, r->user, r->creds_file, why);
+        orch_error *e = orch_error_new(
+            ORCH_E_PERMISSION,
+            "the registry %s sent a token realm that does not get the credentials of user %s "
+            "(from %s): %s (credentials go over https, or over http only to the registry's own "
+            "host:port; ORCH_INSECURE_REGISTRIES may name the realm's host)",
+            r->host, r->user, r->creds_file, why);
         free(why);
         rr_fail(rr, e);
-        free(e);
         return;
     }
     curl_url_get(u, CURLUPART_URL, &url, 0);
@@ -312,7 +306,7 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
     curl_free(url);
     free(basic);
     if (!rr->token) {
-        rr_fail(rr, err);
+        rr_fail(rr, orch_error_new(ORCH_E_IO, "%s", err ? err : "cannot start the request"));
         free(err);
     }
 }
@@ -326,11 +320,9 @@ static void on_http(void *arg, const http_result *res)
     if (res->status == 401 && res->curl_code == CURLE_OK && rr->rounds < 2) {
         auth_challenge c;
         if (auth_parse_challenge(res->www_authenticate, &c) != 0) {
-            char *e = xasprintf("the registry %s wants authentication but sent no usable "
+            rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the registry %s wants authentication but sent no usable "
                                 "WWW-Authenticate challenge",
-                                r->host);
-            rr_fail(rr, e);
-            free(e);
+                                r->host));
             return;
         }
         rr->rounds++;
@@ -355,15 +347,11 @@ static void on_http(void *arg, const http_result *res)
             }
         }
         auth_challenge_free(&c);
-        char *e = refused(r, j, res);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, refused(r, j, res));
         return;
     }
     if (res->status == 401 && res->curl_code == CURLE_OK) {
-        char *e = refused(r, j, res);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, refused(r, j, res));
         return;
     }
     rr_finish(rr, res, NULL);
@@ -389,8 +377,8 @@ static void rr_start(reg_req *rr)
     char *err = NULL;
     rr->h = http_start(job_loop(rr->j), &o, on_http, rr, &err);
     if (!rr->h) {
-        rr_fail(rr, err); /* NB: from inside the caller; callers allow it */
-        free(err);
+        rr_fail(rr, orch_error_new(ORCH_E_IO, "%s", err ? err : "cannot start the request"));
+        free(err); /* NB: from inside the caller; callers allow it */
     }
 }
 
@@ -472,7 +460,7 @@ static void manifest_found(img_job *j, yajl_val root)
     job_run_blobs(j);
 }
 
-static void on_manifest(void *arg, const http_result *res, const char *err)
+static void on_manifest(void *arg, const http_result *res, const orch_error *err)
 {
     img_job *j = arg;
     reg *r = j->src_state;
@@ -480,7 +468,7 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
     if (job_returned(j))
         return;
     if (err) {
-        job_fail(j, orch_error_new(ORCH_E_PERMISSION, "%s", err)); /* auth: refused, or no token */
+        job_fail(j, ctd_error_dup(err)); /* auth: refused, or no token */
         return;
     }
     if (res->curl_code != CURLE_OK) {
@@ -734,7 +722,7 @@ static bool transient_curl(int code)
     }
 }
 
-static void on_blob_done(void *arg, const http_result *res, const char *err)
+static void on_blob_done(void *arg, const http_result *res, const orch_error *err)
 {
     job_blob *b = arg;
     http_blob *hb = b->reader_state;
@@ -745,7 +733,7 @@ static void on_blob_done(void *arg, const http_result *res, const char *err)
     if (!b->g)
         return;
     if (err) {
-        ingest_fail(b->g, orch_error_new(ORCH_E_PERMISSION, "%s", err), false);
+        ingest_fail(b->g, ctd_error_dup(err), false);
         return;
     }
     if (res->curl_code != CURLE_OK) {
