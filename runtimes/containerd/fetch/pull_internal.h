@@ -1,8 +1,9 @@
-/* Inside the image code (pull/, import/): one job per image reference,
- * shared by every service and request that wants that image.
+/* Inside the image code (fetch/): one job per image reference, shared by
+ * every service and request that wants that image.
  *
- *   job: Leases.Create -> (registry.c: resolve the manifest, or import.c:
- *   read the archive) -> blobs into the content store (ingest.c), children
+ *   job: Leases.Create -> the source's begin (registry.c: resolve the
+ *   manifest, or import.c: read the archive) -> blobs into the content store
+ *   (ingest.c), each fed by its reader (http, file, memory), children
  *   before parents, at most a few at a time -> Images.Create/Update ->
  *   Leases.Delete -> unpack (unpack.c) -> every waiter's callback.
  *
