@@ -181,7 +181,8 @@ static int parse_local(const char *s, const char *base_dir, img_ref *r, orch_err
 int img_ref_parse(const char *s, const char *base_dir, img_ref *r, orch_error **err)
 {
     memset(r, 0, sizeof *r);
-    *err = NULL;
+    if (err)
+        *err = NULL;
     if (!s || !*s)
         return refuse(err, s ? s : "", "empty");
     if (strncmp(s, "oci-archive:", 12) == 0 ||

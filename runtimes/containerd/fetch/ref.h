@@ -32,7 +32,7 @@ typedef struct img_ref {
 
 /* Parses s; relative local paths are taken against base_dir (may be NULL:
  * then they are refused). Returns 0, or -1 with *err (ORCH_E_INVALID, naming
- * the reference). */
+ * the reference; err may be NULL). */
 int img_ref_parse(const char *s, const char *base_dir, img_ref *r, orch_error **err);
 void img_ref_free(img_ref *r);
 
