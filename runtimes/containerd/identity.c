@@ -112,9 +112,7 @@ int ctd_identity_query(ctd_rt *rt, uv_loop_t *loop, const orch_service *svc,
         return 0;
     }
     img_ref ref = {0};
-    char *err = NULL;
-    bool parsed = svc->image && img_ref_parse(svc->image, ctx->project_dir, &ref, &err) == 0;
-    free(err);
+    bool parsed = svc->image && img_ref_parse(svc->image, ctx->project_dir, &ref, NULL) == 0;
     if (!parsed || ref.kind != REF_REGISTRY) {
         if (parsed)
             img_ref_free(&ref);

@@ -474,13 +474,12 @@ static void grow_apply(conn *c, orch_model *m)
 
 /* The images are pulled (or failed: those services fail at their start with
  * the same error): now converge. */
-static void on_grow_pulled(void *arg, bool ok, const char *report)
+static void on_grow_pulled(void *arg, const orch_error *err)
 {
     conn *c = arg;
     orch_model *m = c->model;
     c->model = NULL;
-    (void)ok;
-    (void)report;
+    (void)err;
     grow_apply(c, m);
     free(m);
 }
@@ -506,14 +505,14 @@ static void do_grow(conn *c)
         if (n > 0) {
             c->model = xmalloc(sizeof *c->model);
             *c->model = m;
-            char *err = NULL;
+            orch_error *err = NULL;
             c->pending = 1;
             int rc = img->pull(svcs, n, policy, d->ctx.project_dir, on_image_progress,
                                on_grow_pulled, c, &err);
             free(svcs);
             if (rc == 0)
                 return;
-            free(err);
+            orch_error_free(err);
             c->pending = 0;
             m = *c->model;
             free(c->model);
@@ -527,13 +526,13 @@ static void do_grow(conn *c)
 
 /* ---- pull, import ---- */
 
-static void on_images_done(void *arg, bool ok, const char *report)
+static void on_images_done(void *arg, const orch_error *err)
 {
     conn *c = arg;
-    yajl_gen g = reply_begin(ok);
-    if (report) {
+    yajl_gen g = reply_begin(err == NULL);
+    if (err) {
         gen_str(g, "report");
-        gen_str(g, report);
+        gen_str(g, err->msg);
     }
     yajl_gen_map_close(g);
     reply(c, g);
@@ -560,7 +559,7 @@ static void do_pull(conn *c)
     const orch_service **svcs = NULL;
     size_t n = wanted_images(&m, r->names, r->n_names, true, &svcs);
     const orch_image_ops *img = image_ops(d);
-    char *err = NULL;
+    orch_error *err = NULL;
     if (n == 0 || !img) {
         free(svcs);
         orch_model_free(&m);
@@ -575,8 +574,8 @@ static void do_pull(conn *c)
     orch_model_free(&m);
     if (rc != 0) {
         c->pending = 0;
-        reply_error(c, err);
-        free(err);
+        reply_error(c, err->msg);
+        orch_error_free(err);
     }
 }
 
@@ -595,10 +594,11 @@ static void do_import(conn *c)
         return;
     }
     c->pending = 1;
-    if (img->import(c->req.files[0], on_image_progress, on_images_done, c, &err) != 0) {
+    orch_error *ierr = NULL;
+    if (img->import(c->req.files[0], on_image_progress, on_images_done, c, &ierr) != 0) {
         c->pending = 0;
-        reply_error(c, err);
-        free(err);
+        reply_error(c, ierr->msg);
+        orch_error_free(ierr);
     }
 }
 

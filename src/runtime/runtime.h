@@ -48,7 +48,9 @@ typedef struct orch_instance_cbs {
 /* Images, for a runtime that has them (containerd; docs/IMAGES.md). All
  * callbacks run on the loop thread, later, never inside the call. */
 typedef void (*orch_image_progress_cb)(void *arg, const char *json); /* one JSON object */
-typedef void (*orch_image_done_cb)(void *arg, bool ok, const char *report);
+/* err: NULL when every image is there; else its code is the first
+ * failure's and its msg the report, one line per failure. */
+typedef void (*orch_image_done_cb)(void *arg, const orch_error *err);
 typedef struct orch_image_ops {
     /* How later starts get their images: "missing" (default: pull what the
      * store lacks), "always" (pull again, once per call of this), "never". */
@@ -57,14 +59,14 @@ typedef struct orch_image_ops {
      * pulls registry images, imports oci-archive:/oci: ones; each image once
      * however many services share it. project_dir resolves relative local
      * paths. progress (may be NULL) gets one JSON object per event; done
-     * runs once: report is one line per failure ("service web: image ...:
-     * ..."), NULL when ok. Returns 0, or -1 with *err (malloc'ed). */
+     * runs once: err NULL when ok, else a report of one line per failure
+     * ("service web: image ...: ..."). Returns 0, or -1 with *err. */
     int (*pull)(const orch_service *const *svcs, size_t n, const char *policy,
                 const char *project_dir, orch_image_progress_cb progress, orch_image_done_cb done,
-                void *arg, char **err);
+                void *arg, orch_error **err);
     /* Imports an OCI image archive (a tar file) or layout (a directory). */
     int (*import)(const char *path, orch_image_progress_cb progress, orch_image_done_cb done,
-                  void *arg, char **err);
+                  void *arg, orch_error **err);
 } orch_image_ops;
 
 /* A helper command (HEALTHCHECK, STOP, RELOAD) running where an instance

@@ -4,6 +4,9 @@
 # services beside it keep running (runtime/module.h, docs/ARCHITECTURE.md).
 . "$SRC/tests/cli/lib/common.sh"
 : "${FAKE_MODULE_1:?}" "${FAKE_MODULE_99:?}"
+# the version this orchd was built with
+abi=$(sed -n 's/^#define ORCH_MODULE_ABI_VERSION \([0-9]*\)u$/\1/p' "$SRC/src/runtime/module.h")
+[ -n "$abi" ] || fail "no ORCH_MODULE_ABI_VERSION in src/runtime/module.h"
 
 cat >Orchfile <<'ORCH'
 SERVICE host
@@ -30,7 +33,7 @@ for version in 99 1; do
     out=$(cat "$T/grow$version.out")
     echo "ABI $version: $out"
     case "$out" in
-    *"$dir/orchd-containerd.so"*"ABI version $version"*"needs version 6"*) ;;
+    *"$dir/orchd-containerd.so"*"ABI version $version"*"needs version $abi"*) ;;
     *) fail "the refusal of an ABI $version module does not name the file and both versions: $out" ;;
     esac
     [ "$(sv "s['host']['state']")" = running ] || fail "the host service did not keep running"

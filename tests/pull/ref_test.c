@@ -29,11 +29,11 @@ static void ok_ref(const char *in, const char *domain, const char *path, const c
                    const char *digest, const char *name)
 {
     img_ref r;
-    char *err = NULL;
+    orch_error *err = NULL;
     int rc = img_ref_parse(in, "/proj", &r, &err);
-    CHECK(rc == 0, "%s: refused: %s", in, or_null(err));
+    CHECK(rc == 0, "%s: refused: %s", in, or_null(err ? err->msg : NULL));
     if (rc != 0) {
-        free(err);
+        orch_error_free(err);
         return;
     }
     CHECK(r.kind == REF_REGISTRY, "%s: kind %d", in, r.kind);
@@ -50,26 +50,26 @@ static void ok_ref(const char *in, const char *domain, const char *path, const c
 static void bad_ref(const char *in, const char *why)
 {
     img_ref r;
-    char *err = NULL;
+    orch_error *err = NULL;
     int rc = img_ref_parse(in, "/proj", &r, &err);
     CHECK(rc != 0, "%s: accepted", in);
     if (rc == 0) {
         img_ref_free(&r);
         return;
     }
-    CHECK(err && strstr(err, why), "%s: error '%s', wanted '%s'", in, or_null(err), why);
-    free(err);
+    CHECK(err && err->code == ORCH_E_INVALID && strstr(err->msg, why), "%s: error '%s', wanted '%s'", in, or_null(err ? err->msg : NULL), why);
+    orch_error_free(err);
 }
 
 static void local_ref(const char *in, img_ref_kind kind, const char *file, const char *tag,
                       const char *name)
 {
     img_ref r;
-    char *err = NULL;
+    orch_error *err = NULL;
     int rc = img_ref_parse(in, "/proj", &r, &err);
-    CHECK(rc == 0, "%s: refused: %s", in, or_null(err));
+    CHECK(rc == 0, "%s: refused: %s", in, or_null(err ? err->msg : NULL));
     if (rc != 0) {
-        free(err);
+        orch_error_free(err);
         return;
     }
     CHECK(r.kind == kind, "%s: kind %d", in, r.kind);

@@ -39,6 +39,7 @@
 #include "containerd/container/spec.h"
 #include "containerd/container/container.h"
 #include "containerd/container/stale_bundle.h"
+#include "containerd/container/teardown.h"
 #include "containerd/fetch/fetch.h"
 #include "containerd/store/store.h"
 #include "common/envfile.h"
@@ -86,9 +87,8 @@ struct orch_instance {
     char *spec_json; /* the container's OCI spec: helper commands take its process */
     bool retried_prepare;
 
-    bool have_snapshot, have_container, have_task;
-    bool started_reported, exit_seen, releasing, adopted;
-    bool wait_inflight, kill_sent;
+    ctd_teardown td; /* what exists in containerd, and its removal */
+    bool started_reported, releasing, adopted;
     bool took_over;  /* removed a container a dead predecessor left */
     int create_tries; /* Tasks.Create attempts (see on_task_created) */
     bool create_retry; /* the latest failed Tasks.Create is tried again */
@@ -300,132 +300,28 @@ static void after_teardown(orch_instance *inst)
     inst_unref(inst); /* the owner's reference */
 }
 
-static void teardown_note(orch_instance *inst, const char *what, grpc_status_code st,
-                          const char *details)
-{
-    if (st != GRPC_STATUS_OK && st != GRPC_STATUS_NOT_FOUND)
-        log_line(inst, "%s %s: %s", what, inst->id, details);
-}
-
 static void on_td_lease(orch_instance *inst, grpc_status_code st, const char *details,
                         ProtobufCMessage *reply)
 {
-    teardown_note(inst, "deleting the lease of", st, details);
+    if (st != GRPC_STATUS_OK && st != GRPC_STATUS_NOT_FOUND)
+        log_line(inst, "deleting the lease of %s: %s", inst->id, details);
     free(inst->lease);
     inst->lease = NULL;
     teardown_step(inst);
 }
 
-static void on_td_snapshot(orch_instance *inst, grpc_status_code st, const char *details,
-                           ProtobufCMessage *reply)
+static void td_note(void *owner, const char *doing, grpc_status_code st, const char *details)
 {
-    teardown_note(inst, "removing the snapshot of", st, details);
-    inst->have_snapshot = false;
-    teardown_step(inst);
+    orch_instance *inst = owner;
+    (void)st;
+    log_line(inst, "container %s: %s: %s", inst->id, doing, details);
 }
 
-static void on_td_container(orch_instance *inst, grpc_status_code st, const char *details,
-                            ProtobufCMessage *reply)
+/* The container is gone: the lease of a start that did not get that far
+ * goes last. */
+static void td_done(void *owner)
 {
-    teardown_note(inst, "deleting container", st, details);
-    inst->have_container = false;
-    teardown_step(inst);
-}
-
-static void on_td_task(orch_instance *inst, grpc_status_code st, const char *details,
-                       ProtobufCMessage *reply)
-{
-    teardown_note(inst, "deleting the task of", st, details);
-    inst->have_task = false;
-    teardown_step(inst);
-}
-
-static void on_td_waited(orch_instance *inst, grpc_status_code st, const char *details,
-                         ProtobufCMessage *reply)
-{
-    inst->wait_inflight = false;
-    teardown_note(inst, "waiting for the task of", st, details);
-    inst->exit_seen = true;
-    teardown_step(inst);
-}
-
-static void on_td_killed(orch_instance *inst, grpc_status_code st, const char *details,
-                         ProtobufCMessage *reply)
-{
-    if (st != GRPC_STATUS_OK) {
-        /* NOT_FOUND: it had ended already */
-        teardown_note(inst, "killing the task of", st, details);
-        if (inst->wait_inflight)
-            return; /* the Wait in flight continues the teardown */
-        inst->exit_seen = true;
-        teardown_step(inst);
-        return;
-    }
-    if (inst->wait_inflight)
-        return; /* the running Wait sees the exit and calls teardown_step */
-    Containerd__Services__Tasks__V1__WaitRequest req =
-        CONTAINERD__SERVICES__TASKS__V1__WAIT_REQUEST__INIT;
-    req.container_id = inst->id;
-    inst->wait_inflight = true;
-    if (icall_ex(inst, CTD_M_TASK_WAIT, &req.base,
-                 &containerd__services__tasks__v1__wait_response__descriptor, NULL,
-                 CTD_KILL_WAIT_MS, false, on_td_waited) != 0) {
-        inst->wait_inflight = false;
-        inst->exit_seen = true;
-        teardown_step(inst);
-    }
-}
-
-/* Undoes what exists, in order; each step clears its flag whatever the
- * answer (errors are logged), so the teardown always ends. */
-static void teardown_step(orch_instance *inst)
-{
-    int rc = -1;
-    if (inst->have_task && !inst->exit_seen) {
-        if (inst->kill_sent)
-            return; /* the Kill's or the Wait's answer continues */
-        inst->kill_sent = true;
-        Containerd__Services__Tasks__V1__KillRequest req =
-            CONTAINERD__SERVICES__TASKS__V1__KILL_REQUEST__INIT;
-        req.container_id = inst->id;
-        req.signal = SIGKILL;
-        req.all = true;
-        rc = icall_ex(inst, CTD_M_TASK_KILL, &req.base, NULL, NULL, CTD_TEARDOWN_TIMEOUT_MS,
-                      true, on_td_killed);
-        if (rc != 0)
-            inst->exit_seen = true; /* closing: nothing more can be done */
-        else
-            return;
-    }
-    if (inst->have_task) {
-        Containerd__Services__Tasks__V1__DeleteTaskRequest req =
-            CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
-        req.container_id = inst->id;
-        if (icall_ex(inst, CTD_M_TASK_DELETE, &req.base,
-                     &containerd__services__tasks__v1__delete_response__descriptor, NULL,
-                     CTD_TEARDOWN_TIMEOUT_MS, true, on_td_task) == 0)
-            return;
-        inst->have_task = false;
-    }
-    if (inst->have_container) {
-        Containerd__Services__Containers__V1__DeleteContainerRequest req =
-            CONTAINERD__SERVICES__CONTAINERS__V1__DELETE_CONTAINER_REQUEST__INIT;
-        req.id = inst->id;
-        if (icall_ex(inst, CTD_M_CONT_DELETE, &req.base, NULL, NULL, CTD_TEARDOWN_TIMEOUT_MS, true,
-                     on_td_container) == 0)
-            return;
-        inst->have_container = false;
-    }
-    if (inst->have_snapshot) {
-        Containerd__Services__Snapshots__V1__RemoveSnapshotRequest req =
-            CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
-        req.snapshotter = inst->snapshotter;
-        req.key = inst->snapshot_key;
-        if (icall_ex(inst, CTD_M_SNAP_REMOVE, &req.base, NULL, NULL, CTD_TEARDOWN_TIMEOUT_MS, true,
-                     on_td_snapshot) == 0)
-            return;
-        inst->have_snapshot = false;
-    }
+    orch_instance *inst = owner;
     if (inst->lease) {
         Containerd__Services__Leases__V1__DeleteRequest req =
             CONTAINERD__SERVICES__LEASES__V1__DELETE_REQUEST__INIT;
@@ -436,6 +332,27 @@ static void teardown_step(orch_instance *inst)
         inst->lease = NULL;
     }
     after_teardown(inst);
+}
+
+static void td_hold(void *owner)
+{
+    ((orch_instance *)owner)->refs++;
+}
+
+static void td_drop(void *owner)
+{
+    inst_unref(owner);
+}
+
+static const ctd_teardown_hooks td_hooks = {td_note, td_done, td_hold, td_drop};
+
+/* Undoes what exists, in order (container/teardown.h), then the lease. */
+static void teardown_step(orch_instance *inst)
+{
+    inst->td.id = inst->id;
+    inst->td.snapshotter = inst->snapshotter;
+    inst->td.snapshot_key = inst->snapshot_key;
+    ctd_teardown_step(&inst->td);
 }
 
 /* The start failed with e (taken, naming the service): undo, then report
@@ -460,7 +377,7 @@ static void issue_wait(orch_instance *inst);
 
 static void report_exit(orch_instance *inst, uint32_t exit_status)
 {
-    inst->exit_seen = true;
+    inst->td.exit_seen = true;
     if (inst->releasing) {
         teardown_step(inst);
         return;
@@ -472,7 +389,7 @@ static void report_exit(orch_instance *inst, uint32_t exit_status)
 static void on_wait(orch_instance *inst, grpc_status_code st, const char *details,
                     ProtobufCMessage *reply)
 {
-    inst->wait_inflight = false;
+    inst->td.wait_inflight = false;
     if (st == GRPC_STATUS_OK) {
         Containerd__Services__Tasks__V1__WaitResponse *r =
             (Containerd__Services__Tasks__V1__WaitResponse *)reply;
@@ -496,16 +413,16 @@ static void on_wait(orch_instance *inst, grpc_status_code st, const char *detail
 
 static void issue_wait(orch_instance *inst)
 {
-    if (inst->exit_seen || inst->wait_inflight)
+    if (inst->td.exit_seen || inst->td.wait_inflight)
         return;
     Containerd__Services__Tasks__V1__WaitRequest req =
         CONTAINERD__SERVICES__TASKS__V1__WAIT_REQUEST__INIT;
     req.container_id = inst->id;
-    inst->wait_inflight = true;
+    inst->td.wait_inflight = true;
     if (icall_ex(inst, CTD_M_TASK_WAIT, &req.base,
                  &containerd__services__tasks__v1__wait_response__descriptor, NULL,
                  CTD_NO_DEADLINE, inst->wait_failures > 0, on_wait) != 0)
-        inst->wait_inflight = false; /* closing */
+        inst->td.wait_inflight = false; /* closing */
 }
 
 static void report_started(orch_instance *inst, pid_t pid)
@@ -663,7 +580,7 @@ static void on_task_created(orch_instance *inst, grpc_status_code st, const char
         }
         return;
     }
-    inst->have_task = true;
+    inst->td.have_task = true;
     Containerd__Services__Tasks__V1__StartRequest req =
         CONTAINERD__SERVICES__TASKS__V1__START_REQUEST__INIT;
     req.container_id = inst->id;
@@ -686,7 +603,7 @@ static void on_container_created(orch_instance *inst, grpc_status_code st, const
         start_failed(inst, orch_error_prefix(ctd_status_error(st, details), "creating container %s", inst->id));
         return;
     }
-    inst->have_container = true;
+    inst->td.have_container = true;
     /* The container now holds the snapshot: the lease has done its job. */
     if (inst->lease) {
         Containerd__Services__Leases__V1__DeleteRequest lreq =
@@ -853,7 +770,7 @@ static void on_prepared(orch_instance *inst, grpc_status_code st, const char *de
         start_failed(inst, orch_error_prefix(ctd_status_error(st, details), "preparing snapshot %s (%s)", inst->snapshot_key, inst->snapshotter));
         return;
     }
-    inst->have_snapshot = true;
+    inst->td.have_snapshot = true;
     size_t n = protobuf_c_message_get_packed_size(reply);
     uint8_t *buf = xmalloc(n ? n : 1);
     protobuf_c_message_pack(reply, buf);
@@ -986,7 +903,7 @@ static void on_task_get(orch_instance *inst, grpc_status_code st, const char *de
         r->process->status == CONTAINERD__V1__TYPES__STATUS__RUNNING && r->process->pid > 0) {
         /* adopt: the container, its task and its snapshot are ours now */
         inst->adopted = true;
-        inst->have_container = inst->have_task = inst->have_snapshot = true;
+        inst->td.have_container = inst->td.have_task = inst->td.have_snapshot = true;
         fprintf(stderr, "orchd: service %s: adopted running container %s (pid %u)\n",
                 inst->svc->name, inst->id, r->process->pid);
         report_started(inst, (pid_t)r->process->pid);
@@ -1315,6 +1232,9 @@ orch_instance *ctd_instance_start(ctd_rt *rt, const orch_service *svc, const orc
     orch_instance *inst = xcalloc(1, sizeof *inst);
     inst->rt = rt;
     inst->refs = 1;
+    inst->td.rt = rt;
+    inst->td.hooks = &td_hooks;
+    inst->td.owner = inst;
     ctd_svc_copy_init(&inst->copy, svc);
     inst->svc = &inst->copy.svc;
     inst->project_dir = ctx->project_dir ? xstrdup(ctx->project_dir) : NULL;
@@ -1359,7 +1279,7 @@ bool ctd_instance_exec_target(const orch_instance *inst, ctd_exec_target *t)
     t->spec_json = inst->spec_json;
     t->stdout_uri = inst->stdout_uri;
     t->stderr_uri = inst->stderr_uri;
-    return inst->ph == PH_RUNNING && !inst->releasing && inst->have_task && !inst->exit_seen;
+    return inst->ph == PH_RUNNING && !inst->releasing && inst->td.have_task && !inst->td.exit_seen;
 }
 
 /* ---------------------------------------------------------------- signal, release */
@@ -1396,7 +1316,7 @@ static int send_signal(orch_instance *inst, int sig);
 static void on_killed(orch_instance *inst, grpc_status_code st, const char *details,
                       ProtobufCMessage *reply)
 {
-    if (st == GRPC_STATUS_OK || st == GRPC_STATUS_NOT_FOUND || inst->exit_seen)
+    if (st == GRPC_STATUS_OK || st == GRPC_STATUS_NOT_FOUND || inst->td.exit_seen)
         return; /* NOT_FOUND: it has ended; the Wait reports it */
     bool lost = st == GRPC_STATUS_UNAVAILABLE || st == GRPC_STATUS_DEADLINE_EXCEEDED ||
                 st == GRPC_STATUS_CANCELLED || st == GRPC_STATUS_UNKNOWN;
@@ -1424,7 +1344,7 @@ static int send_signal(orch_instance *inst, int sig)
 
 int ctd_instance_signal(orch_instance *inst, int sig)
 {
-    if (!inst->started_reported || inst->exit_seen || !inst->have_task)
+    if (!inst->started_reported || inst->td.exit_seen || !inst->td.have_task)
         return -ESRCH;
     if (sig == SIGTERM)
         sig = stop_signal(inst->img); /* the image's STOPSIGNAL, as docker stop does */
@@ -1432,7 +1352,7 @@ int ctd_instance_signal(orch_instance *inst, int sig)
         inst->last_sig = sig;
     inst->sig_resends = 0;
     int rc = send_signal(inst, sig);
-    if (rc != 0 && inst->pid > 0 && !inst->exit_seen) {
+    if (rc != 0 && inst->pid > 0 && !inst->td.exit_seen) {
         /* the connection is closing: the task's init is a host process */
         return kill(inst->pid, sig) == 0 ? 0 : -errno;
     }

@@ -1,26 +1,19 @@
 /* Removing a container that no live instance owns: one left by an earlier
- * daemon (not adopted), or found in the way of a new start. In order, never
- * deleting before the exit was seen (docs/CONTAINERD.md):
- *
- *   Containers.Get                 (its labels, snapshotter and snapshot key)
- *   Tasks.Kill SIGKILL, all        (NOT_FOUND: no task, or it already ended)
- *   Tasks.Wait                     (only after a successful Kill)
- *   Tasks.Delete                   (NOT_FOUND is fine)
- *   Containers.Delete
- *   Snapshots.Remove               (NOT_FOUND is fine)
+ * daemon (not adopted), or found in the way of a new start: Containers.Get
+ * (its labels, snapshotter and snapshot key), then the teardown sequence
+ * (teardown.h: Kill, Wait, Tasks.Delete, Containers.Delete,
+ * Snapshots.Remove).
  *
  * A container id without a record still gets Snapshots.Remove of the key
  * <id> in the given snapshotter (a start that died between Prepare and
  * Containers.Create). */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
-#include "containerd/services/snapshots/v1/snapshots.pb-c.h"
-#include "containerd/services/tasks/v1/tasks.pb-c.h"
 #include "containerd/container/container.h"
+#include "containerd/container/teardown.h"
 #include "containerd/fetch/fetch.h"
 #include "containerd/store/store.h"
 #include "common/xalloc.h"
@@ -37,7 +30,7 @@ struct ctd_purge {
     char *snapshotter;
     char *snapshot_key;
     bool force;
-    bool has_container;
+    ctd_teardown td;
     orch_error *err; /* the first step that failed */
     ctd_purge_cb cb;
     void *arg;
@@ -68,87 +61,34 @@ static void purge_done(ctd_purge *p)
     ctd_rt_work_done(rt);
 }
 
-static void note(ctd_purge *p, const char *what, grpc_status_code st, const char *details)
+static void td_note(void *owner, const char *doing, grpc_status_code st, const char *details)
 {
-    if (st == GRPC_STATUS_OK || st == GRPC_STATUS_NOT_FOUND || p->err)
-        return;
-    p->err = orch_error_prefix(ctd_status_error(st, details), "%s", what);
+    ctd_purge *p = owner;
+    if (!p->err) /* the first step that failed */
+        p->err = orch_error_prefix(ctd_status_error(st, details), "%s", doing);
 }
 
-static void on_snapshot_removed(void *arg, grpc_status_code st, const char *details,
-                                ProtobufCMessage *reply)
+static void td_done(void *owner)
 {
-    ctd_purge *p = arg;
-    note(p, "removing its snapshot", st, details);
-    purge_done(p);
+    purge_done(owner);
 }
 
-static void remove_snapshot(ctd_purge *p)
-{
-    Containerd__Services__Snapshots__V1__RemoveSnapshotRequest req =
-        CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
-    req.snapshotter = p->snapshotter;
-    req.key = p->snapshot_key ? p->snapshot_key : p->id;
-    if (!*req.snapshotter || ctd_rt_call(p->rt, CTD_M_SNAP_REMOVE, &req.base, NULL, NULL, 0, false,
-                                         on_snapshot_removed, p) != 0)
-        purge_done(p);
-}
+static const ctd_teardown_hooks td_hooks = {.note = td_note, .done = td_done};
 
-static void on_container_deleted(void *arg, grpc_status_code st, const char *details,
-                                 ProtobufCMessage *reply)
+/* What there is to remove: the task (if any) and the container when it has
+ * a record, the snapshot when a snapshotter is known. */
+static void tear_down(ctd_purge *p, bool has_container)
 {
-    ctd_purge *p = arg;
-    note(p, "deleting the container", st, details);
-    remove_snapshot(p);
-}
-
-static void on_task_deleted(void *arg, grpc_status_code st, const char *details,
-                            ProtobufCMessage *reply)
-{
-    ctd_purge *p = arg;
-    note(p, "deleting its task", st, details);
-    Containerd__Services__Containers__V1__DeleteContainerRequest req =
-        CONTAINERD__SERVICES__CONTAINERS__V1__DELETE_CONTAINER_REQUEST__INIT;
-    req.id = p->id;
-    if (ctd_rt_call(p->rt, CTD_M_CONT_DELETE, &req.base, NULL, NULL, 0, false,
-                    on_container_deleted, p) != 0)
-        purge_done(p);
-}
-
-static void delete_task(ctd_purge *p)
-{
-    Containerd__Services__Tasks__V1__DeleteTaskRequest req =
-        CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
-    req.container_id = p->id;
-    if (ctd_rt_call(p->rt, CTD_M_TASK_DELETE, &req.base,
-                    &containerd__services__tasks__v1__delete_response__descriptor, NULL, 0, false,
-                    on_task_deleted, p) != 0)
-        purge_done(p);
-}
-
-static void on_waited(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
-{
-    ctd_purge *p = arg;
-    note(p, "waiting for its task to end", st, details);
-    delete_task(p);
-}
-
-static void on_killed(void *arg, grpc_status_code st, const char *details, ProtobufCMessage *reply)
-{
-    ctd_purge *p = arg;
-    if (st != GRPC_STATUS_OK) {
-        /* NOT_FOUND: no task, or it had ended already */
-        note(p, "killing its task", st, details);
-        delete_task(p);
-        return;
-    }
-    Containerd__Services__Tasks__V1__WaitRequest req =
-        CONTAINERD__SERVICES__TASKS__V1__WAIT_REQUEST__INIT;
-    req.container_id = p->id;
-    if (ctd_rt_call(p->rt, CTD_M_TASK_WAIT, &req.base,
-                    &containerd__services__tasks__v1__wait_response__descriptor, NULL,
-                    CTD_KILL_WAIT_MS, false, on_waited, p) != 0)
-        purge_done(p);
+    p->td = (ctd_teardown){.rt = p->rt,
+                           .id = p->id,
+                           .snapshotter = p->snapshotter,
+                           .snapshot_key = p->snapshot_key ? p->snapshot_key : p->id,
+                           .have_task = has_container,
+                           .have_container = has_container,
+                           .have_snapshot = *p->snapshotter != '\0',
+                           .hooks = &td_hooks,
+                           .owner = p};
+    ctd_teardown_step(&p->td);
 }
 
 static bool labelled_ours(ctd_purge *p, Containerd__Services__Containers__V1__Container *c)
@@ -164,7 +104,7 @@ static void on_container(void *arg, grpc_status_code st, const char *details,
 {
     ctd_purge *p = arg;
     if (st == GRPC_STATUS_NOT_FOUND) {
-        remove_snapshot(p);
+        tear_down(p, false);
         return;
     }
     if (st != GRPC_STATUS_OK) {
@@ -182,7 +122,6 @@ static void on_container(void *arg, grpc_status_code st, const char *details,
         purge_done(p);
         return;
     }
-    p->has_container = true;
     if (c->snapshotter && *c->snapshotter) {
         free(p->snapshotter);
         p->snapshotter = xstrdup(c->snapshotter);
@@ -191,13 +130,7 @@ static void on_container(void *arg, grpc_status_code st, const char *details,
         free(p->snapshot_key);
         p->snapshot_key = xstrdup(c->snapshot_key);
     }
-    Containerd__Services__Tasks__V1__KillRequest req =
-        CONTAINERD__SERVICES__TASKS__V1__KILL_REQUEST__INIT;
-    req.container_id = p->id;
-    req.signal = SIGKILL;
-    req.all = true;
-    if (ctd_rt_call(p->rt, CTD_M_TASK_KILL, &req.base, NULL, NULL, 0, false, on_killed, p) != 0)
-        purge_done(p);
+    tear_down(p, true);
 }
 
 void ctd_purge_start(ctd_rt *rt, const char *id, const char *snapshotter, bool force,

@@ -67,9 +67,10 @@
 #define CTD_SPEC_URL "types.containerd.io/opencontainers/runtime-spec/1/Spec"
 #define CTD_PROCESS_URL "types.containerd.io/opencontainers/runtime-spec/1/Process"
 
-/* Teardown calls wait for containerd to come back (a restart) this long. */
+/* The teardown sequence (container/teardown.c): its calls wait for
+ * containerd to come back (a restart) this long, and for a SIGKILLed task
+ * to report its exit this long. */
 #define CTD_TEARDOWN_TIMEOUT_MS 30000
-/* How long a purge waits for a SIGKILLed task to report its exit. */
 #define CTD_KILL_WAIT_MS 15000
 
 /* ---------------------------------------------------------------- the module */

@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +32,6 @@
 #include "common/xalloc.h"
 #include "containerd/fetch/oci_layout.h"
 #include "containerd/fetch/tar_reader.h"
-#include "containerd/fetch/pull_internal.h"
 
 #define HASH_CHUNK (1u << 20)
 /* Files of a layout directory and the archive are opened like this: a FIFO
@@ -60,23 +58,11 @@ typedef struct imp {
     int fd;
     int64_t file_size;
     tar_index tar;
-    /* out */
-    char *err;
+    /* out: err, the reason it failed (the thread returns at the first) */
+    orch_error *err;
     char *stamp, *file_digest;
     oci_image img;
 } imp;
-
-static void fail(imp *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(imp *m, const char *fmt, ...)
-{
-    if (m->err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&m->err, fmt, ap) < 0)
-        m->err = NULL;
-    va_end(ap);
-}
 
 static void imp_unref(imp *m)
 {
@@ -90,7 +76,7 @@ static void imp_unref(imp *m)
     oci_image_free(&m->img);
     if (m->fd >= 0)
         close(m->fd);
-    free(m->err);
+    orch_error_free(m->err);
     free(m->stamp);
     free(m->file_digest);
     free(m->file);
@@ -179,7 +165,7 @@ static void hash_file(imp *m)
     int64_t off = 0;
     while (off < m->file_size) {
         if (atomic_load(&m->cancel)) {
-            fail(m, "cancelled");
+            m->err = orch_error_new(ORCH_E_CANCELLED, "cancelled");
             free(buf);
             return;
         }
@@ -187,7 +173,7 @@ static void hash_file(imp *m)
                                                              : HASH_CHUNK;
         int e = read_fd(m->fd, buf, n, off);
         if (e) {
-            fail(m, "reading %s: %s", m->file, strerror(e));
+            m->err = orch_error_errno(e, "reading %s", m->file);
             free(buf);
             return;
         }
@@ -214,15 +200,15 @@ static void work(imp *m)
     if (m->kind == REF_OCI_ARCHIVE) {
         m->fd = open(m->file, OPEN_FLAGS);
         if (m->fd < 0) {
-            fail(m, "cannot read the archive %s: %s", m->file, strerror(errno));
+            m->err = orch_error_errno(errno, "cannot read the archive %s", m->file);
             return;
         }
         if (fstat(m->fd, &st) != 0) {
-            fail(m, "cannot read the archive %s: %s", m->file, strerror(errno));
+            m->err = orch_error_errno(errno, "cannot read the archive %s", m->file);
             return;
         }
         if (!S_ISREG(st.st_mode)) {
-            fail(m, "%s is not a file (for a layout directory, use oci:%s)", m->file, m->file);
+            m->err = orch_error_new(ORCH_E_INVALID, "%s is not a file (for a layout directory, use oci:%s)", m->file, m->file);
             return;
         }
         set_stamp(m, &st);
@@ -231,19 +217,19 @@ static void work(imp *m)
                          .cancel = &m->cancel};
         char *err = NULL;
         if (tar_scan(&ts, &m->tar, &err) != 0) {
-            fail(m, "%s", err ? err : "reading the archive failed");
+            m->err = orch_error_new(ORCH_E_CORRUPT, "%s", err ? err : "reading the archive failed");
             free(err);
             return;
         }
         if (m->tar.n == 0) {
-            fail(m, "%s is an empty archive", m->file);
+            m->err = orch_error_new(ORCH_E_CORRUPT, "%s is an empty archive", m->file);
             return;
         }
     } else {
         char *p = xasprintf("%s/index.json", m->file);
         int fd = open_layout_file(p, &st);
         if (fd < 0) {
-            fail(m, "cannot read the layout %s: %s", p, strerror(errno));
+            m->err = orch_error_errno(errno, "cannot read the layout %s", p);
             free(p);
             return;
         }
@@ -252,7 +238,7 @@ static void work(imp *m)
         set_stamp(m, &st);
         struct stat d;
         if (stat(m->file, &d) != 0 || !S_ISDIR(d.st_mode)) {
-            fail(m, "%s is not a directory", m->file);
+            m->err = orch_error_new(ORCH_E_INVALID, "%s is not a directory", m->file);
             return;
         }
     }
@@ -267,7 +253,7 @@ static void work(imp *m)
                       .cancel = &m->cancel};
     char *err = NULL;
     if (oci_resolve(&src, &m->img, &err) != 0) {
-        fail(m, "%s", err ? err : "reading the image failed");
+        m->err = orch_error_new(ORCH_E_CORRUPT, "%s", err ? err : "reading the image failed");
         free(err);
         return;
     }
@@ -315,7 +301,8 @@ static void on_read(uv_async_t *a)
     if (job_returned(j))
         return;
     if (m->err) {
-        job_fail(j, orch_error_new(ORCH_E_CORRUPT, "%s", m->err));
+        job_fail(j, m->err);
+        m->err = NULL;
         return;
     }
     oci_image *img = &m->img;
@@ -344,9 +331,7 @@ static void on_read(uv_async_t *a)
         if (p->mem)
             continue;
         job_blob *b = job_add_blob(j, p->digest, p->mt, p->size, p->what, false);
-        b->src = SRC_FILE;
-        b->path = p->loc.path ? p->loc.path : xstrdup(m->file);
-        b->file_off = p->loc.off;
+        job_blob_from_file(b, p->loc.path ? p->loc.path : xstrdup(m->file), p->loc.off);
         p->loc.path = NULL;
     }
     for (size_t i = img->n_blobs; i-- > 0;) {
@@ -354,9 +339,7 @@ static void on_read(uv_async_t *a)
         if (!p->mem)
             continue;
         job_blob *b = job_add_blob(j, p->digest, p->mt, p->size, p->what, true);
-        b->src = SRC_MEMORY;
-        b->mem = p->mem;
-        b->mem_len = p->mem_len;
+        job_blob_from_memory(b, p->mem, p->mem_len);
         p->mem = NULL;
         for (size_t k = 0; k < p->n_labels; k++)
             job_blob_label(b, p->labels[2 * k], p->labels[2 * k + 1]);
@@ -382,13 +365,13 @@ static int start_reader(imp *m)
     return rc;
 }
 
-void imp_begin(img_job *j)
+static void imp_begin(img_job *j)
 {
     imp *m = xcalloc(1, sizeof *m);
     pthread_mutex_init(&m->mu, NULL);
     atomic_init(&m->cancel, false);
     m->refs = 1;
-    j->imp = m;
+    j->src_state = m;
     m->j = j;
     m->fd = -1;
     m->kind = j->ref.kind;
@@ -418,9 +401,9 @@ void imp_begin(img_job *j)
     }
 }
 
-void imp_cancel(img_job *j)
+static void imp_cancel(img_job *j)
 {
-    imp *m = j->imp;
+    imp *m = j->src_state;
     if (!m || !m->running)
         return;
     /* the thread stops at its next header, blob or chunk, or (stuck in a
@@ -432,17 +415,24 @@ void imp_cancel(img_job *j)
     close_done(m);
     m->running = false;
     m->j = NULL;
-    j->imp = NULL;
+    j->src_state = NULL;
     j->busy--;
     fprintf(stderr, "orchd: image %s: reading %s cancelled\n", j->name, m->file);
     imp_unref(m);
 }
 
-void imp_free(img_job *j)
+static void imp_free(img_job *j)
 {
-    imp *m = j->imp;
+    imp *m = j->src_state;
     if (!m)
         return;
-    j->imp = NULL;
+    j->src_state = NULL;
     imp_unref(m);
 }
+
+const image_source_ops archive_source = {.kind = "import",
+                                         .done_status = "imported",
+                                         .parallel = 2,
+                                         .begin = imp_begin,
+                                         .cancel = imp_cancel,
+                                         .free = imp_free};

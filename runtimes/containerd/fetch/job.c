@@ -1,12 +1,10 @@
 /* Image jobs (pull_internal.h): the part pulls and imports share. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <yajl/yajl_gen.h>
 
@@ -16,8 +14,6 @@
 #include "containerd/fetch/pull_internal.h"
 #include "common/xalloc.h"
 
-#define REGISTRY_PARALLEL 3
-#define FILE_CHUNK (1u << 20)
 #define MAX_RETRIES 2
 #define EMIT_EVERY_MS 250
 
@@ -165,7 +161,6 @@ job_blob *job_add_blob(img_job *j, const char *digest, const char *media_type, i
     b->what = what;
     b->last_phase = last_phase;
     b->labels = xcalloc(1, sizeof *b->labels);
-    b->fd = -1;
     j->blobs = xrealloc(j->blobs, (j->n_blobs + 1) * sizeof *j->blobs);
     j->blobs[j->n_blobs++] = b;
     if (strcmp(what, "layer") == 0)
@@ -184,14 +179,22 @@ void job_blob_label(job_blob *b, const char *key, const char *value)
     b->labels[n + 2] = NULL;
 }
 
+void job_blob_read_with(job_blob *b, const blob_reader_ops *reader, void *state)
+{
+    if (b->reader)
+        b->reader->free(b->reader_state);
+    b->reader = reader;
+    b->reader_state = state;
+}
+
 static void blob_free(job_blob *b)
 {
     free(b->digest);
     free(b->media_type);
     strv_free(b->labels);
-    free(b->mem);
-    free(b->path);
-    free(b->rbuf);
+    if (b->reader)
+        b->reader->free(b->reader_state);
+    orch_error_free(b->result_err);
     free(b);
 }
 
@@ -280,12 +283,7 @@ static void on_retry_timer(uv_timer_t *t)
 static void blob_finish(job_blob *b)
 {
     img_job *j = b->j;
-    if (b->rr)
-        reg_cancel_blob(b);
-    if (b->fd >= 0) {
-        close(b->fd);
-        b->fd = -1;
-    }
+    b->reader->stop(b);
     j->running--;
     int result = b->result;
     orch_error *err = b->result_err;
@@ -300,7 +298,7 @@ static void blob_finish(job_blob *b)
         if (strcmp(b->what, "layer") == 0)
             j->n_existed++;
         job_emit_blob(b, "exists");
-    } else if (!j->failing && b->http_failed_transient && b->retries < MAX_RETRIES) {
+    } else if (!j->failing && b->failed_transient && b->retries < MAX_RETRIES) {
         /* again from where the store stands: the ref was kept */
         b->retries++;
         b->state = BLOB_RETRY;
@@ -314,7 +312,7 @@ static void blob_finish(job_blob *b)
         job_fail(j, err ? err : orch_error_new(ORCH_E_INTERNAL, "failed"));
         err = NULL;
     }
-    b->http_failed_transient = false;
+    b->failed_transient = false;
     orch_error_free(err);
     wake(b->digest);
     if (retry && !j->failing)
@@ -333,85 +331,15 @@ static void on_ingest_done(void *arg, int result, const orch_error *err)
     orch_error_free(b->result_err);
     b->result_err = ctd_error_dup(err);
     b->have_result = true;
-    if (b->reading)
-        return; /* the read in flight finishes it */
+    if (b->reader->in_flight && b->reader->in_flight(b))
+        return; /* the read in flight finishes it (job_blob_settle) */
     blob_finish(b);
 }
 
-/* ---- sources: a file ---- */
-
-static void file_read_next(job_blob *b);
-
-static void on_file_read(uv_fs_t *req)
+void job_blob_settle(job_blob *b)
 {
-    job_blob *b = req->data;
-    ssize_t n = req->result;
-    uv_fs_req_cleanup(req);
-    b->reading = false;
-    if (!b->g) {
-        if (b->have_result)
-            blob_finish(b);
-        return;
-    }
-    if (n < 0) {
-        ingest_fail(b->g, ctd_uv_error((int)n, "reading %s from %s", b->digest, b->path), false);
-        return;
-    }
-    if (n == 0) {
-        ingest_fail(b->g,
-                    orch_error_new(ORCH_E_CORRUPT,
-                                   "%s ends inside blob %s (%lld of %lld bytes): the file is truncated",
-                                   b->path, b->digest, (long long)b->rpos, (long long)b->size),
-                    false);
-        return;
-    }
-    b->j->fetched += n;
-    ingest_feed(b->g, b->rbuf, (size_t)n);
-    b->rpos += n;
-    job_emit_blob(b, "importing");
-    if (b->rpos >= b->size)
-        ingest_end(b->g);
-    else if (ingest_full(b->g))
-        b->wait_drain = true;
-    else
-        file_read_next(b);
-}
-
-static void file_read_next(job_blob *b)
-{
-    int64_t left = b->size - b->rpos;
-    size_t n = left < (int64_t)FILE_CHUNK ? (size_t)left : FILE_CHUNK;
-    if (!b->rbuf)
-        b->rbuf = xmalloc(FILE_CHUNK);
-    uv_buf_t buf = uv_buf_init(b->rbuf, (unsigned)n);
-    b->fs.data = b;
-    b->reading = true;
-    int rc = uv_fs_read(b->j->loop, &b->fs, b->fd, &buf, 1, b->file_off + b->rpos,
-                        on_file_read);
-    if (rc != 0) {
-        b->reading = false;
-        ingest_fail(b->g, ctd_uv_error(rc, "reading %s", b->path), false);
-    }
-}
-
-static void on_file_open(uv_fs_t *req)
-{
-    job_blob *b = req->data;
-    ssize_t fd = req->result;
-    uv_fs_req_cleanup(req);
-    b->reading = false;
-    if (fd >= 0)
-        b->fd = (int)fd;
-    if (!b->g) {
-        if (b->have_result)
-            blob_finish(b);
-        return;
-    }
-    if (fd < 0) {
-        ingest_fail(b->g, ctd_uv_error((int)fd, "cannot open %s", b->path), false);
-        return;
-    }
-    file_read_next(b);
+    if (b->have_result)
+        blob_finish(b);
 }
 
 /* ---- the ingest's callbacks ---- */
@@ -419,44 +347,19 @@ static void on_file_open(uv_fs_t *req)
 static void on_ready(void *arg, int64_t off)
 {
     job_blob *b = arg;
-    img_job *j = b->j;
     b->from = off;
     if (off >= b->size) { /* written earlier, not committed */
         ingest_end(b->g);
         return;
     }
-    switch (b->src) {
-    case SRC_MEMORY:
-        ingest_feed(b->g, b->mem + off, b->mem_len - (size_t)off);
-        ingest_end(b->g);
-        break;
-    case SRC_FILE:
-        b->rpos = off;
-        b->fs.data = b;
-        b->reading = true;
-        if (uv_fs_open(j->loop, &b->fs, b->path, O_RDONLY | O_CLOEXEC, 0, on_file_open) !=
-            0) {
-            b->reading = false;
-            ingest_fail(b->g, orch_error_new(ORCH_E_IO, "cannot open %s", b->path), false);
-        }
-        break;
-    case SRC_HTTP:
-        job_emit_blob(b, "downloading");
-        if (reg_fetch_blob(j, b, off) != 0 && b->g)
-            ingest_fail(b->g, orch_error_new(ORCH_E_IO, "cannot start the download"), false);
-        break;
-    }
+    b->reader->start(b, off);
 }
 
 static void on_drained(void *arg)
 {
     job_blob *b = arg;
-    if (b->src == SRC_HTTP) {
-        reg_resume_blob(b);
-    } else if (b->src == SRC_FILE && b->wait_drain && !b->reading && b->g) {
-        b->wait_drain = false;
-        file_read_next(b);
-    }
+    if (b->reader->drained)
+        b->reader->drained(b);
 }
 
 static const ingest_cbs blob_cbs = {on_ready, on_drained, on_ingest_done};
@@ -471,7 +374,6 @@ static void start_blob(job_blob *b)
     b->state = BLOB_RUNNING;
     b->t_start = uv_now(j->loop);
     b->t_emit = 0;
-    b->saw_first = false;
     j->running++;
     b->g = pull_closed() ? NULL : ingest_start(j->rt, j->lease, b->digest, b->size, (const char *const *)b->labels,
                         &blob_cbs, b);
@@ -490,8 +392,7 @@ static void job_free(img_job *j)
         blob_free(j->blobs[i]);
     free(j->blobs);
     free(j->w);
-    reg_free(j);
-    imp_free(j);
+    j->src->free(j);
     free(j->lease);
     free(j->target_mt);
     free(j->target_digest);
@@ -524,7 +425,7 @@ static void notify(img_job *j, const orch_error *err)
         fprintf(stderr, "orchd: image %s: %s\n", j->name, err->msg);
         job_emit_image(j, "failed", "error", err->msg);
     } else {
-        job_emit_image(j, j->is_import ? "imported" : "pulled", "digest", j->target_digest);
+        job_emit_image(j, j->src->done_status, "digest", j->target_digest);
     }
     for (size_t i = 0; i < j->n_w; i++)
         j->w[i].done(j->w[i].arg, j->name, err);
@@ -622,18 +523,14 @@ void job_fail(img_job *j, orch_error *e)
     for (size_t i = 0; i < j->n_blobs; i++) {
         job_blob *b = j->blobs[i];
         if (b->state == BLOB_RUNNING) {
-            if (b->rr)
-                reg_cancel_blob(b);
+            b->reader->stop(b);
             if (b->g)
                 ingest_fail(b->g, orch_error_new(ORCH_E_CANCELLED, "stopped: the image failed"), false);
         } else if (b->state != BLOB_DONE) {
             b->state = BLOB_DONE;
         }
     }
-    if (j->is_import)
-        imp_cancel(j);
-    else
-        reg_cancel(j);
+    j->src->cancel(j);
     maybe_end(j);
 }
 
@@ -830,13 +727,10 @@ static void on_lease(void *arg, grpc_status_code st, const char *details, Protob
         job_fail(j, orch_error_prefix(ctd_status_error(st, details), "creating a lease"));
         return;
     }
-    if (j->is_import)
-        imp_begin(j);
-    else
-        reg_begin(j);
+    j->src->begin(j);
 }
 
-img_job *job_new(ctd_rt *rt, img_ref *ref, bool is_import)
+img_job *job_new(ctd_rt *rt, img_ref *ref, const image_source_ops *src)
 {
     img_job *j = xcalloc(1, sizeof *j);
     j->rt = rt;
@@ -844,8 +738,8 @@ img_job *job_new(ctd_rt *rt, img_ref *ref, bool is_import)
     j->ref = *ref;
     memset(ref, 0, sizeof *ref);
     j->name = j->ref.name;
-    j->is_import = is_import;
-    j->max_running = is_import ? 2 : REGISTRY_PARALLEL;
+    j->src = src;
+    j->max_running = src->parallel;
     j->t0 = uv_now(rt->loop);
     j->names = xcalloc(2, sizeof *j->names);
     j->names[0] = xstrdup(j->name);
@@ -857,7 +751,7 @@ img_job *job_new(ctd_rt *rt, img_ref *ref, bool is_import)
     jobs = j;
 
     char *uniq = ctd_random_hex(8);
-    j->lease = xasprintf("orchd-%s-%s", is_import ? "import" : "pull", uniq);
+    j->lease = xasprintf("orchd-%s-%s", src->kind, uniq);
     free(uniq);
     ctd_lease_create lc;
     ctd_lease_create_init(&lc, j->lease);

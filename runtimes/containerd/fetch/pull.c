@@ -279,13 +279,13 @@ static void on_job_done(void *arg, const char *name, const orch_error *err)
     acq_finish(a, name, ctd_error_dup(err));
 }
 
-static void run_job(acq *a, bool is_import)
+static void run_job(acq *a, const image_source_ops *src)
 {
     img_job *j = job_find(a->name);
     if (!j) {
         img_ref ref = a->ref;
         memset(&a->ref, 0, sizeof a->ref);
-        j = job_new(a->rt, &ref, is_import);
+        j = job_new(a->rt, &ref, src);
         img_ref_free(&ref);
     }
     if (a->import_names)
@@ -341,7 +341,7 @@ static void on_present(void *arg, grpc_status_code st, const char *details,
         acq_finish(a, NULL, ctd_error_dup(f));
         return;
     }
-    run_job(a, false);
+    run_job(a, &registry_source);
 }
 
 /* local sources: imported already from the file as it is now? */
@@ -359,7 +359,7 @@ static void on_local_record(void *arg, grpc_status_code st, const char *details,
         acq_finish(a, a->name, NULL);
         return;
     }
-    run_job(a, true);
+    run_job(a, &archive_source);
 }
 
 static void on_local_stat(uv_fs_t *req)
@@ -414,7 +414,7 @@ static void acquire(acq *a)
             look_up(a, a->name);
             return;
         }
-        run_job(a, false);
+        run_job(a, &registry_source);
         return;
     }
     look_up(a, a->name);
@@ -489,10 +489,8 @@ int ctd_image_ensure(ctd_rt *rt, const char *service, const char *image, const c
     if (closed)
         return -ESHUTDOWN;
     img_ref ref;
-    char *err = NULL;
-    if (img_ref_parse(image, project_dir, &ref, &err) != 0) {
+    if (img_ref_parse(image, project_dir, &ref, NULL) != 0) {
         /* not something orchd can pull: only what the store has */
-        free(err);
         return ctd_image_get(rt, image, cb, arg);
     }
     if (ref.kind == REF_REGISTRY && strcmp(policy, "never") == 0) {
@@ -519,7 +517,7 @@ int ctd_image_ensure(ctd_rt *rt, const char *service, const char *image, const c
 
 typedef struct batch {
     size_t pending;
-    bool ok;
+    orch_errc code; /* the first failure's; 0: none */
     char *report;
     size_t len, cap;
     orch_image_progress_cb progress;
@@ -557,7 +555,9 @@ static void batch_finish(batch *b)
 {
     if (b->report && b->len && b->report[b->len - 1] == '\n')
         b->report[--b->len] = '\0';
-    b->done(b->arg, b->ok, b->ok ? NULL : b->report);
+    orch_error *e = b->code ? orch_error_new(b->code, "%s", b->report) : NULL;
+    b->done(b->arg, e);
+    orch_error_free(e);
     uv_close((uv_handle_t *)b->timer, on_batch_timer_closed);
 }
 
@@ -571,7 +571,8 @@ static void item_done(void *arg, const char *name, const orch_error *err)
     item *it = arg;
     batch *b = it->b;
     if (err) {
-        b->ok = false;
+        if (!b->code)
+            b->code = err->code;
         for (size_t i = 0; i < it->n_services; i++) {
             char *line = xasprintf("service %s: image %s: %s", it->services[i], it->image, err->msg);
             report_line(b, line);
@@ -596,7 +597,6 @@ static batch *batch_new(ctd_rt *rt, orch_image_progress_cb progress, orch_image_
                         void *arg)
 {
     batch *b = xcalloc(1, sizeof *b);
-    b->ok = true;
     b->progress = progress;
     b->done = done;
     b->arg = arg;
@@ -617,13 +617,11 @@ static void batch_item(ctd_rt *rt, batch *b, item *it, const char *image, const 
                        const char *project_dir, bool force_import)
 {
     img_ref ref;
-    char *err = NULL;
+    orch_error *err = NULL;
     b->pending++;
     if (img_ref_parse(image, project_dir, &ref, &err) != 0) {
-        orch_error *e = orch_error_new(ORCH_E_INVALID, "%s", err);
-        item_done(it, NULL, e);
-        orch_error_free(e);
-        free(err);
+        item_done(it, NULL, err);
+        orch_error_free(err);
         return;
     }
     acq *a = acq_new(rt, &ref, image, pol);
@@ -638,17 +636,13 @@ static void batch_item(ctd_rt *rt, batch *b, item *it, const char *image, const 
 
 static int op_pull(const orch_service *const *svcs, size_t n, const char *pol,
                    const char *project_dir, orch_image_progress_cb progress, orch_image_done_cb done,
-                   void *arg, char **err)
+                   void *arg, orch_error **err)
 {
     ctd_rt *rt = the_rt;
-    if (!rt || closed) {
-        *err = xstrdup("the containerd runtime is shut down");
-        return -1;
-    }
-    if (pol && strcmp(pol, "always") && strcmp(pol, "missing") && strcmp(pol, "never")) {
-        *err = xasprintf("pull policy '%s': expected always, missing or never", pol);
-        return -1;
-    }
+    if (!rt || closed)
+        return orch_error_set(err, orch_error_new(ORCH_E_CANCELLED, "the containerd runtime is shut down"));
+    if (pol && strcmp(pol, "always") && strcmp(pol, "missing") && strcmp(pol, "never"))
+        return orch_error_set(err, orch_error_new(ORCH_E_INVALID, "pull policy '%s': expected always, missing or never", pol));
     batch *b = batch_new(rt, progress, done, arg);
     /* one item per distinct image, naming every service that wants it */
     item **items = xcalloc(n + 1, sizeof *items);
@@ -682,18 +676,14 @@ static int op_pull(const orch_service *const *svcs, size_t n, const char *pol,
 }
 
 static int op_import(const char *path, orch_image_progress_cb progress, orch_image_done_cb done,
-                     void *arg, char **err)
+                     void *arg, orch_error **err)
 {
     ctd_rt *rt = the_rt;
-    if (!rt || closed) {
-        *err = xstrdup("the containerd runtime is shut down");
-        return -1;
-    }
+    if (!rt || closed)
+        return orch_error_set(err, orch_error_new(ORCH_E_CANCELLED, "the containerd runtime is shut down"));
     struct stat st;
-    if (stat(path, &st) != 0) {
-        *err = xasprintf("%s: %s", path, strerror(errno));
-        return -1;
-    }
+    if (stat(path, &st) != 0)
+        return orch_error_set(err, orch_error_errno(errno, "%s", path));
     char *image = S_ISDIR(st.st_mode) ? xasprintf("oci:%s", path) : xasprintf("oci-archive:%s", path);
     batch *b = batch_new(rt, progress, done, arg);
     item *it = xcalloc(1, sizeof *it);

@@ -1,8 +1,9 @@
-/* Inside the image code (pull/, import/): one job per image reference,
- * shared by every service and request that wants that image.
+/* Inside the image code (fetch/): one job per image reference, shared by
+ * every service and request that wants that image.
  *
- *   job: Leases.Create -> (registry.c: resolve the manifest, or import.c:
- *   read the archive) -> blobs into the content store (ingest.c), children
+ *   job: Leases.Create -> the source's begin (registry.c: resolve the
+ *   manifest, or import.c: read the archive) -> blobs into the content store
+ *   (ingest.c), each fed by its reader (http, file, memory), children
  *   before parents, at most a few at a time -> Images.Create/Update ->
  *   Leases.Delete -> unpack (unpack.c) -> every waiter's callback.
  *
@@ -25,10 +26,40 @@
 
 typedef struct img_job img_job;
 typedef struct job_blob job_blob;
-struct reg;
-struct imp;
 
-typedef enum { SRC_MEMORY, SRC_FILE, SRC_HTTP } src_kind;
+/* Where an image comes from: a registry (registry.c) or a file on disk
+ * (import.c). The job drives it without knowing which. */
+typedef struct image_source_ops {
+    const char *kind;        /* "pull", "import": the lease's name */
+    const char *done_status; /* "pulled", "imported": the last progress line */
+    size_t parallel;         /* blobs stored at the same time */
+    /* The lease exists: find the image, job_set_target, job_add_blob each
+     * blob (with its reader), then job_run_blobs; or job_fail. */
+    void (*begin)(img_job *j);
+    /* The job fails: stop whatever of the source still runs. */
+    void (*cancel)(img_job *j);
+    /* The job goes: free j->src_state. */
+    void (*free)(img_job *j);
+} image_source_ops;
+extern const image_source_ops registry_source; /* registry.c */
+extern const image_source_ops archive_source;  /* import.c: oci-archive: and oci: */
+
+/* Where one blob's bytes come from: the registry over http (registry.c), a
+ * file (an archive member or a layout's blob), or memory (manifests and
+ * indexes already read and checked). blob_reader.c has the last two. */
+typedef struct blob_reader_ops {
+    /* The ingest b->g takes bytes from off (< b->size): feed it until
+     * ingest_end, or ingest_fail. */
+    void (*start)(job_blob *b, int64_t off);
+    /* The ingest has room again (may be NULL). */
+    void (*drained)(job_blob *b);
+    /* Stop feeding: the blob ends or the job fails. A request in flight
+     * that cannot be taken back may still answer: then in_flight is true
+     * and the reader calls job_blob_settle when it comes back. */
+    void (*stop)(job_blob *b);
+    bool (*in_flight)(const job_blob *b); /* may be NULL */
+    void (*free)(void *state);
+} blob_reader_ops;
 
 struct job_blob {
     img_job *j;
@@ -37,11 +68,8 @@ struct job_blob {
     const char *what; /* "layer", "config", "manifest", "index" */
     char **labels;    /* key, value, ..., NULL */
     bool last_phase;  /* manifests and indexes: after everything they name */
-    src_kind src;
-    char *mem; /* SRC_MEMORY */
-    size_t mem_len;
-    char *path; /* SRC_FILE: the file, and where the blob starts in it */
-    int64_t file_off;
+    const blob_reader_ops *reader;
+    void *reader_state;
 
     int state; /* BLOB_* */
     ingest *g;
@@ -49,17 +77,8 @@ struct job_blob {
     int64_t pos;   /* where it was last seen (for progress) */
     int retries;
     uint64_t t_start, t_emit;
-    bool http_failed_transient;
-    /* SRC_HTTP */
-    struct reg_req *rr;
-    bool paused, saw_first;
-    /* SRC_FILE */
-    uv_fs_t fs;
-    int fd;
-    char *rbuf;
-    int64_t rpos;
-    bool reading, wait_drain;
-    /* the ingest's outcome, kept while a file read is still in flight */
+    bool failed_transient; /* the reader says the failure may pass: retry */
+    /* the ingest's outcome, kept while a read is still in flight */
     bool have_result;
     int result;
     orch_error *result_err;
@@ -80,7 +99,8 @@ struct img_job {
     uv_loop_t *loop;
     img_ref ref;
     const char *name; /* ref.name: the image record, and the job's key */
-    bool is_import;
+    const image_source_ops *src;
+    void *src_state; /* the source's */
     bool import_names; /* orchd import: also the names the archive gives */
     char *lease;
     job_waiter *w;
@@ -102,8 +122,6 @@ struct img_job {
     int64_t fetched; /* bytes that came over the network or from the file */
     size_t n_layers, n_existed;
     uv_timer_t *retry_timer;
-    struct reg *reg;
-    struct imp *imp;
 };
 
 /* ---- pull.c ---- */
@@ -116,12 +134,23 @@ void pull_job_gone(ctd_rt *rt);
 /* ---- job.c ---- */
 /* The job of name, or NULL. */
 img_job *job_find(const char *name);
-/* A new job for ref (taken over: *ref is left empty), started at once. */
-img_job *job_new(ctd_rt *rt, img_ref *ref, bool is_import);
+/* A new job for ref (taken over: *ref is left empty) from src, started at
+ * once. */
+img_job *job_new(ctd_rt *rt, img_ref *ref, const image_source_ops *src);
 void job_add_waiter(img_job *j, const job_waiter *w);
 job_blob *job_add_blob(img_job *j, const char *digest, const char *media_type, int64_t size,
                        const char *what, bool last_phase);
 void job_blob_label(job_blob *b, const char *key, const char *value);
+/* Where b's bytes come from: reader with its state (taken; freed with
+ * reader->free). */
+void job_blob_read_with(job_blob *b, const blob_reader_ops *reader, void *state);
+/* b's bytes: len bytes at mem (taken), or size bytes of the file path
+ * (taken) from off (blob_reader.c). */
+void job_blob_from_memory(job_blob *b, char *mem, size_t len);
+void job_blob_from_file(job_blob *b, char *path, int64_t off);
+/* A reader's request in flight came back after the ingest had ended: the
+ * blob's outcome can be handled now. */
+void job_blob_settle(job_blob *b);
 /* Every blob is known: store them. */
 void job_run_blobs(img_job *j);
 /* The job fails with e (taken): everything stops, every waiter hears e. */
@@ -139,19 +168,7 @@ uv_loop_t *job_loop(const img_job *j);
 void jobs_shutdown(void);
 size_t jobs_count(void);
 
-/* ---- registry.c ---- */
-void reg_begin(img_job *j);
-void reg_cancel(img_job *j);
-void reg_free(img_job *j);
-/* Starts (or resumes at from) the download of b; the answer feeds b->g. */
-int reg_fetch_blob(img_job *j, job_blob *b, int64_t from);
-void reg_cancel_blob(job_blob *b);
-void reg_resume_blob(job_blob *b);
-
 /* ---- import.c ---- */
-void imp_begin(img_job *j);
-void imp_cancel(img_job *j);
-void imp_free(img_job *j);
 #define LABEL_IMPORT_SOURCE "orchd.import.source"
 #define LABEL_IMPORT_STAMP "orchd.import.stamp"
 #define LABEL_IMPORT_DIGEST "orchd.import.digest"

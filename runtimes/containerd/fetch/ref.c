@@ -124,10 +124,10 @@ static bool tag_ok(const char *t)
     return true;
 }
 
-static int fail(char **err, const char *s, const char *why)
+/* Every refusal names the reference: "image reference 'x': why". */
+static int refuse(orch_error **err, const char *s, const char *why)
 {
-    *err = xasprintf("image reference '%s': %s", s, why);
-    return -1;
+    return orch_error_set(err, orch_error_new(ORCH_E_INVALID, "image reference '%s': %s", s, why));
 }
 
 static char *absolute_path(const char *p, const char *base_dir)
@@ -141,12 +141,12 @@ static char *absolute_path(const char *p, const char *base_dir)
     return xasprintf("%s/%s", base_dir, p);
 }
 
-static int parse_local(const char *s, const char *base_dir, img_ref *r, char **err)
+static int parse_local(const char *s, const char *base_dir, img_ref *r, orch_error **err)
 {
     bool archive = strncmp(s, "oci-archive:", 12) == 0;
     const char *p = s + (archive ? 12 : 4);
     if (!*p)
-        return fail(err, s, "no path after the colon");
+        return refuse(err, s, "no path after the colon");
     r->kind = archive ? REF_OCI_ARCHIVE : REF_OCI_LAYOUT;
     char *path = xstrdup(p);
     if (!archive) {
@@ -157,7 +157,7 @@ static int parse_local(const char *s, const char *base_dir, img_ref *r, char **e
             *colon = '\0';
             if (!tag_ok(colon + 1) && colon[1]) {
                 free(path);
-                return fail(err, s, "the tag after the layout directory is not a valid tag");
+                return refuse(err, s, "the tag after the layout directory is not a valid tag");
             }
             if (colon[1])
                 r->file_tag = xstrdup(colon + 1);
@@ -167,7 +167,7 @@ static int parse_local(const char *s, const char *base_dir, img_ref *r, char **e
     free(path);
     if (!r->file) {
         img_ref_free(r);
-        return fail(err, s, "a relative path needs a project directory");
+        return refuse(err, s, "a relative path needs a project directory");
     }
     /* the record name: the absolute form, so one file has one record */
     if (archive)
@@ -178,20 +178,21 @@ static int parse_local(const char *s, const char *base_dir, img_ref *r, char **e
     return 0;
 }
 
-int img_ref_parse(const char *s, const char *base_dir, img_ref *r, char **err)
+int img_ref_parse(const char *s, const char *base_dir, img_ref *r, orch_error **err)
 {
     memset(r, 0, sizeof *r);
-    *err = NULL;
+    if (err)
+        *err = NULL;
     if (!s || !*s)
-        return fail(err, s ? s : "", "empty");
+        return refuse(err, s ? s : "", "empty");
     if (strncmp(s, "oci-archive:", 12) == 0 ||
         (strncmp(s, "oci:", 4) == 0 && (s[4] == '/' || s[4] == '.')))
         return parse_local(s, base_dir, r, err);
     if (strlen(s) > 4096)
-        return fail(err, "...", "longer than 4096 characters");
+        return refuse(err, "...", "longer than 4096 characters");
     for (const char *p = s; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return fail(err, s, "contains spaces or control characters");
+            return refuse(err, s, "contains spaces or control characters");
     r->kind = REF_REGISTRY;
     char *rest = xstrdup(s);
     char *at = strchr(rest, '@');
@@ -199,7 +200,7 @@ int img_ref_parse(const char *s, const char *base_dir, img_ref *r, char **err)
         *at = '\0';
         if (!img_digest_valid(at + 1)) {
             free(rest);
-            return fail(err, s, "the digest must be sha256: and 64 lowercase hex digits");
+            return refuse(err, s, "the digest must be sha256: and 64 lowercase hex digits");
         }
         r->digest = xstrdup(at + 1);
     }
@@ -211,7 +212,7 @@ int img_ref_parse(const char *s, const char *base_dir, img_ref *r, char **err)
         if (!tag_ok(colon + 1)) {
             free(rest);
             img_ref_free(r);
-            return fail(err, s, "the tag may hold letters, digits, '_', '.' and '-' "
+            return refuse(err, s, "the tag may hold letters, digits, '_', '.' and '-' "
                                 "(at most 128, not starting with '.' or '-')");
         }
         r->tag = xstrdup(colon + 1);
@@ -238,7 +239,7 @@ int img_ref_parse(const char *s, const char *base_dir, img_ref *r, char **err)
         free(rest);
         char *why = xasprintf("'%s' is not a valid registry host[:port]", r->domain);
         img_ref_free(r);
-        int rc = fail(err, s, why);
+        int rc = refuse(err, s, why);
         free(why);
         return rc;
     }
@@ -255,7 +256,7 @@ int img_ref_parse(const char *s, const char *base_dir, img_ref *r, char **err)
             for (size_t i = 0; i < n; i++)
                 upper |= isupper((unsigned char)p[i]) != 0;
             img_ref_free(r);
-            return fail(err, s, upper ? "repository names must be lowercase"
+            return refuse(err, s, upper ? "repository names must be lowercase"
                                       : "the repository name may hold a-z, 0-9 and single "
                                         "'.', '_', '__' or '-' runs between them");
         }
@@ -265,7 +266,7 @@ int img_ref_parse(const char *s, const char *base_dir, img_ref *r, char **err)
     }
     if (strlen(r->domain) + strlen(r->path) + 1 > 255) {
         img_ref_free(r);
-        return fail(err, s, "the repository name is longer than 255 characters");
+        return refuse(err, s, "the repository name is longer than 255 characters");
     }
     if (!r->tag && !r->digest)
         r->tag = xstrdup("latest");

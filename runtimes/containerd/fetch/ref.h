@@ -13,6 +13,8 @@
 
 #include <stdbool.h>
 
+#include "common/error.h"
+
 typedef enum img_ref_kind { REF_REGISTRY, REF_OCI_ARCHIVE, REF_OCI_LAYOUT } img_ref_kind;
 
 typedef struct img_ref {
@@ -29,8 +31,9 @@ typedef struct img_ref {
 } img_ref;
 
 /* Parses s; relative local paths are taken against base_dir (may be NULL:
- * then they are refused). Returns 0, or -1 with *err (malloc'ed). */
-int img_ref_parse(const char *s, const char *base_dir, img_ref *r, char **err);
+ * then they are refused). Returns 0, or -1 with *err (ORCH_E_INVALID, naming
+ * the reference; err may be NULL). */
+int img_ref_parse(const char *s, const char *base_dir, img_ref *r, orch_error **err);
 void img_ref_free(img_ref *r);
 
 /* The host that serves a domain's registry API ("registry-1.docker.io" for

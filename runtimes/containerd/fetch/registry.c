@@ -54,7 +54,7 @@ struct reg_req {
     int64_t range_from;
     size_t max_body;
     int (*on_data)(void *arg, const char *d, size_t n);
-    void (*done)(void *arg, const http_result *res, const char *err);
+    void (*done)(void *arg, const http_result *res, const orch_error *err);
     void *arg;
     http_req *h;     /* the request, or */
     http_req *token; /* the token request */
@@ -117,19 +117,21 @@ static void rr_cancel(reg_req *rr)
     rr_free(rr);
 }
 
-static void rr_finish(reg_req *rr, const http_result *res, const char *err)
+static void rr_finish(reg_req *rr, const http_result *res, const orch_error *err)
 {
     rr->done(rr->arg, res, err);
     rr_free(rr);
 }
 
-static void rr_fail(reg_req *rr, const char *err)
+/* The request fails before an answer worth reading: err (taken). */
+static void rr_fail(reg_req *rr, orch_error *err)
 {
     http_result none;
     memset(&none, 0, sizeof none);
     none.error = "";
     none.body = "";
     rr_finish(rr, &none, err);
+    orch_error_free(err);
 }
 
 static void load_creds(reg *r, img_job *j)
@@ -146,7 +148,7 @@ static void load_creds(reg *r, img_job *j)
     }
 }
 
-static char *refused(reg *r, img_job *j, const http_result *res)
+static orch_error *refused(reg *r, img_job *j, const http_result *res)
 {
     char *detail = registry_error(res, NULL);
     char *m;
@@ -163,31 +165,27 @@ static char *refused(reg *r, img_job *j, const http_result *res)
         free(cfg);
     }
     free(detail);
-    return m;
+    orch_error *e = orch_error_new(ORCH_E_PERMISSION, "%s", m);
+    free(m);
+    return e;
 }
 
 static void on_token(void *arg, const http_result *res)
 {
     reg_req *rr = arg;
     img_job *j = rr->j;
-    reg *r = j->reg;
+    reg *r = j->src_state;
     rr->token = NULL;
     if (res->curl_code != CURLE_OK) {
-        char *e = xasprintf("cannot get a token for %s: %s", r->host, res->error);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, orch_error_new(ORCH_E_UNAVAILABLE, "cannot get a token for %s: %s", r->host, res->error));
         return;
     }
     if (res->status == 401 || res->status == 403) {
-        char *e = refused(r, j, res);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, refused(r, j, res));
         return;
     }
     if (res->status != 200) {
-        char *e = xasprintf("the token service of %s answered HTTP %ld", r->host, res->status);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the token service of %s answered HTTP %ld", r->host, res->status));
         return;
     }
     char why[64];
@@ -197,9 +195,7 @@ static void on_token(void *arg, const http_result *res)
         tok = root ? jstr(root, "access_token") : NULL;
     if (!tok || !*tok) {
         yajl_tree_free(root);
-        char *e = xasprintf("the token service of %s sent no token", r->host);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the token service of %s sent no token", r->host));
         return;
     }
     free(r->auth);
@@ -260,15 +256,13 @@ static char *realm_refusal(reg *r, CURLU *u, const char *realm)
 static void fetch_token(reg_req *rr, const auth_challenge *c)
 {
     img_job *j = rr->j;
-    reg *r = j->reg;
+    reg *r = j->src_state;
     load_creds(r, j);
     CURLU *u = curl_url();
     char *url = NULL;
     if (curl_url_set(u, CURLUPART_URL, c->realm, 0) != CURLUE_OK) {
         curl_url_cleanup(u);
-        char *e = xasprintf("the registry %s named a bad token realm '%s'", r->host, c->realm);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the registry %s named a bad token realm '%s'", r->host, c->realm));
         return;
     }
     if (c->service) {
@@ -285,14 +279,14 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
         /* the registry, or whoever answers for it, wants the secret sent
          * where it could be read on the way: fail, naming the realm */
         curl_url_cleanup(u);
-        char *e = xasprintf("the registry %s sent a token realm that does not get the "
-                            "credentials of user %s (from %s): %s (credentials go over https, "
-                            "or over http only to the registry's own host:port; "
-                            "ORCH_INSECURE_REGISTRIES may name the realm's host)",
-                            r->host, r->user, r->creds_file, why);
+        orch_error *e = orch_error_new(
+            ORCH_E_PERMISSION,
+            "the registry %s sent a token realm that does not get the credentials of user %s "
+            "(from %s): %s (credentials go over https, or over http only to the registry's own "
+            "host:port; ORCH_INSECURE_REGISTRIES may name the realm's host)",
+            r->host, r->user, r->creds_file, why);
         free(why);
         rr_fail(rr, e);
-        free(e);
         return;
     }
     curl_url_get(u, CURLUPART_URL, &url, 0);
@@ -312,7 +306,7 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
     curl_free(url);
     free(basic);
     if (!rr->token) {
-        rr_fail(rr, err);
+        rr_fail(rr, orch_error_new(ORCH_E_IO, "%s", err ? err : "cannot start the request"));
         free(err);
     }
 }
@@ -321,16 +315,14 @@ static void on_http(void *arg, const http_result *res)
 {
     reg_req *rr = arg;
     img_job *j = rr->j;
-    reg *r = j->reg;
+    reg *r = j->src_state;
     rr->h = NULL;
     if (res->status == 401 && res->curl_code == CURLE_OK && rr->rounds < 2) {
         auth_challenge c;
         if (auth_parse_challenge(res->www_authenticate, &c) != 0) {
-            char *e = xasprintf("the registry %s wants authentication but sent no usable "
+            rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the registry %s wants authentication but sent no usable "
                                 "WWW-Authenticate challenge",
-                                r->host);
-            rr_fail(rr, e);
-            free(e);
+                                r->host));
             return;
         }
         rr->rounds++;
@@ -355,15 +347,11 @@ static void on_http(void *arg, const http_result *res)
             }
         }
         auth_challenge_free(&c);
-        char *e = refused(r, j, res);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, refused(r, j, res));
         return;
     }
     if (res->status == 401 && res->curl_code == CURLE_OK) {
-        char *e = refused(r, j, res);
-        rr_fail(rr, e);
-        free(e);
+        rr_fail(rr, refused(r, j, res));
         return;
     }
     rr_finish(rr, res, NULL);
@@ -371,7 +359,7 @@ static void on_http(void *arg, const http_result *res)
 
 static void rr_start(reg_req *rr)
 {
-    reg *r = rr->j->reg;
+    reg *r = rr->j->src_state;
     const char *hdrs[3];
     size_t n = 0;
     if (rr->accept_manifests)
@@ -389,12 +377,14 @@ static void rr_start(reg_req *rr)
     char *err = NULL;
     rr->h = http_start(job_loop(rr->j), &o, on_http, rr, &err);
     if (!rr->h) {
-        rr_fail(rr, err); /* NB: from inside the caller; callers allow it */
-        free(err);
+        rr_fail(rr, orch_error_new(ORCH_E_IO, "%s", err ? err : "cannot start the request"));
+        free(err); /* NB: from inside the caller; callers allow it */
     }
 }
 
 /* ---------------------------------------------------------------- manifests */
+
+static void http_reader(job_blob *b);
 
 static void fetch_manifest(img_job *j, const char *reference);
 
@@ -425,7 +415,7 @@ static void chain_label(chain_entry *c, const char *k, const char *v)
  * themselves (children first) as the last blobs. */
 static void manifest_found(img_job *j, yajl_val root)
 {
-    reg *r = j->reg;
+    reg *r = j->src_state;
     chain_entry *me = &r->chain[r->n_chain - 1];
     const char *cp[] = {"config", NULL}, *lp[] = {"layers", NULL};
     yajl_val config = yajl_tree_get(root, cp, yajl_t_object);
@@ -437,7 +427,7 @@ static void manifest_found(img_job *j, yajl_val root)
         job_fail(j, orch_error_new(ORCH_E_CORRUPT, "manifest %s has no valid config or layers", me->digest));
         return;
     }
-    job_add_blob(j, cdig, jstr(config, "mediaType"), csize, "config", false)->src = SRC_HTTP;
+    http_reader(job_add_blob(j, cdig, jstr(config, "mediaType"), csize, "config", false));
     chain_label(me, "containerd.io/gc.ref.content.config", cdig);
     for (size_t i = 0; i < layers->u.array.len; i++) {
         yajl_val l = layers->u.array.values[i];
@@ -451,7 +441,7 @@ static void manifest_found(img_job *j, yajl_val root)
             job_fail(j, orch_error_new(ORCH_E_UNSUPPORTED, "layer %zu is a foreign layer (%s), which orchd does not fetch", i + 1, mt));
             return;
         }
-        job_add_blob(j, d, mt, size, "layer", false)->src = SRC_HTTP;
+        http_reader(job_add_blob(j, d, mt, size, "layer", false));
         char key[64];
         snprintf(key, sizeof key, "containerd.io/gc.ref.content.l.%zu", i);
         chain_label(me, key, d);
@@ -461,9 +451,7 @@ static void manifest_found(img_job *j, yajl_val root)
         chain_entry *c = &r->chain[k];
         job_blob *b = job_add_blob(j, c->digest, c->mt, (int64_t)c->len,
                                    is_index_type(c->mt) ? "index" : "manifest", true);
-        b->src = SRC_MEMORY;
-        b->mem = c->bytes;
-        b->mem_len = c->len;
+        job_blob_from_memory(b, c->bytes, c->len);
         c->bytes = NULL;
         for (size_t i = 0; c->labels[i]; i += 2)
             job_blob_label(b, c->labels[i], c->labels[i + 1]);
@@ -472,15 +460,15 @@ static void manifest_found(img_job *j, yajl_val root)
     job_run_blobs(j);
 }
 
-static void on_manifest(void *arg, const http_result *res, const char *err)
+static void on_manifest(void *arg, const http_result *res, const orch_error *err)
 {
     img_job *j = arg;
-    reg *r = j->reg;
+    reg *r = j->src_state;
     r->manifest = NULL;
     if (job_returned(j))
         return;
     if (err) {
-        job_fail(j, orch_error_new(ORCH_E_PERMISSION, "%s", err)); /* auth: refused, or no token */
+        job_fail(j, ctd_error_dup(err)); /* auth: refused, or no token */
         return;
     }
     if (res->curl_code != CURLE_OK) {
@@ -616,7 +604,7 @@ static void on_manifest(void *arg, const http_result *res, const char *err)
 
 static void fetch_manifest(img_job *j, const char *reference)
 {
-    reg *r = j->reg;
+    reg *r = j->src_state;
     reg_req *rr = xcalloc(1, sizeof *rr);
     rr->j = j;
     rr->url = xasprintf("%smanifests/%s", r->base, reference);
@@ -629,10 +617,10 @@ static void fetch_manifest(img_job *j, const char *reference)
     rr_start(rr);
 }
 
-void reg_begin(img_job *j)
+static void reg_begin(img_job *j)
 {
     reg *r = xcalloc(1, sizeof *r);
-    j->reg = r;
+    j->src_state = r;
     const char *api = img_ref_api_host(j->ref.domain);
     r->host = xstrdup(api);
     r->base = xasprintf("%s://%s/v2/%s/", http_insecure_host(j->ref.domain) ? "http" : "https",
@@ -641,9 +629,9 @@ void reg_begin(img_job *j)
     fetch_manifest(j, j->ref.digest ? j->ref.digest : j->ref.tag);
 }
 
-void reg_cancel(img_job *j)
+static void reg_cancel(img_job *j)
 {
-    reg *r = j->reg;
+    reg *r = j->src_state;
     if (r && r->manifest) {
         rr_cancel(r->manifest);
         r->manifest = NULL;
@@ -651,9 +639,9 @@ void reg_cancel(img_job *j)
     }
 }
 
-void reg_free(img_job *j)
+static void reg_free(img_job *j)
 {
-    reg *r = j->reg;
+    reg *r = j->src_state;
     if (!r)
         return;
     for (size_t i = 0; i < r->n_chain; i++) {
@@ -672,26 +660,40 @@ void reg_free(img_job *j)
     free(r->secret);
     free(r->creds_file);
     free(r);
-    j->reg = NULL;
+    j->src_state = NULL;
 }
 
+const image_source_ops registry_source = {.kind = "pull",
+                                          .done_status = "pulled",
+                                          .parallel = 3,
+                                          .begin = reg_begin,
+                                          .cancel = reg_cancel,
+                                          .free = reg_free};
+
 /* ---------------------------------------------------------------- blobs */
+
+/* The blob reader over http: GET blobs/<digest>, from an offset with Range. */
+typedef struct http_blob {
+    reg_req *rr;
+    bool paused, saw_first;
+} http_blob;
 
 static int on_blob_data(void *arg, const char *data, size_t n)
 {
     job_blob *b = arg;
-    if (!b->g || !b->rr)
+    http_blob *hb = b->reader_state;
+    if (!b->g || !hb->rr)
         return HTTP_ABORT;
-    if (!b->saw_first) {
-        b->saw_first = true;
-        if (b->from > 0 && b->rr->h && http_status(b->rr->h) == 200) {
+    if (!hb->saw_first) {
+        hb->saw_first = true;
+        if (b->from > 0 && hb->rr->h && http_status(hb->rr->h) == 200) {
             /* the registry ignored the Range: from the start then */
             ingest_rewind(b->g);
             b->from = 0;
         }
     }
     if (ingest_full(b->g)) {
-        b->paused = true;
+        hb->paused = true;
         return HTTP_PAUSE;
     }
     ingest_feed(b->g, data, n);
@@ -720,17 +722,18 @@ static bool transient_curl(int code)
     }
 }
 
-static void on_blob_done(void *arg, const http_result *res, const char *err)
+static void on_blob_done(void *arg, const http_result *res, const orch_error *err)
 {
     job_blob *b = arg;
+    http_blob *hb = b->reader_state;
     img_job *j = b->j;
-    reg *r = j->reg;
-    b->rr = NULL;
-    b->paused = false;
+    reg *r = j->src_state;
+    hb->rr = NULL;
+    hb->paused = false;
     if (!b->g)
         return;
     if (err) {
-        ingest_fail(b->g, orch_error_new(ORCH_E_PERMISSION, "%s", err), false);
+        ingest_fail(b->g, ctd_error_dup(err), false);
         return;
     }
     if (res->curl_code != CURLE_OK) {
@@ -742,7 +745,7 @@ static void on_blob_done(void *arg, const http_result *res, const char *err)
          * network errors twice (job.c) */
         if (res->curl_code == CURLE_OPERATION_TIMEDOUT && b->retries >= 1)
             t = false;
-        b->http_failed_transient = t;
+        b->failed_transient = t;
         ingest_fail(b->g, e, t);
         return;
     }
@@ -753,24 +756,27 @@ static void on_blob_done(void *arg, const http_result *res, const char *err)
     char *code = NULL;
     char *detail = registry_error(res, &code);
     orch_error *e;
-    b->http_failed_transient = res->status >= 500 || res->status == 429;
+    b->failed_transient = res->status >= 500 || res->status == 429;
     if (res->status == 404)
         e = orch_error_new(ORCH_E_NOT_FOUND, "%s %s not found in %s on %s%s%s%s", b->what,
                            b->digest, j->ref.path, r->host, detail ? " (" : "",
                            detail ? detail : "", detail ? ")" : "");
     else
-        e = orch_error_new(b->http_failed_transient ? ORCH_E_UNAVAILABLE : ORCH_E_IO,
+        e = orch_error_new(b->failed_transient ? ORCH_E_UNAVAILABLE : ORCH_E_IO,
                            "downloading %s %s from %s: HTTP %ld%s%s%s", b->what, b->digest,
                            r->host, res->status, detail ? " (" : "", detail ? detail : "",
                            detail ? ")" : "");
-    ingest_fail(b->g, e, b->http_failed_transient);
+    ingest_fail(b->g, e, b->failed_transient);
     free(code);
     free(detail);
 }
 
-int reg_fetch_blob(img_job *j, job_blob *b, int64_t from)
+static void http_start_blob(job_blob *b, int64_t from)
 {
-    reg *r = j->reg;
+    img_job *j = b->j;
+    reg *r = j->src_state;
+    http_blob *hb = b->reader_state;
+    job_emit_blob(b, "downloading");
     reg_req *rr = xcalloc(1, sizeof *rr);
     rr->j = j;
     rr->url = xasprintf("%sblobs/%s", r->base, b->digest);
@@ -778,26 +784,37 @@ int reg_fetch_blob(img_job *j, job_blob *b, int64_t from)
     rr->on_data = on_blob_data;
     rr->done = on_blob_done;
     rr->arg = b;
-    b->rr = rr;
-    b->saw_first = false;
-    b->paused = false;
+    hb->rr = rr;
+    hb->saw_first = false;
+    hb->paused = false;
     rr_start(rr);
-    return 0;
 }
 
-void reg_cancel_blob(job_blob *b)
+static void http_stop_blob(job_blob *b)
 {
-    if (b->rr) {
-        rr_cancel(b->rr);
-        b->rr = NULL;
+    http_blob *hb = b->reader_state;
+    if (hb->rr) {
+        rr_cancel(hb->rr);
+        hb->rr = NULL;
     }
-    b->paused = false;
+    hb->paused = false;
 }
 
-void reg_resume_blob(job_blob *b)
+static void http_resume_blob(job_blob *b)
 {
-    if (b->paused && b->rr && b->rr->h) {
-        b->paused = false;
-        http_resume(b->rr->h);
+    http_blob *hb = b->reader_state;
+    if (hb->paused && hb->rr && hb->rr->h) {
+        hb->paused = false;
+        http_resume(hb->rr->h);
     }
+}
+
+static const blob_reader_ops http_reader_ops = {.start = http_start_blob,
+                                                .drained = http_resume_blob,
+                                                .stop = http_stop_blob,
+                                                .free = free};
+
+static void http_reader(job_blob *b)
+{
+    job_blob_read_with(b, &http_reader_ops, xcalloc(1, sizeof(http_blob)));
 }
