@@ -48,11 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     input in = {.p = data, .n = size};
     tar_source ts = {.read = in_read, .ctx = &in, .size = (int64_t)size, .name = "fuzz.tar"};
-    char *err = NULL;
+    orch_error *err = NULL;
     if (tar_scan(&ts, &in.ix, &err) != 0) {
-        if (!err)
+        if (!err || !err->msg || !err->code)
             abort();
-        free(err);
+        orch_error_free(err);
         tar_index_free(&in.ix);
         return 0;
     }
@@ -65,9 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       .is_archive = true, .arch = "amd64", .variant = ""};
     oci_image img;
     if (oci_resolve(&src, &img, &err) != 0) {
-        if (!err)
+        if (!err || !err->msg || !err->code)
             abort();
-        free(err);
+        orch_error_free(err);
     } else {
         if (!img.top_digest || !img.top_mt || img.n_blobs == 0)
             abort();

@@ -84,11 +84,25 @@ static int mem_read(void *ctx, void *out, size_t n, int64_t off)
     return 0;
 }
 
+/* The code of the last failure scan() or resolve() saw. */
+static orch_errc last_code;
+
+/* The readers' orch_error as text for the checks below; its code is kept in
+ * last_code. */
+static int take(int rc, orch_error *e, char **err)
+{
+    last_code = e ? e->code : 0;
+    *err = e ? orch_error_take_msg(e) : NULL;
+    return rc;
+}
+
 static int scan(buf *b, tar_index *ix, char **err, const atomic_bool *cancel)
 {
     tar_source s = {.read = mem_read, .ctx = b, .size = (int64_t)b->n, .name = "t.tar",
                     .cancel = cancel};
-    return tar_scan(&s, ix, err);
+    orch_error *e = NULL;
+    int rc = tar_scan(&s, ix, &e);
+    return take(rc, e, err);
 }
 
 typedef struct lay {
@@ -119,7 +133,9 @@ static int resolve(buf *b, oci_image *img, char **err)
     lay l = {b, &ix};
     oci_source s = {.ctx = &l, .locate = lay_locate, .read = lay_read, .name = "t.tar",
                     .is_archive = true, .arch = "amd64", .variant = ""};
-    int rc = oci_resolve(&s, img, err);
+    orch_error *e = NULL;
+    int rc = oci_resolve(&s, img, &e);
+    rc = take(rc, e, err);
     tar_index_free(&ix);
     return rc;
 }
@@ -144,6 +160,7 @@ static void expect_error(buf *b, const char *what, const char *needle)
         fprintf(stderr, "%s: no error\n", what);
     CHECK(rc == -1);
     CHECK(err != NULL);
+    CHECK(last_code == ORCH_E_CORRUPT);
     CHECK_CONTAINS(err, "t.tar");
     CHECK_CONTAINS(err, needle);
     CHECK(dt < 1.0);
@@ -305,6 +322,7 @@ static void test_headers(void)
     char *err = NULL;
     CHECK(scan(&b, &ix, &err, &cancel) == -1);
     CHECK_STR(err, "cancelled");
+    CHECK(last_code == ORCH_E_CANCELLED);
     free(err);
     tar_index_free(&ix);
     free(b.p);

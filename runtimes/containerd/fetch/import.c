@@ -215,12 +215,8 @@ static void work(imp *m)
         m->file_size = st.st_size;
         tar_source ts = {.read = tar_read, .ctx = m, .size = m->file_size, .name = m->file,
                          .cancel = &m->cancel};
-        char *err = NULL;
-        if (tar_scan(&ts, &m->tar, &err) != 0) {
-            m->err = orch_error_new(ORCH_E_CORRUPT, "%s", err ? err : "reading the archive failed");
-            free(err);
+        if (tar_scan(&ts, &m->tar, &m->err) != 0)
             return;
-        }
         if (m->tar.n == 0) {
             m->err = orch_error_new(ORCH_E_CORRUPT, "%s is an empty archive", m->file);
             return;
@@ -251,12 +247,8 @@ static void work(imp *m)
                       .arch = m->arch,
                       .variant = m->variant,
                       .cancel = &m->cancel};
-    char *err = NULL;
-    if (oci_resolve(&src, &m->img, &err) != 0) {
-        m->err = orch_error_new(ORCH_E_CORRUPT, "%s", err ? err : "reading the image failed");
-        free(err);
+    if (oci_resolve(&src, &m->img, &m->err) != 0)
         return;
-    }
     if (m->kind == REF_OCI_ARCHIVE)
         hash_file(m);
     else

@@ -14,25 +14,30 @@
 typedef struct rs {
     const oci_source *src;
     oci_image *img;
-    char *err;
+    orch_error *err;
 } rs;
 
-static void fail(rs *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(rs *r, const char *fmt, ...)
+/* The first failure is kept; its code says what kind (code decides, text
+ * informs: import.c passes both upward). */
+static void fail(rs *r, orch_errc code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(rs *r, orch_errc code, const char *fmt, ...)
 {
     if (r->err)
         return;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&r->err, fmt, ap) < 0)
-        r->err = xstrdup("out of memory");
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
+    r->err = orch_error_new(msg ? code : ORCH_E_EXHAUSTED, "%s", msg ? msg : "out of memory");
+    free(msg);
 }
 
 static bool cancelled(rs *r)
 {
     if (r->src->cancel && atomic_load(r->src->cancel)) {
-        fail(r, "cancelled");
+        fail(r, ORCH_E_CANCELLED, "cancelled");
         return true;
     }
     return r->err != NULL;
@@ -57,11 +62,11 @@ static char *read_named(rs *r, const char *name, size_t max, size_t *len, const 
     const oci_source *s = r->src;
     oci_loc loc = {0};
     if (!s->locate(s->ctx, name, &loc)) {
-        fail(r, "%s has no %s (%s)", s->name, name, what);
+        fail(r, ORCH_E_CORRUPT, "%s has no %s (%s)", s->name, name, what);
         return NULL;
     }
     if (loc.size < 0 || loc.size > (int64_t)max) {
-        fail(r, "%s in %s is larger than %zu bytes", name, s->name, max);
+        fail(r, ORCH_E_CORRUPT, "%s in %s is larger than %zu bytes", name, s->name, max);
         free(loc.path);
         return NULL;
     }
@@ -69,7 +74,7 @@ static char *read_named(rs *r, const char *name, size_t max, size_t *len, const 
     int e = s->read(s->ctx, &loc, buf, (size_t)loc.size);
     free(loc.path);
     if (e) {
-        fail(r, "cannot read %s from %s: %s", name, s->name, strerror(e));
+        fail(r, orch_errc_from_errno(e), "cannot read %s from %s: %s", name, s->name, strerror(e));
         free(buf);
         return NULL;
     }
@@ -89,11 +94,11 @@ static yajl_val read_json_blob(rs *r, const char *digest, long long size, char *
 {
     const char *f = r->src->name;
     if (!img_digest_valid(digest)) {
-        fail(r, "%s names a blob with an invalid digest '%.80s'", f, digest);
+        fail(r, ORCH_E_CORRUPT, "%s names a blob with an invalid digest '%.80s'", f, digest);
         return NULL;
     }
     if (size < 0 || size > (long long)CTD_MAX_MANIFEST) {
-        fail(r, "%s: the descriptor of %s gives it %lld bytes (a manifest or index has at most %u)",
+        fail(r, ORCH_E_CORRUPT, "%s: the descriptor of %s gives it %lld bytes (a manifest or index has at most %u)",
              f, digest, size, CTD_MAX_MANIFEST);
         return NULL;
     }
@@ -104,7 +109,7 @@ static yajl_val read_json_blob(rs *r, const char *digest, long long size, char *
         return NULL;
     char *got = orch_sha256_digest(buf, *len);
     if (strcmp(got, digest) != 0) {
-        fail(r, "digest mismatch: blob %s in %s has digest %s (the file is corrupt)", digest, f,
+        fail(r, ORCH_E_CORRUPT, "digest mismatch: blob %s in %s has digest %s (the file is corrupt)", digest, f,
              got);
         free(got);
         free(buf);
@@ -112,7 +117,7 @@ static yajl_val read_json_blob(rs *r, const char *digest, long long size, char *
     }
     free(got);
     if ((long long)*len != size) {
-        fail(r, "blob %s in %s has %zu bytes, its descriptor says %lld", digest, f, *len, size);
+        fail(r, ORCH_E_CORRUPT, "blob %s in %s has %zu bytes, its descriptor says %lld", digest, f, *len, size);
         free(buf);
         return NULL;
     }
@@ -120,7 +125,7 @@ static yajl_val read_json_blob(rs *r, const char *digest, long long size, char *
     yajl_val v = yajl_tree_parse(buf, why, sizeof why);
     if (!YAJL_IS_OBJECT(v)) {
         why[strcspn(why, "\n")] = '\0';
-        fail(r, "blob %s in %s is not a JSON object%s%s", digest, f, *why ? ": " : "", why);
+        fail(r, ORCH_E_CORRUPT, "blob %s in %s is not a JSON object%s%s", digest, f, *why ? ": " : "", why);
         yajl_tree_free(v);
         free(buf);
         return NULL;
@@ -210,11 +215,11 @@ static bool read_index_json(rs *r, char **digest, char **mt, long long *size)
         free(r->err);
         r->err = NULL;
         if (s->locate(s->ctx, "manifest.json", &loc))
-            fail(r, "%s is a docker save archive, not an OCI one (convert it: skopeo copy "
+            fail(r, ORCH_E_INVALID, "%s is a docker save archive, not an OCI one (convert it: skopeo copy "
                     "docker-archive:%s oci-archive:NEW.tar)",
                  s->name, s->name);
         else
-            fail(r, "%s is not an OCI image %s: it has no oci-layout file", s->name,
+            fail(r, ORCH_E_INVALID, "%s is not an OCI image %s: it has no oci-layout file", s->name,
                  s->is_archive ? "archive" : "layout");
         free(loc.path);
         return false;
@@ -231,7 +236,7 @@ static bool read_index_json(rs *r, char **digest, char **mt, long long *size)
     yajl_val ms = YAJL_IS_OBJECT(index) ? yajl_tree_get(index, mp, yajl_t_array) : NULL;
     if (!ms || ms->u.array.len == 0) {
         why[strcspn(why, "\n")] = '\0';
-        fail(r, "the index.json of %s %s%s%s", s->name,
+        fail(r, ORCH_E_CORRUPT, "the index.json of %s %s%s%s", s->name,
              index ? "lists no manifests" : "is not valid JSON", *why ? ": " : "", why);
         yajl_tree_free(index);
         return false;
@@ -243,14 +248,14 @@ static bool read_index_json(rs *r, char **digest, char **mt, long long *size)
                 entry = ms->u.array.values[i];
         if (!entry) {
             char *names = entry_names(ms);
-            fail(r, "%s has no image tagged '%s' (it has: %s)", s->name, s->tag, names);
+            fail(r, ORCH_E_INVALID, "%s has no image tagged '%s' (it has: %s)", s->name, s->tag, names);
             free(names);
         }
     } else if (ms->u.array.len == 1) {
         entry = ms->u.array.values[0];
     } else {
         char *names = entry_names(ms);
-        fail(r, "%s holds %zu images (%s): name one with oci:DIR:TAG", s->name, ms->u.array.len,
+        fail(r, ORCH_E_INVALID, "%s holds %zu images (%s): name one with oci:DIR:TAG", s->name, ms->u.array.len,
              names);
         free(names);
     }
@@ -268,7 +273,7 @@ static bool read_index_json(rs *r, char **digest, char **mt, long long *size)
         add_name(r->img, rn);
     const char *emt = jstr(entry, "mediaType"), *d = jstr(entry, "digest");
     if (!d || !jint(entry, "size", size)) {
-        fail(r, "the index.json of %s has an entry without digest or size", s->name);
+        fail(r, ORCH_E_CORRUPT, "the index.json of %s has an entry without digest or size", s->name);
         yajl_tree_free(index);
         return false;
     }
@@ -292,12 +297,12 @@ static void plan_manifest(rs *r, yajl_val v, const char *cur, size_t bi)
     long long cs = -1;
     if (!cd || !img_digest_valid(cd) || !jint(config, "size", &cs) || cs < 0 ||
         !YAJL_IS_ARRAY(layers)) {
-        fail(r, "manifest %s in %s has no valid config or layers", cur, f);
+        fail(r, ORCH_E_CORRUPT, "manifest %s in %s has no valid config or layers", cur, f);
         return;
     }
     size_t n_layers = layers->u.array.len;
     if (n_layers > CTD_MAX_LAYERS) {
-        fail(r, "manifest %s in %s has %zu layers (at most %d)", cur, f, n_layers, CTD_MAX_LAYERS);
+        fail(r, ORCH_E_CORRUPT, "manifest %s in %s has %zu layers (at most %d)", cur, f, n_layers, CTD_MAX_LAYERS);
         return;
     }
     add_label(r, bi, "containerd.io/gc.ref.content.config", cd);
@@ -311,7 +316,7 @@ static void plan_manifest(rs *r, yajl_val v, const char *cur, size_t bi)
             lmt = jstr(l, "mediaType");
             what = "layer";
             if (!d || !img_digest_valid(d) || !jint(l, "size", &s) || s < 0) {
-                fail(r, "layer %zu of manifest %s in %s has no valid digest or size", k, cur, f);
+                fail(r, ORCH_E_CORRUPT, "layer %zu of manifest %s in %s has no valid digest or size", k, cur, f);
                 break;
             }
             char key[64];
@@ -321,9 +326,9 @@ static void plan_manifest(rs *r, yajl_val v, const char *cur, size_t bi)
         char *name = blob_name(d);
         oci_loc loc = {0};
         if (!r->src->locate(r->src->ctx, name, &loc)) {
-            fail(r, "%s %s is not in %s", what, d, f);
+            fail(r, ORCH_E_CORRUPT, "%s %s is not in %s", what, d, f);
         } else if (loc.size != s) {
-            fail(r, "%s %s in %s has %lld bytes, the manifest says %lld (the file is "
+            fail(r, ORCH_E_CORRUPT, "%s %s in %s has %lld bytes, the manifest says %lld (the file is "
                     "truncated or corrupt)",
                  what, d, f, (long long)loc.size, s);
         } else {
@@ -339,7 +344,7 @@ static void plan_manifest(rs *r, yajl_val v, const char *cur, size_t bi)
     }
 }
 
-int oci_resolve(const oci_source *src, oci_image *img, char **err)
+int oci_resolve(const oci_source *src, oci_image *img, orch_error **err)
 {
     rs r = {.src = src, .img = img};
     memset(img, 0, sizeof *img);
@@ -353,7 +358,7 @@ int oci_resolve(const oci_source *src, oci_image *img, char **err)
     /* the JSON chain, top first: indexes, then the manifest */
     for (int depth = 0; cur && !cancelled(&r); depth++) {
         if (depth > CTD_MAX_INDEX_DEPTH) {
-            fail(&r, "the indexes in %s nest deeper than %d", src->name, CTD_MAX_INDEX_DEPTH);
+            fail(&r, ORCH_E_CORRUPT, "the indexes in %s nest deeper than %d", src->name, CTD_MAX_INDEX_DEPTH);
             break;
         }
         char *bytes = NULL;
@@ -371,7 +376,7 @@ int oci_resolve(const oci_source *src, oci_image *img, char **err)
         size_t bi = (size_t)(pb - img->blobs);
         if (pb->mem || pb->have_loc) {
             /* the same digest twice in the chain: a cycle */
-            fail(&r, "blob %s in %s names itself (an index cycle)", cur, src->name);
+            fail(&r, ORCH_E_CORRUPT, "blob %s in %s names itself (an index cycle)", cur, src->name);
             free(bytes);
             yajl_tree_free(v);
             break;
@@ -386,7 +391,7 @@ int oci_resolve(const oci_source *src, oci_image *img, char **err)
         char *why = NULL;
         int i = ctd_pick_platform(v, src->arch, src->variant, &why);
         if (i < 0) {
-            fail(&r, "%s: %s", src->name, why);
+            fail(&r, ORCH_E_CORRUPT, "%s: %s", src->name, why);
             free(why);
             yajl_tree_free(v);
             break;
@@ -395,7 +400,7 @@ int oci_resolve(const oci_source *src, oci_image *img, char **err)
         const char *d = jstr(e, "digest"), *emt = jstr(e, "mediaType");
         long long esize = -1;
         if (!d || !jint(e, "size", &esize)) {
-            fail(&r, "index %s in %s has an entry without digest or size", cur, src->name);
+            fail(&r, ORCH_E_CORRUPT, "index %s in %s has an entry without digest or size", cur, src->name);
             yajl_tree_free(v);
             break;
         }

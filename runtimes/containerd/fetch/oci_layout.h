@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <yajl/yajl_tree.h>
 
+#include "common/error.h"
 #include "containerd/core/ctd_limits.h"
 #include "containerd/core/ctd_platform.h"
 
@@ -71,7 +72,7 @@ typedef struct oci_image {
 
 /* Resolves the image of src (by src->tag when set). 0, or -1 with *err
  * (malloc'ed): a sentence that names src->name and what is wrong. */
-int oci_resolve(const oci_source *src, oci_image *img, char **err);
+int oci_resolve(const oci_source *src, oci_image *img, orch_error **err);
 void oci_image_free(oci_image *img);
 
 bool is_index_type(const char *mt);

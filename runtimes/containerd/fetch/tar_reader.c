@@ -16,14 +16,18 @@
 
 #define BLOCK 512
 
-static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(char **err, const char *fmt, ...)
+static int fail(orch_error **err, orch_errc code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(orch_error **err, orch_errc code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        *err = NULL;
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
+    *err = orch_error_new(msg ? code : ORCH_E_EXHAUSTED, "%s", msg ? msg : "out of memory");
+    free(msg);
     return -1;
 }
 
@@ -172,7 +176,7 @@ static void add_member(tar_index *ix, const char *n, int64_t off, int64_t size)
     ix->m[ix->n++] = (tar_member){xstrdup(n), off, size};
 }
 
-int tar_scan(const tar_source *src, tar_index *ix, char **err)
+int tar_scan(const tar_source *src, tar_index *ix, orch_error **err)
 {
     const char *f = src->name;
     int64_t off = 0;
@@ -183,10 +187,10 @@ int tar_scan(const tar_source *src, tar_index *ix, char **err)
     int rc = -1;
     *err = NULL;
     if (src->size < 0)
-        return fail(err, "%s has a negative size", f);
+        return fail(err, ORCH_E_CORRUPT, "%s has a negative size", f);
     for (;;) {
         if (src->cancel && atomic_load(src->cancel)) {
-            fail(err, "cancelled");
+            fail(err, ORCH_E_CANCELLED, "cancelled");
             break;
         }
         if (src->size - off < BLOCK) {
@@ -194,13 +198,13 @@ int tar_scan(const tar_source *src, tar_index *ix, char **err)
                 rc = 0; /* no end-of-archive blocks: tolerated */
                 break;
             }
-            fail(err, "%s is truncated or not a tar file (a header at offset %lld runs past the end)",
+            fail(err, ORCH_E_CORRUPT, "%s is truncated or not a tar file (a header at offset %lld runs past the end)",
                  f, (long long)off);
             break;
         }
         int e = src->read(src->ctx, h, BLOCK, off);
         if (e) {
-            fail(err, "reading %s at offset %lld: %s", f, (long long)off, strerror(e));
+            fail(err, orch_errc_from_errno(e), "reading %s at offset %lld: %s", f, (long long)off, strerror(e));
             break;
         }
         bool zero = true;
@@ -211,13 +215,13 @@ int tar_scan(const tar_source *src, tar_index *ix, char **err)
             break;
         }
         if (!checksum_ok(h)) {
-            fail(err, "%s is corrupt or not a tar file (bad header checksum at offset %lld)", f,
+            fail(err, ORCH_E_CORRUPT, "%s is corrupt or not a tar file (bad header checksum at offset %lld)", f,
                  (long long)off);
             break;
         }
         int64_t size;
         if (!tar_number(h + 124, 12, &size)) {
-            fail(err, "%s is corrupt: the header at offset %lld has a bad size", f, (long long)off);
+            fail(err, ORCH_E_CORRUPT, "%s is corrupt: the header at offset %lld has a bad size", f, (long long)off);
             break;
         }
         char type = (char)h[156];
@@ -226,7 +230,7 @@ int tar_scan(const tar_source *src, tar_index *ix, char **err)
             size = paxsize; /* pax "size" records carry sizes of 8 GiB and more */
         int64_t data = off + BLOCK; /* <= src->size: checked above */
         if (size > src->size - data) {
-            fail(err, "%s is truncated: the member at offset %lld has %lld bytes, %lld are left",
+            fail(err, ORCH_E_CORRUPT, "%s is truncated: the member at offset %lld has %lld bytes, %lld are left",
                  f, (long long)off, (long long)size, (long long)(src->size - data));
             break;
         }
@@ -239,7 +243,7 @@ int tar_scan(const tar_source *src, tar_index *ix, char **err)
         if (type == 'x' || type == 'L') {
             int64_t max = type == 'x' ? TAR_MAX_PAX : TAR_MAX_NAME + 1;
             if (size > max) {
-                fail(err, "%s: the %s at offset %lld has %lld bytes (at most %lld)", f,
+                fail(err, ORCH_E_CORRUPT, "%s: the %s at offset %lld has %lld bytes (at most %lld)", f,
                      type == 'x' ? "pax extended header" : "GNU long name", (long long)off,
                      (long long)size, (long long)max);
                 break;
@@ -248,7 +252,7 @@ int tar_scan(const tar_source *src, tar_index *ix, char **err)
             e = src->read(src->ctx, buf, (size_t)size, data);
             if (e) {
                 free(buf);
-                fail(err, "reading %s at offset %lld: %s", f, (long long)data, strerror(e));
+                fail(err, orch_errc_from_errno(e), "reading %s at offset %lld: %s", f, (long long)data, strerror(e));
                 break;
             }
             buf[size] = '\0';
@@ -257,7 +261,7 @@ int tar_scan(const tar_source *src, tar_index *ix, char **err)
                 free(paxname);
                 if (!tar_pax_parse(buf, (size_t)size, &paxname, &paxsize, &why)) {
                     free(buf);
-                    fail(err, "%s is corrupt: the pax header at offset %lld is malformed (%s)", f,
+                    fail(err, ORCH_E_CORRUPT, "%s is corrupt: the pax header at offset %lld is malformed (%s)", f,
                          (long long)off, why);
                     break;
                 }
@@ -276,7 +280,7 @@ int tar_scan(const tar_source *src, tar_index *ix, char **err)
             const char *n = paxname ? paxname : longname ? longname : name;
             size_t nl = strlen(n);
             if (ix->n >= TAR_MAX_MEMBERS || nl > TAR_MAX_NAME_BYTES - name_bytes) {
-                fail(err, "%s has more than %u members or %u MiB of names (at offset %lld)", f,
+                fail(err, ORCH_E_CORRUPT, "%s has more than %u members or %u MiB of names (at offset %lld)", f,
                      TAR_MAX_MEMBERS, TAR_MAX_NAME_BYTES >> 20, (long long)off);
                 break;
             }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
+
 #define TAR_MAX_PAX (1u << 20)     /* one pax extended header, or a GNU long name */
 #define TAR_MAX_NAME 4096u         /* one member name */
 #define TAR_MAX_MEMBERS 65536u     /* regular members indexed */
@@ -39,7 +41,7 @@ typedef struct tar_source {
 
 /* Indexes src into *ix (empty first). 0, or -1 with *err (malloc'ed),
  * which names the file and the offset; "cancelled" when *cancel was set. */
-int tar_scan(const tar_source *src, tar_index *ix, char **err);
+int tar_scan(const tar_source *src, tar_index *ix, orch_error **err);
 /* The member name: the last one of that name, as unpacking would leave it. */
 const tar_member *tar_find(const tar_index *ix, const char *name);
 void tar_index_free(tar_index *ix);
