@@ -18,6 +18,8 @@ ORCH
 printf 'SERVICE host\nRUN sleep 300\n' >Host
 for version in 99 1; do
     fake=FAKE_MODULE_$version
+    ABI=$(sed -n 's/^#define ORCH_MODULE_ABI_VERSION \([0-9]*\)u$/\1/p' \
+        "$(dirname "$0")/../../src/runtime/module.h")
     dir="$T/mod$version"
     mkdir -p "$dir"
     cp "${!fake}" "$dir/orchd-containerd.so"
@@ -30,7 +32,7 @@ for version in 99 1; do
     out=$(cat "$T/grow$version.out")
     echo "ABI $version: $out"
     case "$out" in
-    *"$dir/orchd-containerd.so"*"ABI version $version"*"needs version 6"*) ;;
+    *"$dir/orchd-containerd.so"*"ABI version $version"*"needs version $ABI"*) ;;
     *) fail "the refusal of an ABI $version module does not name the file and both versions: $out" ;;
     esac
     [ "$(sv "s['host']['state']")" = running ] || fail "the host service did not keep running"

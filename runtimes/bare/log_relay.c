@@ -1,0 +1,207 @@
+#include "bare/log_relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bare/spawn.h"
+#include "runtime/reaper.h"
+#include "common/xalloc.h"
+
+static const char *relay_exe, *relay_fallback;
+
+void orch_bare_log_relay_program(const char *exe, const char *fallback)
+{
+    relay_exe = exe;
+    relay_fallback = fallback;
+}
+
+bool orch_bare_log_relay_enabled(void)
+{
+    return relay_exe || relay_fallback;
+}
+
+struct orch_bare_relay {
+    uv_poll_t *report_poll; /* its exec report, when it had not come at settle */
+    int report_fd;          /* -1 once read (or given up) */
+    pid_t pid;
+    unsigned long long pipe_ino;
+    char *service;
+    bool reaped, ended;
+};
+
+static void relay_free(orch_bare_relay *r)
+{
+    free(r->service);
+    free(r);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void stop_report(orch_bare_relay *r, bool forget)
+{
+    if (r->report_poll) {
+        uv_poll_stop(r->report_poll);
+        uv_close((uv_handle_t *)r->report_poll, on_poll_closed);
+        r->report_poll = NULL;
+    }
+    if (r->report_fd >= 0) {
+        if (forget)
+            orch_spawn_forget(r->report_fd);
+        close(r->report_fd);
+        r->report_fd = -1;
+    }
+}
+
+static void on_relay_reaped(void *owner, pid_t pid, int status)
+{
+    (void)pid, (void)status;
+    orch_bare_relay *r = owner;
+    orch_spawn_sweep();
+    r->reaped = true;
+    if (r->ended) {
+        stop_report(r, true);
+        relay_free(r);
+    }
+}
+
+orch_bare_relay *orch_bare_relay_begin(uv_loop_t *loop, const char *service, const char *path,
+                                       const orch_env_ctx *ctx, int *wfd, char **why)
+{
+    (void)loop;
+    *why = NULL;
+    *wfd = -1;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        *why = xasprintf("cannot make a pipe for its log relay: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    unsigned long long ino = fstat(p[0], &st) == 0 ? (unsigned long long)st.st_ino : 0;
+    char size[32], keep[16];
+    snprintf(size, sizeof size, "%llu", (unsigned long long)ctx->log_max_size);
+    snprintf(keep, sizeof keep, "%u", ctx->log_keep);
+    const char *argv[] = {relay_exe ? relay_exe : relay_fallback, "--stdin", "--stdout", path,
+                          "--max-size", size, "--keep", keep, NULL};
+    const char *fallback[] = {relay_fallback, "log-relay", "--stdin", "--stdout", path,
+                              "--max-size", size, "--keep", keep, NULL};
+    const char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    const char *const *args = argv;
+    if (!relay_exe) /* orchd itself: its verb first */
+        args = fallback;
+    orch_spawn_opts o = {.argv = args, .envp = envp, .stdin_fd = p[0], .stdout_fd = -1,
+                         .stderr_fd = 2, /* its complaints go to the daemon's log */
+                         .new_session = true, /* no signal for the service reaches it */
+                         .fallback_argv = relay_exe && relay_fallback ? fallback : NULL};
+    const char *stage;
+    int report_fd;
+    pid_t pid = orch_spawn_begin(&o, &report_fd, &stage);
+    int e = errno;
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        *why = xasprintf("cannot start its log relay (%s): %s", stage, strerror(e));
+        return NULL;
+    }
+    orch_bare_relay *r = xcalloc(1, sizeof *r);
+    r->pid = pid;
+    r->pipe_ino = ino;
+    r->report_fd = report_fd;
+    r->service = xstrdup(service);
+    orch_reaper_watch(pid, on_relay_reaped, r);
+    *wfd = p[1];
+    return r;
+}
+
+/* 1: still to come; else what it said, in the daemon's log when it failed. */
+static int read_report(orch_bare_relay *r)
+{
+    const char *stage = NULL;
+    int err = 0;
+    int rc = orch_spawn_report(r->report_fd, &stage, &err);
+    if (rc == 1)
+        return 1;
+    if (rc < 0)
+        fprintf(stderr, "orchd: service %s: its log relay did not start (%s: %s); what it "
+                        "writes to its log is lost until it restarts\n",
+                r->service, stage ? stage : "exec", strerror(err));
+    return rc;
+}
+
+static void on_report(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    orch_bare_relay *r = h->data;
+    if (read_report(r) == 1 && status == 0)
+        return;
+    stop_report(r, true); /* read: nothing to forget; else it lingers until it exits */
+}
+
+void orch_bare_relay_settle(orch_bare_relay *r)
+{
+    if (!r || r->report_fd < 0 || r->report_poll)
+        return;
+    if (read_report(r) != 1) {
+        stop_report(r, false);
+        return;
+    }
+    uv_loop_t *loop = orch_reaper_loop();
+    uv_poll_t *p = xmalloc(sizeof *p);
+    if (!loop || uv_poll_init(loop, p, r->report_fd) < 0) {
+        free(p);
+        stop_report(r, true); /* its image is kept until it exits */
+        return;
+    }
+    p->data = r;
+    r->report_poll = p;
+    uv_poll_start(p, UV_READABLE, on_report);
+}
+
+pid_t orch_bare_relay_pid(const orch_bare_relay *r)
+{
+    return r ? r->pid : 0;
+}
+
+unsigned long long orch_bare_relay_pipe_ino(const orch_bare_relay *r)
+{
+    return r ? r->pipe_ino : 0;
+}
+
+void orch_bare_relay_end(orch_bare_relay *r)
+{
+    if (!r)
+        return;
+    r->ended = true;
+    if (r->reaped) {
+        stop_report(r, true);
+        relay_free(r);
+        return;
+    }
+    /* still our unreaped child: the pid is its own */
+    kill(r->pid, SIGTERM);
+}
+
+void orch_bare_relay_end_adopted(pid_t pid, unsigned long long pipe_ino)
+{
+    if (pid <= 1 || !pipe_ino)
+        return;
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0)
+        return;
+    /* checked after pidfd_open: the pidfd is the process whose stdin this is */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/0", (int)pid);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode) && (unsigned long long)st.st_ino == pipe_ino)
+        pidfd_send_signal(fd, SIGTERM, NULL, 0);
+    close(fd);
+}
