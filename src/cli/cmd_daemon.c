@@ -12,14 +12,19 @@
  * next to this binary (a build tree), else where `make install` puts it,
  * ../lib/orchd; this binary's own `log-relay` verb when it is missing or
  * cannot be exec'd (even when the file was replaced by an upgrade since).
- * ORCH_LOG_RELAY overrides the program; "none" turns relays off (services
- * then write into their files directly; for comparisons and tests). */
+ * ORCH_LOG_RELAY overrides the program; "self" uses this binary's verb,
+ * "none" turns relays off (services then write into their files directly);
+ * for comparisons and tests. */
 static void set_log_relay(void)
 {
     static char path[4200];
     const char *env = getenv("ORCH_LOG_RELAY");
     if (env && strcmp(env, "none") == 0)
         return;
+    if (env && strcmp(env, "self") == 0) {
+        orch_bare_log_relay_program(NULL, "/proc/self/exe");
+        return;
+    }
     if (env && *env) {
         snprintf(path, sizeof path, "%s", env);
         orch_bare_log_relay_program(path, "/proc/self/exe");
