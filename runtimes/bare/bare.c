@@ -338,8 +338,39 @@ static void wait_report(orch_instance *inst)
     stop_report_watch(inst);
 }
 
-/* The own log through a relay (bare/log_relay.h), started before the
- * service so that it is reading when the service first writes. Without one
+/* Deferred relays run once no service's exec report is outstanding (after
+ * the last of a burst of starts), a few per loop iteration, so that the
+ * supervisor reports the services running in between. A timer, only while
+ * relays wait: an idle daemon has none. */
+#define RELAYS_PER_TICK 16
+static uv_timer_t *relay_timer;
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_relay_tick(uv_timer_t *h)
+{
+    if (n_pending > 0)
+        return;
+    orch_bare_relay_run_deferred(RELAYS_PER_TICK);
+    if (!orch_bare_relay_any_deferred()) {
+        uv_close((uv_handle_t *)h, on_timer_closed);
+        relay_timer = NULL;
+    }
+}
+
+/* Its relay runs now: the run record names it (if the service has exec'd). */
+static void on_relay_spawned(void *arg)
+{
+    orch_instance *inst = arg;
+    if (inst->started_reported && !inst->start_failed && !inst->releasing)
+        record_start(inst);
+}
+
+/* The own log through a relay (bare/log_relay.h): the pipe now, the relay
+ * once the burst of starts this one belongs to is over. Without one
  * (no relay program, or it could not start) the service writes straight
  * into the file, as it did before: no stamps, no rotation, said in the
  * daemon's log. A service whose STDOUT and STDERR both name files has no
@@ -353,7 +384,7 @@ static void attach_log_relay(uv_loop_t *loop, const orch_service *svc, const orc
     char *path = orch_log_path_default(ctx->state_dir, ctx->namespace_, svc->name);
     char *why = NULL;
     int fd = -1;
-    inst->relay = orch_bare_relay_begin(loop, svc->name, path, ctx, &fd, &why);
+    inst->relay = orch_bare_relay_begin(loop, svc->name, path, ctx, true, &fd, &why);
     free(path);
     if (!inst->relay) {
         fprintf(stderr, "orchd: service %s: %s; it writes into its log file directly\n",
@@ -362,6 +393,12 @@ static void attach_log_relay(uv_loop_t *loop, const orch_service *svc, const orc
         return;
     }
     orch_bare_launch_use_log_pipe(l, svc, fd);
+    orch_bare_relay_on_spawned(inst->relay, on_relay_spawned, inst);
+    if (!relay_timer) {
+        relay_timer = xmalloc(sizeof *relay_timer);
+        uv_timer_init(loop, relay_timer);
+        uv_timer_start(relay_timer, on_relay_tick, 1, 1);
+    }
 }
 
 static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,

@@ -30,14 +30,25 @@ bool orch_bare_log_relay_enabled(void)
 struct orch_bare_relay {
     uv_poll_t *report_poll; /* its exec report, when it had not come at settle */
     int report_fd;          /* -1 once read (or given up) */
-    pid_t pid;
+    int read_fd;            /* the pipe's read end, until it is spawned */
+    char *path;
+    char size[32], keep[16];
+    orch_bare_relay *next_deferred;
+    void (*on_spawned)(void *arg);
+    void *on_spawned_arg;
+    pid_t pid; /* 0 until spawned */
     unsigned long long pipe_ino;
     char *service;
     bool reaped, ended;
 };
 
+static orch_bare_relay *deferred_head, **deferred_tail = &deferred_head;
+
 static void relay_free(orch_bare_relay *r)
 {
+    if (r->read_fd >= 0)
+        close(r->read_fd);
+    free(r->path);
     free(r->service);
     free(r);
 }
@@ -74,8 +85,39 @@ static void on_relay_reaped(void *owner, pid_t pid, int status)
     }
 }
 
+/* Execs the relay on r's pipe; false (said in the daemon's log) when it
+ * could not: the read end is closed, the service's writes then fail. */
+static bool spawn(orch_bare_relay *r)
+{
+    const char *argv[] = {relay_exe ? relay_exe : relay_fallback, "--stdin", "--stdout", r->path,
+                          "--max-size", r->size, "--keep", r->keep, NULL};
+    const char *fallback[] = {relay_fallback, "log-relay", "--stdin", "--stdout", r->path,
+                              "--max-size", r->size, "--keep", r->keep, NULL};
+    const char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    const char *const *args = relay_exe ? argv : fallback; /* orchd itself: its verb first */
+    orch_spawn_opts o = {.argv = args, .envp = envp, .stdin_fd = r->read_fd, .stdout_fd = -1,
+                         .stderr_fd = 2, /* its complaints go to the daemon's log */
+                         .new_session = true, /* no signal for the service reaches it */
+                         .fallback_argv = relay_exe && relay_fallback ? fallback : NULL};
+    const char *stage;
+    pid_t pid = orch_spawn_begin(&o, &r->report_fd, &stage);
+    int e = errno;
+    close(r->read_fd);
+    r->read_fd = -1;
+    if (pid < 0) {
+        r->report_fd = -1;
+        fprintf(stderr, "orchd: service %s: cannot start its log relay (%s): %s; what it "
+                        "writes to its log is lost until it restarts\n",
+                r->service, stage, strerror(e));
+        return false;
+    }
+    r->pid = pid;
+    orch_reaper_watch(pid, on_relay_reaped, r);
+    return true;
+}
+
 orch_bare_relay *orch_bare_relay_begin(uv_loop_t *loop, const char *service, const char *path,
-                                       const orch_env_ctx *ctx, int *wfd, char **why)
+                                       const orch_env_ctx *ctx, bool defer, int *wfd, char **why)
 {
     (void)loop;
     *why = NULL;
@@ -85,41 +127,57 @@ orch_bare_relay *orch_bare_relay_begin(uv_loop_t *loop, const char *service, con
         *why = xasprintf("cannot make a pipe for its log relay: %s", strerror(errno));
         return NULL;
     }
+    orch_bare_relay *r = xcalloc(1, sizeof *r);
     struct stat st;
-    unsigned long long ino = fstat(p[0], &st) == 0 ? (unsigned long long)st.st_ino : 0;
-    char size[32], keep[16];
-    snprintf(size, sizeof size, "%llu", (unsigned long long)ctx->log_max_size);
-    snprintf(keep, sizeof keep, "%u", ctx->log_keep);
-    const char *argv[] = {relay_exe ? relay_exe : relay_fallback, "--stdin", "--stdout", path,
-                          "--max-size", size, "--keep", keep, NULL};
-    const char *fallback[] = {relay_fallback, "log-relay", "--stdin", "--stdout", path,
-                              "--max-size", size, "--keep", keep, NULL};
-    const char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-    const char *const *args = argv;
-    if (!relay_exe) /* orchd itself: its verb first */
-        args = fallback;
-    orch_spawn_opts o = {.argv = args, .envp = envp, .stdin_fd = p[0], .stdout_fd = -1,
-                         .stderr_fd = 2, /* its complaints go to the daemon's log */
-                         .new_session = true, /* no signal for the service reaches it */
-                         .fallback_argv = relay_exe && relay_fallback ? fallback : NULL};
-    const char *stage;
-    int report_fd;
-    pid_t pid = orch_spawn_begin(&o, &report_fd, &stage);
-    int e = errno;
-    close(p[0]);
-    if (pid < 0) {
+    r->pipe_ino = fstat(p[0], &st) == 0 ? (unsigned long long)st.st_ino : 0;
+    r->read_fd = p[0];
+    r->report_fd = -1;
+    r->path = xstrdup(path);
+    r->service = xstrdup(service);
+    snprintf(r->size, sizeof r->size, "%llu", (unsigned long long)ctx->log_max_size);
+    snprintf(r->keep, sizeof r->keep, "%u", ctx->log_keep);
+    if (defer) {
+        *deferred_tail = r;
+        deferred_tail = &r->next_deferred;
+    } else if (!spawn(r)) {
         close(p[1]);
-        *why = xasprintf("cannot start its log relay (%s): %s", stage, strerror(e));
+        relay_free(r);
+        *why = xasprintf("cannot start its log relay");
         return NULL;
     }
-    orch_bare_relay *r = xcalloc(1, sizeof *r);
-    r->pid = pid;
-    r->pipe_ino = ino;
-    r->report_fd = report_fd;
-    r->service = xstrdup(service);
-    orch_reaper_watch(pid, on_relay_reaped, r);
     *wfd = p[1];
     return r;
+}
+
+bool orch_bare_relay_any_deferred(void)
+{
+    return deferred_head != NULL;
+}
+
+void orch_bare_relay_on_spawned(orch_bare_relay *r, void (*cb)(void *arg), void *arg)
+{
+    r->on_spawned = cb;
+    r->on_spawned_arg = arg;
+}
+
+void orch_bare_relay_run_deferred(size_t max)
+{
+    for (size_t n = 0; deferred_head && n < max; n++) {
+        orch_bare_relay *r = deferred_head;
+        deferred_head = r->next_deferred;
+        if (!deferred_head)
+            deferred_tail = &deferred_head;
+        r->next_deferred = NULL;
+        if (r->ended) { /* released before its relay ran: nothing to drain but the pipe */
+            relay_free(r);
+            continue;
+        }
+        if (spawn(r)) {
+            orch_bare_relay_settle(r);
+            if (r->on_spawned)
+                r->on_spawned(r->on_spawned_arg);
+        }
+    }
 }
 
 /* 1: still to come; else what it said, in the daemon's log when it failed. */
@@ -181,7 +239,10 @@ void orch_bare_relay_end(orch_bare_relay *r)
     if (!r)
         return;
     r->ended = true;
-    if (r->reaped) {
+    r->on_spawned = NULL;
+    if (r->read_fd >= 0) /* still deferred: run_deferred frees it */
+        return;
+    if (r->reaped || !r->pid) {
         stop_report(r, true);
         relay_free(r);
         return;

@@ -3,7 +3,8 @@
  * program, src/logrelay/) stamps each line with the time and appends it to
  * the file, rotating it by size. The relay is started like the service,
  * through orch_spawn_begin, without waiting for its exec (its report is
- * read once the service's own has come); it stays in the daemon's cgroup
+ * read once the service's own has come), and in a burst of starts only
+ * after the burst (see defer below); it stays in the daemon's cgroup
  * (not the service's: it does not count against MEMORY/TASKS_MAX, and
  * killing the service's cgroup does not cut its output short) and in a
  * session of its own. It ends by itself when the pipe's last writer is
@@ -16,6 +17,7 @@
 #define ORCH_BARE_LOG_RELAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -35,7 +37,16 @@ typedef struct orch_bare_relay orch_bare_relay;
  * pipe's write end (close-on-exec) in *wfd; or NULL with *why (malloc'ed)
  * when no relay could start. Does not wait for the relay's exec. */
 orch_bare_relay *orch_bare_relay_begin(uv_loop_t *loop, const char *service, const char *path,
-                                       const orch_env_ctx *ctx, int *wfd, char **why);
+                                       const orch_env_ctx *ctx, bool defer, int *wfd, char **why);
+/* defer: the relay is only exec'd by orch_bare_relay_run_deferred, which the
+ * runtime calls once no exec report of a service is outstanding (after a
+ * burst of starts), so that relays do not delay the services' starts;
+ * meanwhile the daemon holds the pipe's read end and the pipe buffers what
+ * the service writes (64 KiB, then its writes wait). cb runs once it is
+ * spawned (to name it in the run record); an ended relay is not. */
+bool orch_bare_relay_any_deferred(void);
+void orch_bare_relay_run_deferred(size_t max); /* at most max of them, oldest first */
+void orch_bare_relay_on_spawned(orch_bare_relay *r, void (*cb)(void *arg), void *arg);
 /* The relay's exec report, read without waiting (the service's own has
  * come: the relay, started first, has almost always exec'd by then); a
  * report still to come is watched on the loop. A relay that failed is said
