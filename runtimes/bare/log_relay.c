@@ -36,6 +36,7 @@ struct orch_bare_relay {
     orch_bare_relay *next_deferred;
     void (*on_spawned)(void *arg);
     void *on_spawned_arg;
+    uv_timer_t *term_timer; /* after end: SIGTERM if it is still there */
     pid_t pid; /* 0 until spawned */
     unsigned long long pipe_ino;
     char *service;
@@ -44,8 +45,17 @@ struct orch_bare_relay {
 
 static orch_bare_relay *deferred_head, **deferred_tail = &deferred_head;
 
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void relay_free(orch_bare_relay *r)
 {
+    if (r->term_timer) {
+        uv_timer_stop(r->term_timer);
+        uv_close((uv_handle_t *)r->term_timer, on_timer_closed);
+    }
     if (r->read_fd >= 0)
         close(r->read_fd);
     free(r->path);
@@ -168,15 +178,17 @@ void orch_bare_relay_run_deferred(size_t max)
         if (!deferred_head)
             deferred_tail = &deferred_head;
         r->next_deferred = NULL;
-        if (r->ended) { /* released before its relay ran: nothing to drain but the pipe */
-            relay_free(r);
-            continue;
-        }
+        /* released before its relay ran: it still drains what the pipe holds
+         * (the service's last words), then ends at end of file */
+        bool ended = r->ended;
+        r->ended = false;
         if (spawn(r)) {
             orch_bare_relay_settle(r);
             if (r->on_spawned)
                 r->on_spawned(r->on_spawned_arg);
         }
+        if (ended)
+            orch_bare_relay_end(r);
     }
 }
 
@@ -234,35 +246,110 @@ unsigned long long orch_bare_relay_pipe_ino(const orch_bare_relay *r)
     return r ? r->pipe_ino : 0;
 }
 
+/* How long a relay whose service is gone may take to drain and reach end
+ * of file by itself before it is sent SIGTERM: only one whose pipe a
+ * process outside the service's cgroup still holds should ever see it, and
+ * a relay just exec'd must have installed its SIGTERM handler (which drains
+ * first) by then. */
+#define END_GRACE_MS 1000
+
+static void on_term_timer(uv_timer_t *t)
+{
+    orch_bare_relay *r = t->data;
+    if (!r->reaped) /* still our unreaped child: the pid is its own */
+        kill(r->pid, SIGTERM);
+}
+
 void orch_bare_relay_end(orch_bare_relay *r)
 {
     if (!r)
         return;
     r->ended = true;
     r->on_spawned = NULL;
-    if (r->read_fd >= 0) /* still deferred: run_deferred frees it */
+    if (r->read_fd >= 0) /* still deferred: run_deferred spawns, then ends it */
         return;
     if (r->reaped || !r->pid) {
         stop_report(r, true);
         relay_free(r);
         return;
     }
-    /* still our unreaped child: the pid is its own */
-    kill(r->pid, SIGTERM);
+    uv_loop_t *loop = orch_reaper_loop();
+    if (!loop || r->term_timer)
+        return;
+    r->term_timer = xmalloc(sizeof *r->term_timer);
+    uv_timer_init(loop, r->term_timer);
+    r->term_timer->data = r;
+    uv_timer_start(r->term_timer, on_term_timer, END_GRACE_MS, 0);
+}
+
+/* An adopted service's relay: not our child, watched through a pidfd so
+ * that its end (normally at end of file, within milliseconds) stops the
+ * grace timer at once. */
+typedef struct adopted_end {
+    uv_timer_t timer;
+    uv_poll_t poll;
+    int pidfd;
+    int open_handles;
+} adopted_end;
+
+static void on_adopted_closed(uv_handle_t *h)
+{
+    adopted_end *a = h->data;
+    if (--a->open_handles == 0) {
+        close(a->pidfd);
+        free(a);
+    }
+}
+
+static void adopted_done(adopted_end *a)
+{
+    if (uv_is_closing((uv_handle_t *)&a->timer))
+        return;
+    uv_close((uv_handle_t *)&a->timer, on_adopted_closed);
+    uv_close((uv_handle_t *)&a->poll, on_adopted_closed);
+}
+
+static void on_adopted_term(uv_timer_t *t)
+{
+    adopted_end *a = t->data;
+    pidfd_send_signal(a->pidfd, SIGTERM, NULL, 0);
+    adopted_done(a);
+}
+
+static void on_adopted_exit(uv_poll_t *p, int status, int events)
+{
+    (void)status, (void)events;
+    adopted_done(p->data);
 }
 
 void orch_bare_relay_end_adopted(pid_t pid, unsigned long long pipe_ino)
 {
-    if (pid <= 1 || !pipe_ino)
+    uv_loop_t *loop = orch_reaper_loop();
+    if (pid <= 1 || !pipe_ino || !loop)
         return;
     int fd = pidfd_open(pid, 0);
     if (fd < 0)
-        return;
+        return; /* gone already */
     /* checked after pidfd_open: the pidfd is the process whose stdin this is */
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd/0", (int)pid);
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode) && (unsigned long long)st.st_ino == pipe_ino)
-        pidfd_send_signal(fd, SIGTERM, NULL, 0);
-    close(fd);
+    if (stat(path, &st) != 0 || !S_ISFIFO(st.st_mode) ||
+        (unsigned long long)st.st_ino != pipe_ino) {
+        close(fd);
+        return;
+    }
+    adopted_end *a = xcalloc(1, sizeof *a);
+    a->pidfd = fd;
+    if (uv_poll_init(loop, &a->poll, fd) < 0) {
+        pidfd_send_signal(fd, SIGTERM, NULL, 0); /* cannot watch it: now */
+        close(fd);
+        free(a);
+        return;
+    }
+    uv_timer_init(loop, &a->timer);
+    a->timer.data = a->poll.data = a;
+    a->open_handles = 2;
+    uv_poll_start(&a->poll, UV_READABLE, on_adopted_exit);
+    uv_timer_start(&a->timer, on_adopted_term, END_GRACE_MS, 0);
 }

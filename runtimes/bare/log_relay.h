@@ -9,8 +9,8 @@
  * killing the service's cgroup does not cut its output short) and in a
  * session of its own. It ends by itself when the pipe's last writer is
  * gone; at release, once the service's cgroup is empty, it is also sent
- * SIGTERM, on which it drains the pipe and exits (so a writer that escaped
- * the cgroup cannot keep it alive). After a crash of orchd it drains on;
+ * SIGTERM a second later if still there, on which it drains the pipe and
+ * exits (so a writer that escaped the cgroup cannot keep it alive). After a crash of orchd it drains on;
  * the run record names it (pid and pipe inode) so that the adopting daemon
  * can end it the same way. */
 #ifndef ORCH_BARE_LOG_RELAY_H
@@ -55,8 +55,10 @@ void orch_bare_relay_settle(orch_bare_relay *r);
 /* Its pid and the inode of its pipe, for the run record. */
 pid_t orch_bare_relay_pid(const orch_bare_relay *r);
 unsigned long long orch_bare_relay_pipe_ino(const orch_bare_relay *r);
-/* The service is gone: SIGTERM the relay (it drains and exits) unless it
- * ended already; r is freed once it has been reaped. */
+/* The service is gone: the relay drains and ends at end of file; if it is
+ * still there a second later (a process outside the cgroup holds the
+ * pipe), it is sent SIGTERM (it drains and exits). r is freed once it has
+ * been reaped. */
 void orch_bare_relay_end(orch_bare_relay *r);
 /* The same for a relay a run record names (an adopted service's): only
  * when that pid still reads from that pipe (its stdin). */
