@@ -32,9 +32,11 @@
 
 #include "bare/bare.h"
 #include "bare/launch.h"
+#include "bare/log_relay.h"
 #include "bare/cgroup.h"
 #include "bare/run_record.h"
 #include "runtime/reaper.h"
+#include "runtime/usage.h"
 #include "common/xalloc.h"
 
 #define RELEASE_RETRY_MS 20
@@ -54,6 +56,9 @@ struct orch_instance {
     const char *sync_stage;
     orch_instance_cbs cbs;
     void *owner;
+    orch_bare_relay *relay; /* its log relay (bare/log_relay.h), or NULL */
+    pid_t adopted_relay;    /* adopted: the relay its run record names, 0: none */
+    unsigned long long adopted_relay_ino;
     uv_timer_t timer; /* the `started` report (adopted, or read while
                          waiting), then release retries */
 
@@ -174,11 +179,19 @@ static char *bare_log_path(const orch_service *svc, const orch_env_ctx *ctx)
     return orch_log_path_default(ctx->state_dir, ctx->namespace_, svc->name);
 }
 
-/* A host process is known by its pid, which survey shows anyway. */
+static char *cgroup_file_of(const char *name, void *cg)
+{
+    return orch_cgroup_file(cg, name);
+}
+
+/* A host process is known by its pid, which survey shows anyway; what its
+ * cgroup uses is read now, for this survey (runtime/usage.h). */
 static void bare_describe(const orch_service *svc, const orch_env_ctx *ctx,
                           const orch_instance *inst, orch_describe_put put, void *arg)
 {
-    (void)svc, (void)ctx, (void)inst, (void)put, (void)arg;
+    (void)svc, (void)ctx;
+    if (inst && inst->cg.n > 0)
+        orch_usage_describe(cgroup_file_of, (void *)&inst->cg, put, arg);
 }
 
 static void on_reaped(void *owner, pid_t pid, int status)
@@ -230,7 +243,9 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 static void record_start(orch_instance *inst)
 {
     orch_run_record r = {.pid = inst->pid, .start_time = orch_proc_start_time(inst->pid),
-                         .spec_hash = inst->spec_hash};
+                         .spec_hash = inst->spec_hash,
+                         .relay_pid = orch_bare_relay_pid(inst->relay),
+                         .relay_pipe_ino = orch_bare_relay_pipe_ino(inst->relay)};
     int rc = r.start_time ? orch_run_record_write(inst->record, &r) : 0;
     if (rc < 0)
         fprintf(stderr, "orchd: service %s: cannot write %s: %s (it will not be adopted after a "
@@ -255,6 +270,7 @@ static void deliver_report(orch_instance *inst, int rc, const char *stage, int e
     orch_bare_spawn_what what = inst->what;
     memset(&inst->what, 0, sizeof inst->what);
     inst->started_reported = true;
+    orch_bare_relay_settle(inst->relay);
     if (rc < 0) {
         /* It exits by itself; the reaper still reaps it (it stays watched),
          * and release waits for its cgroup to empty. */
@@ -322,6 +338,69 @@ static void wait_report(orch_instance *inst)
     stop_report_watch(inst);
 }
 
+/* Deferred relays run once no service's exec report is outstanding (after
+ * the last of a burst of starts), a few per loop iteration, so that the
+ * supervisor reports the services running in between. A timer, only while
+ * relays wait: an idle daemon has none. */
+#define RELAYS_PER_TICK 16
+static uv_timer_t *relay_timer;
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_relay_tick(uv_timer_t *h)
+{
+    if (n_pending > 0)
+        return;
+    orch_bare_relay_run_deferred(RELAYS_PER_TICK);
+    if (!orch_bare_relay_any_deferred()) {
+        uv_close((uv_handle_t *)h, on_timer_closed);
+        relay_timer = NULL;
+    }
+}
+
+/* Its relay runs now: the run record names it (if the service has exec'd). */
+static void on_relay_spawned(void *arg)
+{
+    orch_instance *inst = arg;
+    if (inst->started_reported && !inst->start_failed && !inst->releasing)
+        record_start(inst);
+}
+
+/* The own log through a relay (bare/log_relay.h): the pipe now, the relay
+ * once the burst of starts this one belongs to is over. Without one
+ * (no relay program, or it could not start) the service writes straight
+ * into the file, as it did before: no stamps, no rotation, said in the
+ * daemon's log. A service whose STDOUT and STDERR both name files has no
+ * own log and no relay. */
+static void attach_log_relay(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
+                             orch_bare_launch *l, orch_instance *inst)
+{
+    if ((svc->stdout_path && svc->stderr_path) || !orch_bare_log_relay_enabled() ||
+        !orch_bare_launch_writes_own_log(l, svc))
+        return;
+    char *path = orch_log_path_default(ctx->state_dir, ctx->namespace_, svc->name);
+    char *why = NULL;
+    int fd = -1;
+    inst->relay = orch_bare_relay_begin(loop, svc->name, path, ctx, true, &fd, &why);
+    free(path);
+    if (!inst->relay) {
+        fprintf(stderr, "orchd: service %s: %s; it writes into its log file directly\n",
+                svc->name, why);
+        free(why);
+        return;
+    }
+    orch_bare_launch_use_log_pipe(l, svc, fd);
+    orch_bare_relay_on_spawned(inst->relay, on_relay_spawned, inst);
+    if (!relay_timer) {
+        relay_timer = xmalloc(sizeof *relay_timer);
+        uv_timer_init(loop, relay_timer);
+        uv_timer_start(relay_timer, on_relay_tick, 1, 1);
+    }
+}
+
 static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
                                  const orch_env_ctx *ctx, orch_instance_cbs cbs, void *owner,
                                  orch_error **err)
@@ -337,6 +416,7 @@ static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
         return NULL;
 
     orch_instance *inst = xcalloc(1, sizeof *inst);
+    attach_log_relay(loop, svc, ctx, &l, inst);
     char *warning = NULL;
     orch_cgroup_prepare(namespace_of(ctx), svc->name, svc, &inst->cg, &warning);
     if (warning) {
@@ -362,6 +442,7 @@ static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
         orch_bare_launch_free(&l);
         orch_cgroup_remove(&inst->cg);
         orch_cgroup_free(&inst->cg);
+        orch_bare_relay_end(inst->relay); /* its pipe's write end closed with l */
         free(inst);
         return NULL;
     }
@@ -432,6 +513,8 @@ static orch_instance *bare_adopt(uv_loop_t *loop, const orch_service *svc,
         return NULL;
     }
     inst->pid = r.pid;
+    inst->adopted_relay = r.relay_pid; /* it drains on; ended after the service */
+    inst->adopted_relay_ino = r.relay_pipe_ino;
     inst->record = path;
     inst->name = xstrdup(svc->name);
     inst->cbs = cbs;
@@ -468,6 +551,16 @@ static void on_closed(uv_handle_t *h)
     free(inst);
 }
 
+/* The service's processes are gone (or were killed): its relay writes
+ * what is still in the pipe and ends. */
+static void end_relay(orch_instance *inst)
+{
+    orch_bare_relay_end(inst->relay);
+    inst->relay = NULL;
+    orch_bare_relay_end_adopted(inst->adopted_relay, inst->adopted_relay_ino);
+    inst->adopted_relay = 0;
+}
+
 /* Kills leftovers and removes the cgroup; retried until it is empty. */
 static void on_release_tick(uv_timer_t *t)
 {
@@ -485,6 +578,7 @@ static void on_release_tick(uv_timer_t *t)
             uv_timer_start(t, on_release_tick, RELEASE_RETRY_MS, 0);
             return;
         }
+        end_relay(inst);
         close_pidfd(inst);
         uv_close((uv_handle_t *)t, on_closed);
         return;
@@ -498,6 +592,7 @@ static void on_release_tick(uv_timer_t *t)
     if (r < 0)
         fprintf(stderr, "orchd: service %s: cannot remove cgroup %s: %s\n", inst->name,
                 inst->cg.dir[0], strerror(-r));
+    end_relay(inst);
     close_pidfd(inst);
     uv_close((uv_handle_t *)t, on_closed);
 }

@@ -286,6 +286,30 @@ void orch_bare_launch_free(orch_bare_launch *l)
     l->out_fd = l->err_fd = -1;
 }
 
+bool orch_bare_launch_writes_own_log(const orch_bare_launch *l, const orch_service *svc)
+{
+    bool own_out = !svc->stdout_path, own_err = !svc->stderr_path;
+    bool shared = l->out_fd == l->err_fd;
+    /* shared with a named file: that file is the service's, not the own log */
+    return (own_out || own_err) && !(shared && !(own_out && own_err));
+}
+
+void orch_bare_launch_use_log_pipe(orch_bare_launch *l, const orch_service *svc, int fd)
+{
+    bool own_out = !svc->stdout_path, own_err = !svc->stderr_path;
+    bool shared = l->out_fd == l->err_fd;
+    if (own_out && l->out_fd >= 0)
+        close(l->out_fd);
+    if (own_err && l->err_fd >= 0 && !shared)
+        close(l->err_fd);
+    if (own_out)
+        l->out_fd = fd;
+    if (own_err)
+        l->err_fd = fd;
+    l->opts.stdout_fd = l->out_fd;
+    l->opts.stderr_fd = l->err_fd;
+}
+
 /* Which LIMIT_* asked for more than the hard limit, for an EPERM. */
 static char *rlimit_error(const orch_bare_spawn_what *w, int err)
 {

@@ -38,6 +38,13 @@ int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
                              orch_error **err);
 void orch_bare_launch_free(orch_bare_launch *l);
 
+/* Whether l writes to the service's own log (no STDOUT or no STDERR; not
+ * one descriptor shared between it and a named file). */
+bool orch_bare_launch_writes_own_log(const orch_bare_launch *l, const orch_service *svc);
+/* Sends what l would write to the own log into fd instead (its log relay's
+ * pipe), taking fd over; only when orch_bare_launch_writes_own_log. */
+void orch_bare_launch_use_log_pipe(orch_bare_launch *l, const orch_service *svc, int fd);
+
 /* Turns an orch_spawn failure into a message naming the service and what in
  * its definition caused it (WORKDIR, USER, LIMIT_*). */
 orch_error *orch_bare_spawn_error(const orch_service *svc, const orch_bare_launch *l,

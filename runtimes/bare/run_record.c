@@ -57,12 +57,13 @@ unsigned long long orch_proc_start_time(pid_t pid)
 /* Every record has the same width, so a rewrite in place (one pwrite at
  * offset 0, which a crash of orchd cannot tear) always leaves one whole
  * record: no temporary file, no rename, no new inode per start. */
-#define RECORD_FMT "%10d %20llu %016" PRIx64 "\n"
+#define RECORD_FMT "%10d %20llu %016" PRIx64 " %10d %20llu\n"
 
 static int write_at_start(int fd, const orch_run_record *r)
 {
     char line[RECORD_MAX];
-    int n = snprintf(line, sizeof line, RECORD_FMT, (int)r->pid, r->start_time, r->spec_hash);
+    int n = snprintf(line, sizeof line, RECORD_FMT, (int)r->pid, r->start_time, r->spec_hash,
+                     (int)r->relay_pid, r->relay_pipe_ino);
     ssize_t w = pwrite(fd, line, (size_t)n, 0);
     return w == n ? 0 : -(w < 0 ? errno : EIO);
 }
@@ -108,9 +109,15 @@ static int read_fd(int fd, orch_run_record *r)
     int pid;
     unsigned long long t;
     uint64_t h;
-    if (sscanf(buf, "%d %llu %" SCNx64, &pid, &t, &h) != 3 || pid <= 1 || t == 0)
+    int relay = 0;
+    unsigned long long ino = 0;
+    int got = sscanf(buf, "%d %llu %" SCNx64 " %d %llu", &pid, &t, &h, &relay, &ino);
+    if (got < 3 || pid <= 1 || t == 0)
         return -EINVAL; /* also a cleared record (pid 0) */
-    *r = (orch_run_record){.pid = pid, .start_time = t, .spec_hash = h};
+    if (got < 5) /* an older orchd's: no relay */
+        relay = 0, ino = 0;
+    *r = (orch_run_record){.pid = pid, .start_time = t, .spec_hash = h, .relay_pid = relay,
+                           .relay_pipe_ino = ino};
     return 0;
 }
 

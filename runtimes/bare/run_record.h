@@ -1,10 +1,12 @@
 /* What a running host service leaves in the state directory, so that the
  * next orchd can adopt it after a crash (docs/SUPERVISION.md, "After a
  * crash"): <state>/run/<namespace>.<service>, one line
- *   <pid> <start time> <spec hash>
+ *   <pid> <start time> <spec hash> <relay pid> <relay pipe inode>
  * where the start time is field 22 of /proc/<pid>/stat (clock ticks since
  * boot: a reused pid has another one) and the spec hash is FNV-1a 64 of the
- * service's resolved spec as JSON, in fixed-width fields. Written in place
+ * service's resolved spec as JSON, in fixed-width fields; the last two name
+ * its log relay (bare/log_relay.h; 0 0: none; a record of an older orchd
+ * has only the first three). Written in place
  * with one pwrite (always one whole record) once the process has exec'd,
  * cleared (pid 0: no record) when its instance is released; the file stays
  * for the next start, so a restart creates and deletes no file. */
@@ -21,6 +23,8 @@ typedef struct orch_run_record {
     pid_t pid;
     unsigned long long start_time;
     uint64_t spec_hash;
+    pid_t relay_pid; /* 0: none */
+    unsigned long long relay_pipe_ino;
 } orch_run_record;
 
 /* <state>/run/<namespace>.<service> (malloc'ed). */

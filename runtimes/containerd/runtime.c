@@ -22,6 +22,7 @@
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "containerd/container/container.h"
+#include "runtime/usage.h"
 #include "containerd/container/seccomp_default.h"
 #include "containerd/fetch/fetch.h"
 #include "containerd/identity.h"
@@ -171,6 +172,11 @@ static void op_describe(const orch_service *svc, const orch_env_ctx *ctx,
         put(arg, "log", note);
     free(note);
     /* the pid survey shows may be long gone: say what is known */
+    if (inst) { /* the cgroup container/spec.c gives it (runtime/usage.h) */
+        char *cg = xasprintf("/orchd/%s/%s", ns, svc->name);
+        orch_usage_describe(orch_usage_container_file, cg, put, arg);
+        free(cg);
+    }
     if (rt && rt->conn && ctd_conn_down(rt->conn))
         put(arg, "containerd", inst ? "not reachable: state unknown until it is back"
                                     : "not reachable");

@@ -221,10 +221,14 @@ int orch_client_start_daemon(const orch_settings *s)
         if (out > 2)
             close(out);
         setenv("ORCH_READY_FD", fdnum, 1);
+        char max_size[32], keep[16];
+        snprintf(max_size, sizeof max_size, "%llu", s->log_max_size);
+        snprintf(keep, sizeof keep, "%u", s->log_keep);
         execl(self, "orchd", "daemon", "--state-dir", s->state_dir, "--data-dir", s->data_dir,
               "--project-dir", s->project_dir, "--namespace", s->namespace_,
               "--containerd-socket", s->containerd_socket, "--runtime", s->runtime,
-              "--vm-kernel", s->vm_kernel, "--port-offset", s->port_offset, (char *)NULL);
+              "--vm-kernel", s->vm_kernel, "--port-offset", s->port_offset,
+              "--log-max-size", max_size, "--log-keep", keep, (char *)NULL);
         _exit(127);
     }
     close(ready[1]);

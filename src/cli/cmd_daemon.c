@@ -3,9 +3,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bare/log_relay.h"
 #include "cli/cli.h"
 #include "daemon/daemon.h"
 #include "cli/settings.h"
+
+/* Bare services' own logs go through orchd-log-relay (bare/log_relay.h):
+ * next to this binary (a build tree), else where `make install` puts it,
+ * ../lib/orchd; this binary's own `log-relay` verb when it is missing or
+ * cannot be exec'd (even when the file was replaced by an upgrade since).
+ * ORCH_LOG_RELAY overrides the program; "self" uses this binary's verb,
+ * "none" turns relays off (services then write into their files directly);
+ * for comparisons and tests. */
+static void set_log_relay(void)
+{
+    static char path[4200];
+    const char *env = getenv("ORCH_LOG_RELAY");
+    if (env && strcmp(env, "none") == 0)
+        return;
+    if (env && strcmp(env, "self") == 0) {
+        orch_bare_log_relay_program(NULL, "/proc/self/exe");
+        return;
+    }
+    if (env && *env) {
+        snprintf(path, sizeof path, "%s", env);
+        orch_bare_log_relay_program(path, "/proc/self/exe");
+        return;
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(path, sizeof path, "%s/orchd-log-relay", self);
+    if (n <= 0 || access(path, X_OK) != 0)
+        snprintf(path, sizeof path, "%s/../lib/orchd/orchd-log-relay", self);
+    orch_bare_log_relay_program(n > 0 && access(path, X_OK) == 0 ? path : NULL, "/proc/self/exe");
+}
 
 int cmd_daemon(int argc, char **argv)
 {
@@ -21,11 +56,13 @@ int cmd_daemon(int argc, char **argv)
                           .project_dir = s.project_dir, .namespace_ = s.namespace_,
                           .containerd_socket = s.containerd_socket,
                           .runtime = s.runtime, .vm_kernel = s.vm_kernel,
+                          .log_max_size = s.log_max_size, .log_keep = s.log_keep,
                           .port_offset = s.port_offset,
                           .ready_fd = ready ? atoi(ready) : -1,
                           .init_pid = init ? (pid_t)atoi(init) : 0,
                           .state_lines = getenv("ORCH_STATE_LINES") &&
                                          !strcmp(getenv("ORCH_STATE_LINES"), "1")};
+    set_log_relay();
     unsetenv("ORCH_READY_FD");
     unsetenv("ORCH_INIT_PID");
     int rc = orch_daemon_run(&o);

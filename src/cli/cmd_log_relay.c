@@ -12,7 +12,12 @@
  * shim passes the URI's query as "key value" pairs in random order, so the
  * runtime runs it as <state>/orchd-log-relay (a link to orchd) and main()
  * dispatches on that name; the options may come in any order. The relay is
- * the shim's child and outlives a daemon restart. */
+ * the shim's child and outlives a daemon restart.
+ *
+ * Bare services use it too (--stdin: one stream on fd 0, a pipe the
+ * service writes into; runtimes/bare/log_relay.c). For both, every line
+ * gets the time it was read in front (cli/logline.h) and the files rotate
+ * past --max-size, keeping --keep old ones (docs/LOGS.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,11 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/logline.h"
 #include "common/safeopen.h"
 
 static volatile sig_atomic_t terminating;
@@ -96,10 +103,79 @@ static void status_maybe_write(void)
     }
 }
 
-static void write_all(int fd, const char *buf, size_t n)
+/* One log file the relay appends to, rotated by size (--max-size, --keep):
+ * path -> path.1 -> ... -> path.K, the oldest dropped. Rotation happens only
+ * between whole lines (the relay writes whole lines), so no line is split
+ * or repeated across files. Two relays may share a file for a moment (a
+ * service restarting: the old one still draining): the size is read with
+ * fstat before each write, and a rotation happens under a lock on the
+ * directory after checking that the path still names our file; a relay
+ * that finds it renamed by the other just reopens the path. */
+typedef struct sink {
+    const char *path;
+    int fd;
+} sink;
+
+static unsigned long long max_size; /* 0: never rotate */
+static unsigned keep = 5;
+
+static void rotate(sink *s)
 {
-    while (fd >= 0 && n > 0) {
-        ssize_t w = write(fd, buf, n);
+    char *dir = strdup(s->path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (!slash) {
+        free(dir);
+        return;
+    }
+    *slash = slash == dir ? '/' : '\0';
+    if (slash == dir)
+        slash[1] = '\0';
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (dfd < 0)
+        return;
+    flock(dfd, LOCK_EX);
+    struct stat mine, named;
+    if (fstat(s->fd, &mine) == 0 && lstat(s->path, &named) == 0 && mine.st_ino == named.st_ino &&
+        mine.st_dev == named.st_dev) {
+        size_t n = strlen(s->path) + 24;
+        char *from = malloc(n), *to = malloc(n);
+        if (from && to) {
+            /* rename never follows a symlink at either end */
+            for (unsigned k = keep; k > 1; k--) {
+                snprintf(from, n, "%s.%u", s->path, k - 1);
+                snprintf(to, n, "%s.%u", s->path, k);
+                rename(from, to);
+            }
+            if (keep > 0) {
+                snprintf(to, n, "%s.1", s->path);
+                rename(s->path, to);
+            } else {
+                unlink(s->path);
+            }
+        }
+        free(from);
+        free(to);
+    }
+    int nfd = open_log(s->path);
+    if (nfd >= 0) { /* else: keep appending to the renamed file, losing nothing */
+        close(s->fd);
+        s->fd = nfd;
+    }
+    flock(dfd, LOCK_UN);
+    close(dfd);
+}
+
+static void write_all(sink *s, const char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    struct stat st;
+    if (s->fd >= 0 && max_size > 0 && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > 0 && (unsigned long long)st.st_size + n > max_size)
+        rotate(s);
+    while (s->fd >= 0 && n > 0) {
+        ssize_t w = write(s->fd, buf, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -117,15 +193,86 @@ static void write_all(int fd, const char *buf, size_t n)
     }
 }
 
+/* One input stream: what it wrote since its last newline waits here, so
+ * that each line is written whole, with its stamp, even when two streams
+ * share a file. A partial line is written (ended with a newline) when it
+ * reaches LINE_MAX, at end of file, or after PARTIAL_MS without more. */
+#define READ_SIZE 65536
+#define LINE_MAX_BYTES 16384
+#define PARTIAL_MS 200
+#define WRITE_CHUNK 16384
+typedef struct stream {
+    int in;
+    bool open;
+    sink *out;
+    char pend[LINE_MAX_BYTES];
+    size_t npend;
+} stream;
+
+/* out: flushed once past WRITE_CHUNK, so room for that and one more line */
+#define OUT_SIZE (WRITE_CHUNK + LINE_MAX_BYTES + ORCH_LOGLINE_STAMP_LEN + 2)
+static char outbuf[OUT_SIZE];
+
+static size_t emit_line(char *o, const char *stamp, const char *a, size_t na, const char *b,
+                        size_t nb)
+{
+    memcpy(o, stamp, ORCH_LOGLINE_STAMP_LEN);
+    size_t k = ORCH_LOGLINE_STAMP_LEN;
+    memcpy(o + k, a, na);
+    k += na;
+    memcpy(o + k, b, nb);
+    k += nb;
+    o[k++] = '\n';
+    return k;
+}
+
+/* Turns buf (n bytes just read; NULL to flush the partial line) into
+ * stamped lines and writes them. */
+static void take(stream *s, const char *buf, size_t n)
+{
+    char stamp[ORCH_LOGLINE_STAMP_LEN + 1];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    orch_logline_stamp(&ts, stamp);
+    size_t o = 0;
+    if (!buf) {
+        if (s->npend)
+            o = emit_line(outbuf, stamp, s->pend, s->npend, "", 0);
+        s->npend = 0;
+        write_all(s->out, outbuf, o);
+        return;
+    }
+    size_t i = 0;
+    while (i < n) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t len = nl ? (size_t)(nl - (buf + i)) : n - i;
+        if (!nl && s->npend + len < LINE_MAX_BYTES) {
+            memcpy(s->pend + s->npend, buf + i, len);
+            s->npend += len;
+            break;
+        }
+        if (!nl) /* too long for one line: cut it */
+            len = LINE_MAX_BYTES - s->npend;
+        o += emit_line(outbuf + o, stamp, s->pend, s->npend, buf + i, len);
+        s->npend = 0;
+        i += len + (nl ? 1 : 0);
+        if (o >= WRITE_CHUNK) { /* rotation is checked per write: keep files near the size */
+            write_all(s->out, outbuf, o);
+            o = 0;
+        }
+    }
+    write_all(s->out, outbuf, o);
+}
+
 /* Copies what is readable now (all of it when drain; in is non-blocking);
  * returns false at end of file or error. */
-static bool pump(int in, int out, bool drain)
+static bool pump(stream *s, bool drain)
 {
-    char buf[65536];
+    static char buf[READ_SIZE];
     for (;;) {
-        ssize_t n = read(in, buf, sizeof buf);
+        ssize_t n = read(s->in, buf, sizeof buf);
         if (n > 0) {
-            write_all(out, buf, (size_t)n);
+            take(s, buf, (size_t)n);
             if ((size_t)n < sizeof buf && !drain)
                 return true;
             continue;
@@ -134,21 +281,37 @@ static bool pump(int in, int out, bool drain)
             continue;
         if (n < 0 && errno == EAGAIN)
             return true;
+        take(s, NULL, 0);
         return false;
     }
+}
+
+static bool parse_size(const char *v, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-')
+        return false;
+    *out = n;
+    return true;
 }
 
 static void usage(FILE *f)
 {
     fputs("usage: orchd log-relay --stdout FILE --stderr FILE [--status FILE]\n"
+          "                       [--max-size BYTES] [--keep N] [--stdin]\n"
           "  containerd's binary logger: copies fd 3 to the stdout file and fd 4 to the\n"
-          "  stderr file (appending), closing fd 5 once ready.\n",
+          "  stderr file (appending, each line stamped with the time), closing fd 5 once\n"
+          "  ready; rotates a file past BYTES (0: never), keeping N old ones (default 5).\n"
+          "  --stdin: one stream, fd 0, to the stdout file (bare services).\n",
           f);
 }
 
 int cmd_log_relay(int argc, char **argv)
 {
-    const char *out = NULL, *err = NULL, *status = NULL;
+    const char *out = NULL, *err = NULL, *status = NULL, *size = NULL, *nkeep = NULL;
+    bool from_stdin = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -159,7 +322,14 @@ int cmd_log_relay(int argc, char **argv)
             dst = &err, n = 8;
         else if (strncmp(a, "--status", 8) == 0)
             dst = &status, n = 8;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        else if (strncmp(a, "--max-size", 10) == 0)
+            dst = &size, n = 10;
+        else if (strncmp(a, "--keep", 6) == 0)
+            dst = &nkeep, n = 6;
+        else if (strcmp(a, "--stdin") == 0) {
+            from_stdin = true;
+            continue;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
         }
@@ -177,10 +347,15 @@ int cmd_log_relay(int argc, char **argv)
             return 2;
         }
     }
-    if (!out || !err || !*out || !*err) {
+    if (from_stdin && out && !err)
+        err = out;
+    unsigned long long k = keep;
+    if (!out || !err || !*out || !*err || (size && !parse_size(size, &max_size)) ||
+        (nkeep && (!parse_size(nkeep, &k) || k > 1000))) {
         usage(stderr);
         return 2;
     }
+    keep = (unsigned)k;
     struct sigaction sa = {0};
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
@@ -199,44 +374,60 @@ int cmd_log_relay(int argc, char **argv)
         status_fd = open(status, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
         status_write(); /* allocates its blocks now, while there may be room */
     }
-    int ofd = open_log(out);
-    int efd = strcmp(out, err) == 0 ? ofd : open_log(err);
-    int in[2] = {3, 4}, dst[2] = {ofd, efd};
-    bool open_in[2];
+    static sink sinks[2];
+    static stream streams[2];
+    sinks[0] = (sink){.path = out, .fd = open_log(out)};
+    bool one_file = strcmp(out, err) == 0;
+    if (!one_file)
+        sinks[1] = (sink){.path = err, .fd = open_log(err)};
+    int in[2] = {3, 4};
+    if (from_stdin)
+        in[0] = 0, in[1] = -1;
     for (int i = 0; i < 2; i++) {
-        open_in[i] = fcntl(in[i], F_GETFD) >= 0;
-        if (open_in[i])
+        stream *st = &streams[i];
+        st->in = in[i];
+        st->out = i == 0 || one_file ? &sinks[0] : &sinks[1];
+        st->open = in[i] >= 0 && fcntl(in[i], F_GETFD) >= 0;
+        if (st->open)
             fcntl(in[i], F_SETFL, fcntl(in[i], F_GETFL) | O_NONBLOCK);
     }
-    close(5); /* ready: the shim goes on to start the task */
+    if (!from_stdin)
+        close(5); /* ready: the shim goes on to start the task */
 
-    while (open_in[0] || open_in[1]) {
+    while (streams[0].open || streams[1].open) {
         struct pollfd p[2];
         nfds_t n = 0;
         int which[2];
+        bool partial = false;
         for (int i = 0; i < 2; i++)
-            if (open_in[i]) {
-                p[n] = (struct pollfd){.fd = in[i], .events = POLLIN};
+            if (streams[i].open) {
+                p[n] = (struct pollfd){.fd = streams[i].in, .events = POLLIN};
                 which[n++] = i;
+                partial |= streams[i].npend > 0;
             }
         if (terminating) {
             /* SIGTERM (the shim is done with us): what is buffered, then out */
             for (int i = 0; i < 2; i++)
-                if (open_in[i])
-                    pump(in[i], dst[i], true);
+                if (streams[i].open) {
+                    pump(&streams[i], true);
+                    take(&streams[i], NULL, 0);
+                }
             break;
         }
-        int r = poll(p, n, -1);
+        int r = poll(p, n, partial ? PARTIAL_MS : -1);
         if (r < 0 && errno != EINTR)
             break;
+        if (r == 0) /* a partial line waited long enough */
+            for (int i = 0; i < 2; i++)
+                take(&streams[i], NULL, 0);
         if (r <= 0)
             continue;
-        for (nfds_t k = 0; k < n; k++) {
-            int i = which[k];
-            if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
-                if (!pump(in[i], dst[i], false)) {
-                    close(in[i]);
-                    open_in[i] = false;
+        for (nfds_t j = 0; j < n; j++) {
+            stream *st = &streams[which[j]];
+            if (p[j].revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (!pump(st, false)) {
+                    close(st->in);
+                    st->open = false;
                 }
             }
         }

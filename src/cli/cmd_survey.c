@@ -1,5 +1,7 @@
-/* orchd survey [--json]: one row per service. */
+/* orchd survey [--json] [--watch]: one row per service, with what its cgroup uses. */
 #include <errno.h>
+#include <stdlib.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/request.h"
+#include "common/xalloc.h"
 
 static const char *str_of(yajl_val obj, const char *key, char *buf, size_t len)
 {
@@ -48,6 +51,91 @@ static void print_warnings(yajl_val info)
     }
 }
 
+/* runtime_info's number key, or -1. */
+static long long info_num(yajl_val info, const char *key, int *is_max)
+{
+    yajl_val v = info ? orch_reply_member(info, key) : NULL;
+    const char *str = v && YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
+    if (is_max)
+        *is_max = str && strcmp(str, "max") == 0;
+    if (!str)
+        return -1;
+    char *end;
+    long long n = strtoll(str, &end, 10);
+    return *end ? -1 : n;
+}
+
+static void human(long long bytes, char *buf, size_t len)
+{
+    const char *units = "KMGT";
+    double v = (double)bytes;
+    if (v < 1024) {
+        snprintf(buf, len, "%lldB", bytes);
+        return;
+    }
+    int u = -1;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+}
+
+/* MEM (use/limit), CPU (time used, or % over the last interval under
+ * --watch), PIDS (count/limit), from runtime_info (runtime/usage.h). */
+typedef struct cpu_seen {
+    char name[128];
+    long long usec;
+} cpu_seen;
+static cpu_seen *prev_cpu, *cur_cpu; /* under --watch: the last refresh's, this one's */
+static size_t n_prev_cpu, cap_prev_cpu, n_cur_cpu, cap_cur_cpu;
+static double prev_wall, wall_now;
+static int watching;
+
+static void usage_columns(const char *name, yajl_val info, char *mem, char *cpu, char *pids,
+                          size_t len)
+{
+    int is_max = 0;
+    long long cur = info_num(info, "memory", NULL), max = info_num(info, "memory_max", &is_max);
+    char a[16], b[16];
+    if (cur < 0) {
+        snprintf(mem, len, "-");
+    } else {
+        human(cur, a, sizeof a);
+        if (max >= 0) {
+            human(max, b, sizeof b);
+            snprintf(mem, len, "%s/%s", a, b);
+        } else {
+            snprintf(mem, len, "%s", a);
+        }
+    }
+    long long usec = info_num(info, "cpu_usec", NULL);
+    snprintf(cpu, len, "-");
+    if (usec >= 0) {
+        snprintf(cpu, len, "%.1fs", (double)usec / 1e6);
+        if (watching) {
+            if (n_cur_cpu == cap_cur_cpu) {
+                cap_cur_cpu = cap_cur_cpu ? 2 * cap_cur_cpu : 64;
+                cur_cpu = xrealloc(cur_cpu, cap_cur_cpu * sizeof *cur_cpu);
+            }
+            snprintf(cur_cpu[n_cur_cpu].name, sizeof cur_cpu[n_cur_cpu].name, "%s", name);
+            cur_cpu[n_cur_cpu++].usec = usec;
+            for (size_t i = 0; i < n_prev_cpu; i++)
+                if (strcmp(prev_cpu[i].name, name) == 0 && wall_now > prev_wall &&
+                    usec >= prev_cpu[i].usec)
+                    snprintf(cpu, len, "%.1f%%",
+                             (double)(usec - prev_cpu[i].usec) / 1e4 / (wall_now - prev_wall));
+        }
+    }
+    long long pc = info_num(info, "pids", NULL), pm = info_num(info, "pids_max", NULL);
+    if (pc < 0)
+        snprintf(pids, len, "-");
+    else if (pm >= 0)
+        snprintf(pids, len, "%lld/%lld", pc, pm);
+    else
+        snprintf(pids, len, "%lld", pc);
+}
+
 /* One row per service; a vm guest's own services (runtime_info.nested,
  * its orchd's survey) follow it as GUEST/SERVICE, two levels at most. */
 static void print_rows(yajl_val services, const char *prefix, int depth)
@@ -70,11 +158,13 @@ static void print_rows(yajl_val services, const char *prefix, int depth)
         const char *err = str_of(s, "error", b4, sizeof b4);
         char name[96];
         snprintf(name, sizeof name, "%s%s", prefix, str_of(s, "service", b1, sizeof b1));
-        printf("%-24s %-10s %-9s %8s %8s  %s%s%s", name,
-               str_of(s, "runtime", b2, sizeof b2), str_of(s, "state", b3, sizeof b3),
-               str_of(s, "pid", b5, sizeof b5), str_of(s, "restarts", b6, sizeof b6), tail,
-               strcmp(err, "-") ? "  " : "", strcmp(err, "-") ? err : "");
         yajl_val info = orch_reply_member(s, "runtime_info");
+        char mem[48], cpu[48], pids[48];
+        usage_columns(name, info, mem, cpu, pids, sizeof mem);
+        printf("%-24s %-10s %-9s %8s %8s %13s %7s %9s  %s%s%s", name,
+               str_of(s, "runtime", b2, sizeof b2), str_of(s, "state", b3, sizeof b3),
+               str_of(s, "pid", b5, sizeof b5), str_of(s, "restarts", b6, sizeof b6), mem, cpu,
+               pids, tail, strcmp(err, "-") ? "  " : "", strcmp(err, "-") ? err : "");
         print_warnings(info);
         putchar('\n');
         yajl_val nested = info ? orch_reply_member(info, "nested") : NULL;
@@ -88,11 +178,23 @@ static void print_rows(yajl_val services, const char *prefix, int depth)
     }
 }
 
-static void print_table(yajl_val services)
+static void print_table(yajl_val services, int watch)
 {
-    printf("%-24s %-10s %-9s %8s %8s  %s\n", "SERVICE", "RUNTIME", "STATE", "PID", "RESTARTS",
-           "UPTIME/EXIT");
+    printf("%-24s %-10s %-9s %8s %8s %13s %7s %9s  %s\n", "SERVICE", "RUNTIME", "STATE", "PID",
+           "RESTARTS", "MEM", watch ? "CPU%" : "CPU", "PIDS", "UPTIME/EXIT");
+    watching = watch;
+    n_cur_cpu = 0;
     print_rows(services, "", 0);
+    if (watch) { /* this refresh's numbers are the next one's baseline */
+        cpu_seen *t = prev_cpu;
+        prev_cpu = cur_cpu;
+        n_prev_cpu = n_cur_cpu;
+        cur_cpu = t;
+        size_t c = cap_cur_cpu;
+        cap_cur_cpu = cap_prev_cpu;
+        cap_prev_cpu = c;
+        prev_wall = wall_now;
+    }
 }
 
 static void print_json(yajl_val services)
@@ -114,12 +216,21 @@ static void print_json(yajl_val services)
 int cmd_survey(int argc, char **argv)
 {
     orch_settings s;
-    int r = orch_settings_parse(&s, "survey", "json", argc, argv);
+    int r = orch_settings_parse(&s, "survey", "json,watch", argc, argv);
     if (r != 0) {
         orch_settings_free(&s);
         return r > 0 ? 0 : 2;
     }
     int rc = 1;
+    if (s.watch && s.json) {
+        fprintf(stderr, "orchd survey: --watch shows the table; for JSON, run --json repeatedly\n");
+        rc = 2;
+        goto out;
+    }
+again:;
+    struct timespec wt;
+    clock_gettime(CLOCK_MONOTONIC, &wt);
+    wall_now = (double)wt.tv_sec + (double)wt.tv_nsec / 1e9;
     int fd = orch_client_connect(&s);
     if (fd < 0) {
         if (errno == ENOENT || errno == ECONNREFUSED) {
@@ -146,13 +257,21 @@ int cmd_survey(int argc, char **argv)
     if (!orch_reply_ok(reply) || !services || !YAJL_IS_ARRAY(services)) {
         orch_reply_print_problems(reply, "survey");
     } else {
+        if (s.watch)
+            fputs("\033[H\033[2J", stdout); /* like top: in place */
         if (s.json)
             print_json(services);
         else
-            print_table(services);
+            print_table(services, s.watch);
         rc = 0;
     }
     yajl_tree_free(reply);
+    if (s.watch && rc == 0) {
+        fflush(stdout);
+        struct timespec ts = {2, 0};
+        nanosleep(&ts, NULL);
+        goto again;
+    }
 out:
     orch_settings_free(&s);
     return rc;

@@ -211,6 +211,7 @@ char *orch_settings_old_data_dir(const orch_settings *s)
 typedef struct flags {
     const char *orchfile, *state, *data, *project, *ns, *runtime, *socket, *vm_kernel,
         *port_offset;
+    const char *log_max_size, *log_keep;
 } flags;
 
 /* flag > env > project .orchrc > $HOME/.orchrc */
@@ -227,6 +228,33 @@ static const char *pick(const char *flag, const char *env, const rcfile *rc1,
     if ((v = rc_get(rc2, env)))
         return v;
     return NULL;
+}
+
+/* "1048576", "64K", "10M", "1G" (powers of 1024; a trailing "iB" or "B" is fine). */
+static bool parse_size(const char *v, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!(*v >= '0' && *v <= '9'))
+        return false;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno)
+        return false;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: break;
+    }
+    if (shift && strcmp(end, "iB") == 0)
+        end += 2;
+    else if (strcmp(end, "B") == 0)
+        end += 1;
+    if (*end || (shift && n > (~0ull >> shift)))
+        return false;
+    *out = n << shift;
+    return true;
 }
 
 static int file_exists(const char *p)
@@ -247,6 +275,9 @@ static void usage(FILE *f, const char *verb, const char *accepted)
                "  --port-offset N       the value of ${PORT_OFFSET} (ORCH_PORT_OFFSET, default 0)\n"
                "  --vm-kernel DIR       vm: kernel and modules (ORCH_VM_KERNEL)\n"
                "  --containerd-socket P containerd's socket (ORCH_CONTAINERD_SOCKET)\n"
+               "  --log-max-size SIZE   rotate a service's log past SIZE, e.g. 10M; 0: never\n"
+               "                        (ORCH_LOG_MAX_SIZE, default 10M)\n"
+               "  --log-keep N          old log files kept (ORCH_LOG_KEEP, default 5)\n"
                "  --arg NAME=VALUE      override an ARG (repeatable)\n", verb);
     if (strstr(accepted, "json"))
         fputs("  --json                machine-readable output\n", f);
@@ -254,6 +285,15 @@ static void usage(FILE *f, const char *verb, const char *accepted)
         fputs("  -f, --follow          keep printing new output\n", f);
     if (strstr(accepted, "lines"))
         fputs("  -n, --lines N         the last N lines (default 100)\n", f);
+    if (strstr(accepted, "timestamps"))
+        fputs("  -t, --timestamps      show the time each line was logged (UTC)\n", f);
+    if (strstr(accepted, "since"))
+        fputs("  --since WHEN          lines from WHEN on: 30s, 10m, 2h, 1d ago, or\n"
+              "                        2025-05-01T12:00:00Z (UTC)\n", f);
+    if (strstr(accepted, "no-prefix"))
+        fputs("  --no-prefix           no service name before each line\n", f);
+    if (strstr(accepted, "watch"))
+        fputs("  -w, --watch           refresh every 2 s, like top (CPU % over that interval)\n", f);
     if (strstr(accepted, "keep-data"))
         fputs("  --keep-data           keep named volumes and data\n", f);
     if (strstr(accepted, "poweroff"))
@@ -300,7 +340,7 @@ static bool missing_value(const char *verb, const char *accepted, const char *a,
 {
     static const char *const takes[][2] = {
         {"--overlay", NULL}, {"--arg", NULL},       {"--pull", "pull"}, {"--rerun", "rerun"},
-        {"-n", "lines"},     {"--lines", "lines"},
+        {"-n", "lines"},     {"--lines", "lines"},  {"--since", "since"},
     };
     if (next)
         return false;
@@ -355,6 +395,8 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
         VALUE_FLAG("--vm-kernel", NULL, fl.vm_kernel)
         VALUE_FLAG("--containerd-socket", NULL, fl.socket)
         VALUE_FLAG("--port-offset", NULL, fl.port_offset)
+        VALUE_FLAG("--log-max-size", NULL, fl.log_max_size)
+        VALUE_FLAG("--log-keep", NULL, fl.log_keep)
         if (missing_value(verb, accepted, a, next))
             goto out;
         if (strcmp(a, "--overlay") == 0 && next) {
@@ -370,6 +412,25 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
             }
             s->args[s->n_args].name = xstrndup(next, (size_t)(eq - next));
             s->args[s->n_args++].value = xstrdup(eq + 1);
+            i++;
+            continue;
+        }
+        if (accepts(accepted, "timestamps") &&
+            (strcmp(a, "-t") == 0 || strcmp(a, "--timestamps") == 0)) {
+            s->timestamps = 1;
+            continue;
+        }
+        if (accepts(accepted, "no-prefix") && strcmp(a, "--no-prefix") == 0) {
+            s->no_prefix = 1;
+            continue;
+        }
+        if (accepts(accepted, "watch") && (strcmp(a, "--watch") == 0 || strcmp(a, "-w") == 0)) {
+            s->watch = 1;
+            continue;
+        }
+        if (accepts(accepted, "since") && strcmp(a, "--since") == 0 && next) {
+            free(s->since);
+            s->since = xstrdup(next);
             i++;
             continue;
         }
@@ -495,11 +556,26 @@ int orch_settings_parse(orch_settings *s, const char *verb, const char *accepted
     s->vm_kernel = v && *v ? absolute(v) : xstrdup("");
     v = pick(fl.port_offset, "ORCH_PORT_OFFSET", &rc_proj, &rc_home);
     s->port_offset = xstrdup(v ? v : "0");
+    bool sizes_ok = true;
+    v = pick(fl.log_max_size, "ORCH_LOG_MAX_SIZE", &rc_proj, &rc_home);
+    s->log_max_size = 10ull << 20;
+    if (v && !parse_size(v, &s->log_max_size)) {
+        fprintf(stderr, "orchd %s: log max size '%s': expected bytes, or a number with K, M "
+                        "or G (KiB, MiB, GiB)\n", verb, v);
+        sizes_ok = false;
+    }
+    v = pick(fl.log_keep, "ORCH_LOG_KEEP", &rc_proj, &rc_home);
+    unsigned long long keep = 5;
+    if (v && (!parse_size(v, &keep) || keep > 1000 || strpbrk(v, "kKmMgG"))) {
+        fprintf(stderr, "orchd %s: log keep '%s': expected a number from 0 to 1000\n", verb, v);
+        sizes_ok = false;
+    }
+    s->log_keep = (unsigned)keep;
     rc_free(&rc_proj);
     rc_free(&rc_home);
     free(hint_dir);
 
-    rc = valid_namespace(s->namespace_) ? 0 : -1;
+    rc = valid_namespace(s->namespace_) && sizes_ok ? 0 : -1;
     if (rc < 0)
         fprintf(stderr, "orchd %s: namespace '%s': use 1-32 of a-z, 0-9, '-' and '_'\n", verb,
                 s->namespace_);
@@ -544,6 +620,7 @@ void orch_settings_free(orch_settings *s)
         free(s->names[i]);
     free(s->names);
     free(s->pull);
+    free(s->since);
     for (size_t i = 0; i < s->n_rerun; i++)
         free(s->rerun[i]);
     free(s->rerun);

@@ -23,6 +23,8 @@ typedef struct orch_settings {
     char *containerd_socket;
     char *vm_kernel; /* "" when not given */
     char *port_offset; /* ${PORT_OFFSET}: decimal 0-65535, default "0" */
+    unsigned long long log_max_size; /* ORCH_LOG_MAX_SIZE, bytes; 0: never rotate */
+    unsigned log_keep;               /* ORCH_LOG_KEEP */
     orch_kv_arg *args; /* --arg, in order */
     size_t n_args;
     char **names; /* positional SERVICE names */
@@ -31,6 +33,10 @@ typedef struct orch_settings {
     int json;
     int follow;
     long lines;
+    int timestamps; /* logs -t */
+    int no_prefix;  /* logs --no-prefix */
+    char *since;    /* logs --since */
+    int watch;      /* survey --watch */
     int keep_data;
     int poweroff;
     char *pull;

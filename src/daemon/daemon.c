@@ -150,7 +150,8 @@ int orch_daemon_run(const orch_daemon_opts *o)
     orch_daemon d = {.opts = *o, .lock_fd = -1};
     d.ctx = (orch_env_ctx){.state_dir = o->state_dir, .data_dir = o->data_dir,
                            .project_dir = o->project_dir, .namespace_ = o->namespace_,
-                           .port_offset = o->port_offset ? o->port_offset : "0"};
+                           .port_offset = o->port_offset ? o->port_offset : "0",
+                           .log_max_size = o->log_max_size, .log_keep = o->log_keep};
     signal(SIGPIPE, SIG_IGN);
     char *why = NULL;
     if (orch_private_dir_ensure(o->state_dir, &why) != 0) {

@@ -16,6 +16,8 @@ typedef struct orch_daemon_opts {
     const char *runtime;   /* for FROM services: "containerd" (NULL) or "vm" */
     const char *vm_kernel; /* vm: the kernel directory */
     const char *port_offset; /* ${PORT_OFFSET}, decimal; NULL means "0" */
+    uint64_t log_max_size; /* own logs rotate past this (0: never) */
+    unsigned log_keep;     /* and keep this many old files */
     int ready_fd; /* >= 0: write one byte when the socket listens, then close */
     /* > 0: the daemon runs under `orchd init` (that pid, its parent): it
      * prints every service state change on stderr (the console), and after

@@ -614,7 +614,8 @@ orch_supervisor *orch_supervisor_new(uv_loop_t *loop, const orch_env_ctx *ctx)
     sv->port_offset = xstrdup(ctx->port_offset ? ctx->port_offset : "0");
     sv->ctx = (orch_env_ctx){.state_dir = sv->state_dir, .data_dir = sv->data_dir,
                              .project_dir = sv->project_dir, .namespace_ = sv->namespace_,
-                             .port_offset = sv->port_offset};
+                             .port_offset = sv->port_offset,
+                             .log_max_size = ctx->log_max_size, .log_keep = ctx->log_keep};
     sv->host_ops = &orch_runtime_bare;
     sv->pass_idle = xmalloc(sizeof *sv->pass_idle);
     uv_idle_init(loop, sv->pass_idle);

@@ -32,8 +32,9 @@
  * ops gained adopt, orch_module_config vm_kernel and the reaper; 4: start
  * errors are orch_error; 5: ops gained identity; 6: orch_service gained
  * written[] (the as-written values of typed directives); 7: image pulls and
- * imports report an orch_error. */
-#define ORCH_MODULE_ABI_VERSION 7u
+ * imports report an orch_error; 8: orch_env_ctx gained log_max_size and
+ * log_keep. */
+#define ORCH_MODULE_ABI_VERSION 8u
 #define ORCH_MODULE_SYMBOL "orch_runtime_module"
 /* orchd-<name>.so */
 #define ORCH_MODULE_FILE_PREFIX "orchd-"

@@ -23,6 +23,11 @@ typedef struct orch_env_ctx {
     const char *project_dir; /* ${ORCH_PROJECT}; relative WORKDIR resolves here */
     const char *namespace_;  /* ORCH_NAMESPACE, default ORCH_DEFAULT_NAMESPACE */
     const char *port_offset; /* ${PORT_OFFSET}, decimal 0-65535 (NULL: "0") */
+    /* A service's own log rotates past log_max_size bytes (0: never),
+     * keeping log_keep old files (ORCH_LOG_MAX_SIZE, ORCH_LOG_KEEP;
+     * docs/LOGS.md). */
+    uint64_t log_max_size;
+    unsigned log_keep;
 } orch_env_ctx;
 
 typedef struct orch_instance orch_instance; /* one start of one service */

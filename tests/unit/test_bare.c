@@ -947,7 +947,8 @@ int main(void)
     chmod(tmp, 0755); /* USER nobody must reach the project dir */
     mkdir(project, 0755);
     snprintf(ns, sizeof ns, "orchtest-%d", (int)getpid());
-    ctx = (orch_env_ctx){state, tmp, project, ns, "0"};
+    ctx = (orch_env_ctx){.state_dir = state, .data_dir = tmp, .project_dir = project, .namespace_ = ns,
+                         .port_offset = "0"};
     /* Few fds, so that test_async_many starts more children than the
      * runtime keeps exec reports outstanding for (a quarter of this). */
     struct rlimit few;

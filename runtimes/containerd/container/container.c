@@ -1172,8 +1172,10 @@ static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
             char *status = ctd_log_status_path(ctx->state_dir, inst->rt->ns, svc->name);
             char *rp = ctd_uri_path(relay), *qo = ctd_uri_query(out), *qe = ctd_uri_query(errp),
                  *qs = ctd_uri_query(status);
-            inst->stdout_uri =
-                xasprintf("binary://%s?--stdout=%s&--stderr=%s&--status=%s", rp, qo, qe, qs);
+            inst->stdout_uri = xasprintf("binary://%s?--stdout=%s&--stderr=%s&--status=%s"
+                                         "&--max-size=%llu&--keep=%u",
+                                         rp, qo, qe, qs,
+                                         (unsigned long long)ctx->log_max_size, ctx->log_keep);
             inst->stderr_uri = xstrdup(inst->stdout_uri);
             free(rp);
             free(qo);
