@@ -114,6 +114,10 @@ static void status_maybe_write(void)
 typedef struct sink {
     const char *path;
     int fd;
+    /* a file the Orchfile names (--named stdout|stderr|both): the
+     * service's output as it wrote it, unstamped and never rotated, as for a
+     * bare service's named files (docs/LOGS.md) */
+    bool named;
 } sink;
 
 static unsigned long long max_size; /* 0: never rotate */
@@ -171,7 +175,7 @@ static void write_all(sink *s, const char *buf, size_t n)
     if (n == 0)
         return;
     struct stat st;
-    if (s->fd >= 0 && max_size > 0 && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+    if (s->fd >= 0 && max_size > 0 && !s->named && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) &&
         st.st_size > 0 && (unsigned long long)st.st_size + n > max_size)
         rotate(s);
     while (s->fd >= 0 && n > 0) {
@@ -216,8 +220,8 @@ static char outbuf[OUT_SIZE];
 static size_t emit_line(char *o, const char *stamp, const char *a, size_t na, const char *b,
                         size_t nb)
 {
-    memcpy(o, stamp, ORCH_LOGLINE_STAMP_LEN);
-    size_t k = ORCH_LOGLINE_STAMP_LEN;
+    size_t k = strlen(stamp); /* "" for a named file */
+    memcpy(o, stamp, k);
     memcpy(o + k, a, na);
     k += na;
     memcpy(o + k, b, nb);
@@ -230,10 +234,12 @@ static size_t emit_line(char *o, const char *stamp, const char *a, size_t na, co
  * stamped lines and writes them. */
 static void take(stream *s, const char *buf, size_t n)
 {
-    char stamp[ORCH_LOGLINE_STAMP_LEN + 1];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    orch_logline_stamp(&ts, stamp);
+    char stamp[ORCH_LOGLINE_STAMP_LEN + 1] = "";
+    if (!s->out->named) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        orch_logline_stamp(&ts, stamp);
+    }
     size_t o = 0;
     if (!buf) {
         if (s->npend)
@@ -301,16 +307,21 @@ static void usage(FILE *f)
 {
     fputs("usage: orchd log-relay --stdout FILE --stderr FILE [--status FILE]\n"
           "                       [--max-size BYTES] [--keep N] [--stdin]\n"
+          "                       [--named stdout|stderr|both]\n"
           "  containerd's binary logger: copies fd 3 to the stdout file and fd 4 to the\n"
           "  stderr file (appending, each line stamped with the time), closing fd 5 once\n"
           "  ready; rotates a file past BYTES (0: never), keeping N old ones (default 5).\n"
-          "  --stdin: one stream, fd 0, to the stdout file (bare services).\n",
+          "  --stdin: one stream, fd 0, to the stdout file (bare services).\n"
+          "  --named: that file (or both) is the Orchfile's: copied as\n"
+          "  written, unstamped, never rotated.\n",
           f);
 }
 
 int cmd_log_relay(int argc, char **argv)
 {
     const char *out = NULL, *err = NULL, *status = NULL, *size = NULL, *nkeep = NULL;
+    const char *named_arg = NULL; /* --named stdout|stderr|both: always a value,
+                                     as containerd's binary:// URI passes one */
     bool from_stdin = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -326,6 +337,8 @@ int cmd_log_relay(int argc, char **argv)
             dst = &size, n = 10;
         else if (strncmp(a, "--keep", 6) == 0)
             dst = &nkeep, n = 6;
+        else if (strncmp(a, "--named", 7) == 0)
+            dst = &named_arg, n = 7;
         else if (strcmp(a, "--stdin") == 0) {
             from_stdin = true;
             continue;
@@ -349,6 +362,15 @@ int cmd_log_relay(int argc, char **argv)
     }
     if (from_stdin && out && !err)
         err = out;
+    bool named[2] = {false, false};
+    if (named_arg) {
+        named[0] = !strcmp(named_arg, "stdout") || !strcmp(named_arg, "both");
+        named[1] = !strcmp(named_arg, "stderr") || !strcmp(named_arg, "both");
+        if (!named[0] && !named[1]) {
+            fprintf(stderr, "orchd log-relay: --named takes stdout, stderr or both\n");
+            return 2;
+        }
+    }
     unsigned long long k = keep;
     if (!out || !err || !*out || !*err || (size && !parse_size(size, &max_size)) ||
         (nkeep && (!parse_size(nkeep, &k) || k > 1000))) {
@@ -376,10 +398,10 @@ int cmd_log_relay(int argc, char **argv)
     }
     static sink sinks[2];
     static stream streams[2];
-    sinks[0] = (sink){.path = out, .fd = open_log(out)};
     bool one_file = strcmp(out, err) == 0;
+    sinks[0] = (sink){.path = out, .fd = open_log(out), .named = named[0] || (one_file && named[1])};
     if (!one_file)
-        sinks[1] = (sink){.path = err, .fd = open_log(err)};
+        sinks[1] = (sink){.path = err, .fd = open_log(err), .named = named[1]};
     int in[2] = {3, 4};
     if (from_stdin)
         in[0] = 0, in[1] = -1;

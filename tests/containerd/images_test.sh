@@ -118,9 +118,9 @@ $CTD_CTR content ls | grep -q "containerd.io/gc.ref.snapshot.$ORCH_SNAPSHOTTER="
     ok "config blob labelled containerd.io/gc.ref.snapshot.$ORCH_SNAPSHOTTER" ||
     bad "no gc.ref.snapshot label on any content"
 [ -z "$($CTD_CTR leases ls -q)" ] && ok "no lease left after the unpack" || bad "leases: $($CTD_CTR leases ls -q)"
-wait_cond 5 'grep -q "^/home/app" "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log"'
+wait_cond 5 'grep -qE "(^|Z )/home/app$" "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log"'
 grep -q "uid=1000(app) gid=1000(app)" "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log" &&
-    grep -q "^/home/app" "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log" &&
+    grep -qE "(^|Z )/home/app$" "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log" &&
     ok "the image's named user (app, from its /etc/passwd) and WorkingDir apply" ||
     bad "asapp: $(cat "$ORCH_STATE_DIR/logs/$CTD_NS.asapp.log" 2>&1)"
 

@@ -1172,10 +1172,16 @@ static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
             char *status = ctd_log_status_path(ctx->state_dir, inst->rt->ns, svc->name);
             char *rp = ctd_uri_path(relay), *qo = ctd_uri_query(out), *qe = ctd_uri_query(errp),
                  *qs = ctd_uri_query(status);
+            /* files the Orchfile names get the output as written (no
+             * stamps, no rotation), as a bare service's do */
             inst->stdout_uri = xasprintf("binary://%s?--stdout=%s&--stderr=%s&--status=%s"
-                                         "&--max-size=%llu&--keep=%u",
+                                         "&--max-size=%llu&--keep=%u%s",
                                          rp, qo, qe, qs,
-                                         (unsigned long long)ctx->log_max_size, ctx->log_keep);
+                                         (unsigned long long)ctx->log_max_size, ctx->log_keep,
+                                         svc->stdout_path && svc->stderr_path ? "&--named=both"
+                                         : svc->stdout_path                  ? "&--named=stdout"
+                                         : svc->stderr_path                  ? "&--named=stderr"
+                                                                             : "");
             inst->stderr_uri = xstrdup(inst->stdout_uri);
             free(rp);
             free(qo);
