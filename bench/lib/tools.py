@@ -133,8 +133,18 @@ class Orchd(Tool):
             return None
 
     def supervisors(self):
+        """The daemon and its log relays (one per service, docs/LOGS.md): they
+        are orchd's per-service processes, as s6-supervise and runsv are
+        s6's and runit's, so memory and idle wakeups count them too."""
         p = self.daemon_pid()
-        return [p] if p else []
+        if not p:
+            return []
+        relays = []
+        for c in procfs.children(p):
+            argv = procfs.cmdline(c) or []
+            if argv and (argv[0].endswith("orchd-log-relay") or argv[1:2] == ["log-relay"]):
+                relays.append(c)
+        return [p] + relays
 
     def stop(self):
         r = run_quiet([self.orchd, "fell", "-f", self.orchfile], env=self.env)

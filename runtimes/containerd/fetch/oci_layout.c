@@ -212,7 +212,7 @@ static bool read_index_json(rs *r, char **digest, char **mt, long long *size)
     char *layout = read_named(r, "oci-layout", 4096, &len, "oci-layout file");
     if (!layout) {
         oci_loc loc = {0};
-        free(r->err);
+        orch_error_free(r->err);
         r->err = NULL;
         if (s->locate(s->ctx, "manifest.json", &loc))
             fail(r, ORCH_E_INVALID, "%s is a docker save archive, not an OCI one (convert it: skopeo copy "
