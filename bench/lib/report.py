@@ -11,6 +11,8 @@ import statistics
 import subprocess
 import sys
 
+KEPT_MARKER = "<!-- Written by hand below this line; bench/lib/report.py keeps it. -->"
+
 TOOLS = ["orchd", "supervisord", "s6", "s6-ready", "runit"]
 DIAG = ["orchd-nocg", "floor"]
 LABEL = {
@@ -768,9 +770,20 @@ def main():
     w("")
     w("Raw data: bench/out/results.json (not committed), bench/out/bench.log.")
     w("")
-    with open(os.path.join(bench_dir, "RESULTS.md"), "w") as f:
-        f.write("\n".join(L))
-    print("wrote %s" % os.path.join(bench_dir, "RESULTS.md"))
+    # Sections measured by other scripts (bench/vm.sh, one-off profiles)
+    # live below this marker, by hand: kept as they are.
+    out = os.path.join(bench_dir, "RESULTS.md")
+    kept = ""
+    try:
+        old = open(out).read()
+        at = old.find(KEPT_MARKER)
+        if at >= 0:
+            kept = "\n" + old[at:]
+    except OSError:
+        pass
+    with open(out, "w") as f:
+        f.write("\n".join(L) + kept)
+    print("wrote %s" % out)
 
 
 if __name__ == "__main__":
