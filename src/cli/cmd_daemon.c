@@ -8,24 +8,26 @@
 #include "daemon/daemon.h"
 #include "cli/settings.h"
 
-/* Bare services' own logs go through orchd-log-relay (bare/log_relay.h):
- * next to this binary (a build tree), else where `make install` puts it,
- * ../lib/orchd; this binary's own `log-relay` verb when it is missing or
- * cannot be exec'd (even when the file was replaced by an upgrade since).
- * ORCH_LOG_RELAY overrides the program; "self" uses this binary's verb,
- * "none" turns relays off (services then write into their files directly);
- * for comparisons and tests. */
+/* Bare services' own logs go through a relay only when ORCH_LOG_RELAY asks
+ * (docs/LOGS.md): a relay is a process per service (~60 KiB each, an exec
+ * per start), too dear as the default for thousands of services. "on":
+ * orchd-log-relay (bare/log_relay.h), next to this binary (a build tree),
+ * else where `make install` puts it, ../lib/orchd; this binary's own
+ * `log-relay` verb when it is missing or cannot be exec'd (even when the
+ * file was replaced by an upgrade since). "self": that verb; a path: that
+ * program. Unset, empty or "none": services write into their files
+ * directly. */
 static void set_log_relay(void)
 {
     static char path[4200];
     const char *env = getenv("ORCH_LOG_RELAY");
-    if (env && strcmp(env, "none") == 0)
+    if (!env || !*env || strcmp(env, "none") == 0)
         return;
-    if (env && strcmp(env, "self") == 0) {
+    if (strcmp(env, "self") == 0) {
         orch_bare_log_relay_program(NULL, "/proc/self/exe");
         return;
     }
-    if (env && *env) {
+    if (strcmp(env, "on") != 0) {
         snprintf(path, sizeof path, "%s", env);
         orch_bare_log_relay_program(path, "/proc/self/exe");
         return;

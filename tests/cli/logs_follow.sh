@@ -2,6 +2,7 @@
 # prefixed with its service's name (aligned); -f follows across a restart
 # of the service and across rotations of its log (by name, like tail -F).
 . "$(dirname "$0")/lib/common.sh"
+export ORCH_LOG_RELAY=on # bare services get a relay only when asked (docs/LOGS.md)
 cat > Orchfile <<'OF'
 SERVICE alpha
 RUN i=0; while :; do echo "alpha $i"; i=$((i+1)); sleep 0.1; done

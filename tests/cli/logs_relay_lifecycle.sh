@@ -6,6 +6,7 @@
 # the service's cgroup still holds the pipe (so only the explicit end, not
 # end of file, can stop the relay).
 . "$(dirname "$0")/lib/common.sh"
+export ORCH_LOG_RELAY=on # bare services get a relay only when asked (docs/LOGS.md)
 [ "$(id -u)" = 0 ] || skip "needs root (escaping a cgroup)"
 CG2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
 [ -n "$CG2" ] && [ -w "$CG2/cgroup.procs" ] || skip "no writable cgroup2 root"
