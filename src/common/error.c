@@ -9,14 +9,20 @@
 
 #include "common/xalloc.h"
 
-orch_error *orch_error_new(orch_errc code, const char *fmt, ...)
+orch_error *orch_error_vnew(orch_errc code, const char *fmt, va_list ap)
 {
     orch_error *e = xcalloc(1, sizeof *e);
+    e->msg = xvasprintf(fmt, ap);
+    e->code = code;
+    return e;
+}
+
+orch_error *orch_error_new(orch_errc code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    e->msg = xvasprintf(fmt, ap);
+    orch_error *e = orch_error_vnew(code, fmt, ap);
     va_end(ap);
-    e->code = code;
     return e;
 }
 

@@ -11,6 +11,7 @@
 #ifndef ORCH_COMMON_ERROR_H
 #define ORCH_COMMON_ERROR_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 typedef enum orch_errc {
@@ -38,6 +39,9 @@ typedef struct orch_error {
 /* A new error (never NULL: allocation failure aborts, as xalloc does). */
 orch_error *orch_error_new(orch_errc code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same from a va_list: for a module's own printf-like fail helper. */
+orch_error *orch_error_vnew(orch_errc code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* From a failed system call: the code follows errnum (ENOENT -> NOT_FOUND,
  * EACCES/EPERM -> PERMISSION, ENOSPC/EDQUOT -> NO_SPACE, EMFILE/ENFILE/
  * ENOMEM/EAGAIN -> EXHAUSTED, ...) and the message ends ": strerror". */

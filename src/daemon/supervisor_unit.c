@@ -149,13 +149,11 @@ void unit_fail(unit *u, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *why = NULL;
-    if (vasprintf(&why, fmt, ap) < 0)
-        why = NULL;
+    char *why = xvasprintf(fmt, ap);
     va_end(ap);
     unit_timer_stop(u);
     unit_health_stop(u);
-    unit_set_error(u, why ? why : "failed");
+    unit_set_error(u, why);
     unit_set_state(u, ORCH_ST_FAILED, u->error);
     free(why);
 }

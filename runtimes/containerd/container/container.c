@@ -1174,14 +1174,14 @@ static int log_uris(orch_instance *inst, const orch_env_ctx *ctx, char **err)
                  *qs = ctd_uri_query(status);
             /* files the Orchfile names get the output as written (no
              * stamps, no rotation), as a bare service's do */
+            static const char *const named[] = {"", "&--named=stdout", "&--named=stderr",
+                                                "&--named=both"};
             inst->stdout_uri = xasprintf("binary://%s?--stdout=%s&--stderr=%s&--status=%s"
                                          "&--max-size=%llu&--keep=%u%s",
                                          rp, qo, qe, qs,
                                          (unsigned long long)ctx->log_max_size, ctx->log_keep,
-                                         svc->stdout_path && svc->stderr_path ? "&--named=both"
-                                         : svc->stdout_path                  ? "&--named=stdout"
-                                         : svc->stderr_path                  ? "&--named=stderr"
-                                                                             : "");
+                                         named[(svc->stdout_path != NULL) |
+                                               (svc->stderr_path != NULL) << 1]);
             inst->stderr_uri = xstrdup(inst->stdout_uri);
             free(rp);
             free(qo);

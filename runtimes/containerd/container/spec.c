@@ -33,15 +33,13 @@ static char *service_error(const orch_service *svc, orch_origin at, const char *
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = xvasprintf(fmt, ap);
     va_end(ap);
     char *out;
     if (at.file && at.line > 0)
-        out = xasprintf("service %s: %s (%s:%d)", svc->name, msg ? msg : "?", at.file, at.line);
+        out = xasprintf("service %s: %s (%s:%d)", svc->name, msg, at.file, at.line);
     else
-        out = xasprintf("service %s: %s", svc->name, msg ? msg : "?");
+        out = xasprintf("service %s: %s", svc->name, msg);
     free(msg);
     return out;
 }

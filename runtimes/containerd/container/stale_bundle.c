@@ -59,12 +59,8 @@ static void note(char **msg, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = xvasprintf(fmt, ap);
     va_end(ap);
-    if (!s)
-        return;
     if (!*msg) {
         *msg = s;
         return;

@@ -136,12 +136,9 @@ orch_error *ctd_uv_error(int uverr, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *m = NULL;
-    if (vasprintf(&m, fmt, ap) < 0)
-        m = NULL;
+    char *m = xvasprintf(fmt, ap);
     va_end(ap);
-    orch_error *e = orch_error_new(orch_errc_from_errno(-uverr), "%s: %s", m ? m : "?",
-                                   uv_strerror(uverr));
+    orch_error *e = orch_error_new(orch_errc_from_errno(-uverr), "%s: %s", m, uv_strerror(uverr));
     e->sys_errno = -uverr;
     free(m);
     return e;

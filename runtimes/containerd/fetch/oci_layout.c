@@ -26,12 +26,8 @@ static void fail(rs *r, orch_errc code, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    r->err = orch_error_vnew(code, fmt, ap);
     va_end(ap);
-    r->err = orch_error_new(msg ? code : ORCH_E_EXHAUSTED, "%s", msg ? msg : "out of memory");
-    free(msg);
 }
 
 static bool cancelled(rs *r)

@@ -22,12 +22,8 @@ static int fail(orch_error **err, orch_errc code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    *err = orch_error_vnew(code, fmt, ap);
     va_end(ap);
-    *err = orch_error_new(msg ? code : ORCH_E_EXHAUSTED, "%s", msg ? msg : "out of memory");
-    free(msg);
     return -1;
 }
 
