@@ -762,9 +762,11 @@ static pid_t read_pid_file(const char *path)
     return pid;
 }
 
-static bool file_exists(void *arg)
+/* True once the pid file holds a pid: the shell writes it to a temporary
+ * name and renames it, so a reader never sees it created but still empty. */
+static bool pid_file_ready(void *arg)
 {
-    return access(arg, F_OK) == 0;
+    return read_pid_file(arg) > 0;
 }
 
 static void test_run_command(void)
@@ -789,8 +791,9 @@ static void test_run_command(void)
 
     /* a timeout kills the command's whole process group */
     char *pidfile = path_in(tmp, "cmd.pid");
-    char *cmd = xasprintf("sleep 30 & echo $! >%s; wait", pidfile);
-    x = run_cmd(&s, cmd, 300, &c, &err);
+    char *cmd = xasprintf("sleep 30 & echo $! >%s.tmp && mv %s.tmp %s; wait",
+                          pidfile, pidfile, pidfile);
+    x = run_cmd(&s, cmd, 1000, &c, &err);
     CHECK(x != NULL);
     CHECK(test_run_until(&loop, &c.done, 10000));
     CHECK(c.r.timed_out);
@@ -805,7 +808,7 @@ static void test_run_command(void)
     unlink(pidfile);
     x = run_cmd(&s, cmd, 0, &c, &err);
     CHECK(x != NULL);
-    CHECK(test_run_until_cond(&loop, file_exists, pidfile, 5000));
+    CHECK(test_run_until_cond(&loop, pid_file_ready, pidfile, 5000));
     orch_runtime_bare.exec_cancel(x);
     child = read_pid_file(pidfile);
     CHECK(child > 0);
