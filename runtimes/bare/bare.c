@@ -426,8 +426,9 @@ static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
     orch_cgroup_spawn_targets(&inst->cg, &l.opts.cgroup_into, &l.opts.cgroup_procs);
     supersede_releases(&inst->cg);
     /* Whatever else is still in the cgroup was left by a previous orchd (a
-     * process that could not be adopted, or its children): never two copies. */
-    int left = orch_cgroup_kill_all(&inst->cg, SIGKILL);
+     * process that could not be adopted, or its children): never two copies.
+     * A cgroup this start created holds nothing yet. */
+    int left = inst->cg.fresh ? 0 : orch_cgroup_kill_all(&inst->cg, SIGKILL);
     if (left > 0)
         fprintf(stderr, "orchd: service %s: killed %d leftover process%s in its cgroup %s\n",
                 svc->name, left, left == 1 ? "" : "es", inst->cg.dir[0]);
@@ -583,8 +584,13 @@ static void on_release_tick(uv_timer_t *t)
         uv_close((uv_handle_t *)t, on_closed);
         return;
     }
-    orch_cgroup_kill_all(&inst->cg, SIGKILL);
+    /* Most services leave nothing behind: the rmdir alone ends it. When it
+     * is busy, what is left is killed and the removal retried. */
     r = orch_cgroup_remove(&inst->cg);
+    if (r == -EBUSY) {
+        orch_cgroup_kill_all(&inst->cg, SIGKILL);
+        r = orch_cgroup_remove(&inst->cg);
+    }
     if (r == -EBUSY && ++inst->release_tries < RELEASE_MAX_TRIES) {
         uv_timer_start(t, on_release_tick, RELEASE_RETRY_MS, 0);
         return;

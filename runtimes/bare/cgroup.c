@@ -124,6 +124,21 @@ static size_t detect(hierarchy hs[ORCH_CGROUP_MAX])
     return n;
 }
 
+/* The hierarchies, detected once per process: every start used to repeat
+ * the probes and the /proc/self/cgroup read (a dozen syscalls on each
+ * restart). Mounts found are kept; none found is looked for again next
+ * time (an init that mounts cgroups after the daemon started). */
+static hierarchy known[ORCH_CGROUP_MAX];
+static size_t n_known;
+
+static hierarchy *hierarchies(size_t *n)
+{
+    if (n_known == 0)
+        n_known = detect(known);
+    *n = n_known;
+    return known;
+}
+
 static const char *base_of(hierarchy *h)
 {
     if (!h->base)
@@ -178,25 +193,43 @@ static void enable_controllers(const char *dir)
     free(path);
 }
 
-/* mkdir -p, retried: a concurrent orch_cgroup_remove may rmdir an empty
- * parent between our mkdirs. */
-static int make_dir(const char *dir)
+/* mkdir of the service's directory, and of its parents only when they are
+ * missing (the first service, or after the last one's removal took them);
+ * retried: a concurrent orch_cgroup_remove may rmdir an empty parent
+ * between our mkdirs. *created: dir did not exist before. */
+static int make_dir(const char *dir, bool *created)
 {
-    int r = 0;
-    for (int attempt = 0; attempt < 3; attempt++)
-        if ((r = orch_mkdir_p(dir, 0755)) != -ENOENT)
-            break;
-    return r;
+    *created = false;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (mkdir(dir, 0755) == 0) {
+            *created = true;
+            return 0;
+        }
+        if (errno == EEXIST) {
+            struct stat st;
+            if (stat(dir, &st) < 0)
+                return -errno;
+            return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+        }
+        if (errno != ENOENT)
+            return -errno;
+        char *parent = xstrndup(dir, (size_t)(strrchr(dir, '/') - dir));
+        int r = orch_mkdir_p(parent, 0755);
+        free(parent);
+        if (r < 0 && r != -ENOENT)
+            return r;
+    }
+    return -ENOENT;
 }
 
 /* enable: on v2, also enable the controllers for the service's directory. */
 static int create_in(hierarchy *h, const char *ns, const char *service, bool enable,
-                     char **dir_out)
+                     char **dir_out, bool *created)
 {
     char *top = xasprintf("%s/orchd", base_of(h));
     char *nsdir = xasprintf("%s/%s", top, ns);
     char *dir = xasprintf("%s/%s", nsdir, service);
-    int r = make_dir(dir);
+    int r = make_dir(dir, created);
     if (r == 0 && h->v2 && enable) {
         enable_controllers(h->base);
         enable_controllers(top);
@@ -357,8 +390,8 @@ int orch_cgroup_prepare(const char *ns, const char *service, const orch_service 
     *warning = NULL;
     uint64_t want = svc ? svc->set & limit_bits : 0;
 
-    hierarchy hs[ORCH_CGROUP_MAX];
-    size_t nh = detect(hs);
+    size_t nh;
+    hierarchy *hs = hierarchies(&nh);
     int first_err = nh ? 0 : -ENOENT;
     const char *failed_base = NULL;
 
@@ -366,7 +399,8 @@ int orch_cgroup_prepare(const char *ns, const char *service, const orch_service 
     size_t track = nh;
     for (size_t i = 0; i < nh && track == nh; i++) {
         char *dir;
-        int r = create_in(&hs[i], ns, service, want != 0, &dir);
+        bool created;
+        int r = create_in(&hs[i], ns, service, want != 0, &dir, &created);
         if (r < 0) {
             if (!first_err) {
                 first_err = r;
@@ -376,6 +410,7 @@ int orch_cgroup_prepare(const char *ns, const char *service, const orch_service 
         }
         add_dir(out, dir);
         out->v2 = hs[i].v2;
+        out->fresh = created;
         track = i;
     }
 
@@ -402,7 +437,8 @@ int orch_cgroup_prepare(const char *ns, const char *service, const orch_service 
             if (h == nh)
                 continue;
             char *dir;
-            int r = create_in(&hs[h], ns, service, false, &dir);
+            bool created;
+            int r = create_in(&hs[h], ns, service, false, &dir, &created);
             if (r < 0) {
                 warn(warning, "%s not applied: cannot create a cgroup under %s: %s",
                      directive_of(svc, c), hs[h].base, strerror(-r));
@@ -412,10 +448,6 @@ int orch_cgroup_prepare(const char *ns, const char *service, const orch_service 
             add_dir(out, dir);
         }
         apply_limits(out, svc, skip, warning);
-    }
-    for (size_t i = 0; i < nh; i++) {
-        free(hs[i].mount);
-        free(hs[i].base);
     }
     return out->n ? 0 : first_err;
 }

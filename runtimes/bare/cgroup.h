@@ -30,6 +30,8 @@ typedef struct orch_cgroup {
                                          limits' v1 hierarchies */
     char *procs[ORCH_CGROUP_MAX + 1]; /* their cgroup.procs, NULL-terminated */
     bool v2;                          /* dir[0] is in a cgroup2 hierarchy */
+    bool fresh;                       /* dir[0] was created by this prepare, so
+                                         no process can be in it yet */
 } orch_cgroup;
 
 /* Creates the service's cgroup(s) and writes the limits svc asks for (svc may

@@ -922,9 +922,12 @@ static void vm_describe(const orch_service *svc, const orch_env_ctx *ctx, const 
         !live->nested_off) {
         if (live->nested)
             put(arg, "json:nested", live->nested);
+        /* stderr to /dev/null: a guest without orchd, or whose daemon is
+         * not up yet, must not write the shell's complaint into the
+         * service's console log, in the middle of the service's own lines */
         if (!live->nested_x)
-            live->nested_x = vm_agent_capture(live->agent, "orchd survey --json", NESTED_TIMEOUT_MS,
-                                              nested_done, live);
+            live->nested_x = vm_agent_capture(live->agent, "orchd survey --json 2>/dev/null",
+                                              NESTED_TIMEOUT_MS, nested_done, live);
     }
 }
 
