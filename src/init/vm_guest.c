@@ -13,6 +13,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/io.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -175,15 +176,32 @@ static void set_tasks_max(yajl_val spec)
         init_log("TASKS_MAX: pids.max: %s", strerror(-r));
 }
 
+/* Waits (at most 2 s) until the console has sent what was written to it:
+ * a write to the serial console returns once the bytes are in the tty's
+ * buffer, and the exit port ends qemu at once, taking the service's and
+ * our last lines with it. Not a tty (or no answer): nothing to wait for. */
+static void drain_console(void)
+{
+    for (int i = 0; i < 200; i++) {
+        int queued = 0;
+        if (ioctl(2, TIOCOUTQ, &queued) < 0 || queued <= 0)
+            return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void report(int status)
 {
     unsigned v = orch_vm_exit_encode(status);
     init_log("the service ended (wait status %d): powering off", status);
     kill(-1, SIGKILL);
     sync();
+    drain_console();
     if (ioperm(ORCH_VM_EXIT_PORT, 4, 1) == 0)
         outl(v, ORCH_VM_EXIT_PORT); /* qemu exits here */
     init_log("no isa-debug-exit port: powering off without a status");
+    drain_console();
     reboot(RB_POWER_OFF);
     for (;;)
         pause();
