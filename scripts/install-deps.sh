@@ -6,6 +6,9 @@ set -eu
 BUILD="build-essential cmake pkg-config libuv1-dev libyaml-dev libyajl-dev
        libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libgrpc-dev
        libcurl4-openssl-dev libarchive-dev"
+# libcurl4-openssl-dev: only curl's headers are used at build time (libcurl
+# is dlopen()ed: src/common/curl_dl.h); it brings libcurl4, which registry
+# pulls and https health checks load at run time.
 # libarchive-dev: the vm runtime reads image layers (tar, gzip, zstd) and
 # writes the guest's cpio initramfs with it instead of a tar/cpio reader of
 # our own; only its read/write API is used, files are created by our code.

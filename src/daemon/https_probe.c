@@ -5,7 +5,6 @@
  * never called from inside one of its own callbacks. */
 #include "daemon/https_probe.h"
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,40 +13,13 @@
 
 #ifdef ORCH_HAVE_CURL_HEADERS
 
-#define CURL_DISABLE_TYPECHECK /* calls go through pointers, not the macros */
-#include <curl/curl.h>
+#include "common/curl_dl.h"
 
 /* A body is not needed: up to this much is read and dropped; past it the
  * transfer is cut and the status decides. */
 #define BODY_MAX (64 * 1024)
 
-/* The functions taken from libcurl, typed by its own declarations. */
-#define CURL_FUNCS(X)                                                                          \
-    X(curl_global_init)                                                                        \
-    X(curl_multi_init)                                                                         \
-    X(curl_multi_setopt)                                                                       \
-    X(curl_multi_assign)                                                                       \
-    X(curl_multi_socket_action)                                                                \
-    X(curl_multi_info_read)                                                                    \
-    X(curl_multi_add_handle)                                                                   \
-    X(curl_multi_remove_handle)                                                                \
-    X(curl_multi_cleanup)                                                                      \
-    X(curl_easy_init)                                                                          \
-    X(curl_easy_setopt)                                                                        \
-    X(curl_easy_getinfo)                                                                       \
-    X(curl_easy_cleanup)                                                                       \
-    X(curl_easy_strerror)
-
-typedef struct curl_api {
-#define FIELD(name) __typeof__(name) *name;
-    CURL_FUNCS(FIELD)
-#undef FIELD
-} curl_api;
-
 static struct {
-    void *lib;
-    char *load_err; /* why libcurl could not be loaded (kept: asked once) */
-    curl_api c;
     CURLM *multi;
     bool cleaning; /* inside curl_multi_cleanup */
     uv_loop_t *loop;
@@ -71,44 +43,11 @@ typedef struct sock_ctx {
 
 static int load_curl(char **err)
 {
-    if (G.lib)
-        return 0;
-    if (G.load_err) {
-        *err = xstrdup(G.load_err);
+    const char *why;
+    if (orch_curl_load(&why) != 0) {
+        *err = xasprintf("https health checks need libcurl (Debian: libcurl4): %s", why);
         return -1;
     }
-    /* Debian's libcurl4 (OpenSSL), then the GnuTLS flavour. */
-    static const char *const names[] = {"libcurl.so.4", "libcurl-gnutls.so.4"};
-    void *lib = NULL;
-    const char *why = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof *names && !lib; i++) {
-        lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-        if (!lib)
-            why = dlerror();
-    }
-    if (!lib) {
-        G.load_err = xasprintf("https health checks need libcurl (Debian: libcurl4): %s",
-                               why ? why : "not found");
-        *err = xstrdup(G.load_err);
-        return -1;
-    }
-#define LOAD(name)                                                                             \
-    *(void **)&G.c.name = dlsym(lib, #name);                                                   \
-    if (!G.c.name) {                                                                           \
-        G.load_err = xasprintf("https health checks: libcurl lacks %s", #name);               \
-        dlclose(lib);                                                                          \
-        *err = xstrdup(G.load_err);                                                            \
-        return -1;                                                                             \
-    }
-    CURL_FUNCS(LOAD)
-#undef LOAD
-    if (G.c.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        G.load_err = xstrdup("https health checks: libcurl failed to initialise");
-        dlclose(lib);
-        *err = xstrdup(G.load_err);
-        return -1;
-    }
-    G.lib = lib;
     return 0;
 }
 
@@ -137,7 +76,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
             flags |= CURL_CSELECT_OUT;
     }
     int running;
-    G.c.curl_multi_socket_action(G.multi, s->fd, flags, &running);
+    orch_curl.curl_multi_socket_action(G.multi, s->fd, flags, &running);
     collect();
 }
 
@@ -151,7 +90,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
             uv_poll_stop(&s->poll);
             uv_close((uv_handle_t *)&s->poll, on_sock_closed);
             if (!G.cleaning)
-                G.c.curl_multi_assign(G.multi, fd, NULL);
+                orch_curl.curl_multi_assign(G.multi, fd, NULL);
         }
         return 0;
     }
@@ -163,7 +102,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         }
         s->fd = fd;
         s->poll.data = s;
-        G.c.curl_multi_assign(G.multi, fd, s);
+        orch_curl.curl_multi_assign(G.multi, fd, s);
     }
     int events = 0;
     if (what & CURL_POLL_IN)
@@ -178,7 +117,7 @@ static void on_timer(uv_timer_t *t)
 {
     (void)t;
     int running;
-    G.c.curl_multi_socket_action(G.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    orch_curl.curl_multi_socket_action(G.multi, CURL_SOCKET_TIMEOUT, 0, &running);
     collect();
 }
 
@@ -207,14 +146,14 @@ static int ensure_multi(uv_loop_t *loop)
             return -1;
         orch_https_shutdown();
     }
-    G.multi = G.c.curl_multi_init();
+    G.multi = orch_curl.curl_multi_init();
     if (!G.multi)
         return -1;
     G.loop = loop;
     G.timer = xmalloc(sizeof *G.timer);
     uv_timer_init(loop, G.timer);
-    G.c.curl_multi_setopt(G.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    G.c.curl_multi_setopt(G.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    orch_curl.curl_multi_setopt(G.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    orch_curl.curl_multi_setopt(G.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     return 0;
 }
 
@@ -229,8 +168,8 @@ static size_t drop_body(char *data, size_t size, size_t n, void *userp)
 
 static void probe_free(orch_https_probe *p)
 {
-    G.c.curl_multi_remove_handle(G.multi, p->easy);
-    G.c.curl_easy_cleanup(p->easy);
+    orch_curl.curl_multi_remove_handle(G.multi, p->easy);
+    orch_curl.curl_easy_cleanup(p->easy);
     G.active--;
     free(p->url);
     free(p);
@@ -239,7 +178,7 @@ static void probe_free(orch_https_probe *p)
 static void finish(orch_https_probe *p, CURLcode result)
 {
     long code = 0;
-    G.c.curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &code);
+    orch_curl.curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &code);
     bool got_status = code > 0 && (result == CURLE_OK || (result == CURLE_WRITE_ERROR &&
                                                            p->body > BODY_MAX));
     char *detail = NULL;
@@ -248,7 +187,7 @@ static void finish(orch_https_probe *p, CURLcode result)
         detail = xasprintf("%s: HTTP %ld", p->url, code);
     else if (!got_status)
         detail = xasprintf("%s: %s", p->url,
-                           p->errbuf[0] ? p->errbuf : G.c.curl_easy_strerror(result));
+                           p->errbuf[0] ? p->errbuf : orch_curl.curl_easy_strerror(result));
     orch_https_cb cb = p->cb;
     void *owner = p->owner;
     probe_free(p); /* before the callback, which may start the next probe */
@@ -260,11 +199,11 @@ static void collect(void)
 {
     CURLMsg *m;
     int left;
-    while (G.multi && (m = G.c.curl_multi_info_read(G.multi, &left))) {
+    while (G.multi && (m = orch_curl.curl_multi_info_read(G.multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         orch_https_probe *p = NULL;
-        G.c.curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
+        orch_curl.curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
         CURLcode result = m->data.result;
         if (p)
             finish(p, result); /* m is not used past here: finish removes the handle */
@@ -280,7 +219,7 @@ orch_https_probe *orch_https_probe_start(uv_loop_t *loop, const char *url, long 
         *err = xstrdup("https health checks: cannot set up libcurl");
         return NULL;
     }
-    CURL *e = G.c.curl_easy_init();
+    CURL *e = orch_curl.curl_easy_init();
     if (!e) {
         *err = xstrdup("https health checks: cannot set up libcurl");
         return NULL;
@@ -290,7 +229,7 @@ orch_https_probe *orch_https_probe_start(uv_loop_t *loop, const char *url, long 
     CURLcode r = CURLE_OK;
 #define SET(opt, val)                                                                          \
     if (r == CURLE_OK)                                                                         \
-        r = G.c.curl_easy_setopt(e, opt, val);
+        r = orch_curl.curl_easy_setopt(e, opt, val);
     SET(CURLOPT_URL, p->url)
     SET(CURLOPT_PRIVATE, (char *)p)
     SET(CURLOPT_ERRORBUFFER, p->errbuf)
@@ -310,10 +249,10 @@ orch_https_probe *orch_https_probe_start(uv_loop_t *loop, const char *url, long 
     SET(CURLOPT_WRITEFUNCTION, drop_body)
     SET(CURLOPT_WRITEDATA, (void *)p)
 #undef SET
-    if (r != CURLE_OK || G.c.curl_multi_add_handle(G.multi, e) != CURLM_OK) {
+    if (r != CURLE_OK || orch_curl.curl_multi_add_handle(G.multi, e) != CURLM_OK) {
         *err = xasprintf("https health checks: libcurl refused the request: %s",
-                         G.c.curl_easy_strerror(r));
-        G.c.curl_easy_cleanup(e);
+                         orch_curl.curl_easy_strerror(r));
+        orch_curl.curl_easy_cleanup(e);
         free(p->url);
         free(p);
         return NULL;
@@ -333,7 +272,7 @@ void orch_https_shutdown(void)
     if (!G.multi)
         return;
     G.cleaning = true;
-    G.c.curl_multi_cleanup(G.multi);
+    orch_curl.curl_multi_cleanup(G.multi);
     G.cleaning = false;
     G.multi = NULL;
     uv_close((uv_handle_t *)G.timer, free_handle);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The module boundary (docs/ARCHITECTURE.md, "Why the containerd runtime is a module"):
 #  - orchd-containerd.so loads with dlopen, exports only its entry points,
-#    and is what carries libgrpc;
+#    and is what carries libgrpc; it does not link libcurl (dlopen()ed at
+#    the first registry pull: pull.registry checks the daemon's maps);
 #  - the orchd binary does not link libgrpc (ldd);
 #  - a running daemon that supervises only host services never maps it
 #    (/proc/PID/maps).
@@ -20,6 +21,11 @@ echo "exported: $exported"
 [ "$exported" = "orch_runtime_module " ] ||
     bad "the module should export only orch_runtime_module (runtime/module.h)"
 ldd "$MODULE" | grep -q 'libgrpc\.so' || bad "the module does not link libgrpc (?)"
+if readelf -d "$MODULE" | grep -E 'NEEDED.*(libcurl|libnghttp2|libssh2|libldap)'; then
+    bad "the module links libcurl; it must dlopen() it at the first pull (common/curl_dl.h)"
+else
+    echo "the module does not link libcurl ($(readelf -d "$MODULE" | grep -c NEEDED) DT_NEEDED entries)"
+fi
 ldd "$MODULE" | grep -q 'not found' && bad "the module has unresolved libraries: $(ldd "$MODULE" | grep 'not found')"
 
 if [ -z "$ORCHD" ] || [ ! -x "$ORCHD" ]; then

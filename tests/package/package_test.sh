@@ -31,6 +31,8 @@ esac
 deb=$(ls "$T"/out/orchd_*.deb)
 ok "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
 dpkg-deb -f "$deb" Depends | grep -q libuv1 || fail "Depends lacks the shared libraries: $(dpkg-deb -f "$deb" Depends)"
+# libcurl is dlopen()ed, not linked: named by hand (packaging/CMakeLists.txt)
+dpkg-deb -f "$deb" Depends | grep -q 'libcurl4 (>= 7.85.0)' || fail "Depends lacks libcurl4: $(dpkg-deb -f "$deb" Depends)"
 dpkg-deb -x "$deb" "$T/root"
 for f in usr/bin/orchd usr/lib/orchd/orchd-containerd.so usr/lib/orchd/orchd-vm.so \
          usr/lib/orchd/orchd-vm-init usr/share/man/man1/orchd.1.gz \

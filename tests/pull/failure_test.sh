@@ -13,7 +13,11 @@
 #  - a registry that stalls in the middle of a blob (ORCH_PULL_STALL_TIMEOUT);
 #  - interrupted, then resumed: a layer cut mid-transfer continues from where
 #    the content store stands (an HTTP Range request) when the registry
-#    comes back within the retries.
+#    comes back within the retries;
+#  - libcurl cannot be loaded (it is dlopen()ed at the first pull; here the
+#    daemon runs in a mount namespace where libcurl.so.4 and
+#    libcurl-gnutls.so.4 are empty files): the pull fails naming why, the
+#    service fails, the daemon and a container of an archive carry on.
 # Environment: ORCHD (ctest), SRC.
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -195,6 +199,51 @@ grep -q "service slow: image $S/slow:1: orchd is shutting down" "$CTD_DIR/leave.
     ok "the pull's client was told: $(grep 'service slow' "$CTD_DIR/leave.out")" ||
     { bad "the pull's client"; cat "$CTD_DIR/leave.out"; }
 assert_nothing_of "fell during a pull" "$S/slow:1" "$SLOW"
+
+# ---- libcurl cannot be loaded
+hide=""
+for l in libcurl.so.4 libcurl-gnutls.so.4; do
+    f=$(ldconfig -p | awk -v l="$l" '$1 == l { print $NF; exit }')
+    [ -n "$f" ] && hide="$hide $(readlink -f "$f")"
+done
+cat >"$PROJ/Orchfile.nocurl" <<ORCH
+SERVICE local
+FROM oci-archive:$CTD_DIR/image.tar
+CMD sh -c "trap 'exit 0' TERM; sleep 600 & wait"
+
+SERVICE pulled
+FROM $R/nocurl:1
+CMD true
+ORCH
+# grow starts the daemon, which stays in this mount namespace
+# shellcheck disable=SC2016 # expanded by the inner bash
+unshare -m bash -c 'for f in $1; do mount --bind /dev/null "$f" || exit 99; done; shift; exec "$@"' \
+    hide "$hide" "$ORCHD" grow -f "$PROJ/Orchfile.nocurl" >"$CTD_DIR/nocurl.out" 2>&1
+rc=$?
+[ $rc = 99 ] && bad "could not hide libcurl ($hide)"
+[ $rc = 0 ] && bad "grow succeeded with libcurl hidden"
+pid=$(daemon_pid)
+msg=$(grep "^$R/nocurl:1: failed: " "$CTD_DIR/nocurl.out")
+grep -q "cannot load libcurl (.*libcurl\.so\.4: file too short.*): registry pulls need it" <<<"$msg" &&
+    grep 'service pulled' "$CTD_DIR/nocurl.out" | grep -q 'cannot load libcurl' &&
+    ok "libcurl hidden: the pull fails naming why: $msg" || { bad "no libcurl: the message"; cat "$CTD_DIR/nocurl.out"; }
+state_is pulled failed && ok "the service failed: $(survey_field pulled error)" ||
+    bad "pulled: $(survey_field pulled state) $(survey_field pulled error)"
+state_is local running && ok "the container of the archive runs (in the same daemon)" ||
+    bad "local: $(survey_field local state) $(survey_field local error)"
+if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    grep -q libcurl "/proc/$pid/maps" && bad "daemon $pid maps libcurl (?)" ||
+        ok "daemon $pid alive, no libcurl mapped"
+else
+    bad "the daemon is gone after a pull without libcurl"
+fi
+# the failure is kept, not retried against the loader
+o pull -f "$PROJ/Orchfile.nocurl" pulled >"$CTD_DIR/nocurl2.out" 2>&1 && bad "a second pull succeeded"
+grep -q 'cannot load libcurl' "$CTD_DIR/nocurl2.out" && ok "a second pull: the same reason" ||
+    { bad "a second pull"; cat "$CTD_DIR/nocurl2.out"; }
+assert_no_leftovers "after pulls without libcurl"
+o fell >/dev/null || bad "fell (no libcurl)"
+wait_cond 20 '! kill -0 "$pid"' || bad "the daemon without libcurl did not leave"
 
 assert_clean "after fell"
 finish

@@ -12,7 +12,10 @@
 #    error naming service and image, the service failed;
 #  - progress: a line per layer in a pipe, updating lines on a terminal;
 #  - afterwards (ctr): the image records and blobs are there, no lease and
-#    no active ingest is left.
+#    no active ingest is left;
+#  - libcurl comes with the first pull: a daemon running a container of an
+#    image already in containerd maps no libcurl (nor nghttp2, ssh2, ldap,
+#    krb5, ...), the same daemon maps it once it has pulled.
 # Environment: ORCHD (ctest), SRC.
 set -u
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -26,8 +29,30 @@ CTD_NS=pull$$
 ctd_setup
 orchd_setup
 CTD_CLEANUP_EXTRA="orchd_teardown; reg_cleanup"
+# libcurl and what only it brings (bench/lib/smaps_breakdown.py's group)
+maps_curl() {
+    grep -E 'libcurl|libnghttp2|libssh2|libldap|liblber|libgssapi|libkrb5|librtmp|libpsl|libidn2|libbrotli' \
+        "/proc/$1/maps" | awk '{print $6}' | sort -u | tr '\n' ' '
+}
+# ---- no pull, no libcurl: a container of the image the harness imported
+cat >"$PROJ/Orchfile" <<ORCH
+SERVICE local
+FROM $CTD_IMAGE
+CMD sh -c "trap 'exit 0' TERM; sleep 600 & wait"
+ORCH
+o grow --pull never -f "$PROJ/Orchfile" >"$CTD_DIR/local.out" 2>&1 || { bad "grow local failed"; cat "$CTD_DIR/local.out"; }
+DPID=$(daemon_pid)
+if state_is local running && [ -n "$DPID" ]; then
+    grep -q orchd-containerd "/proc/$DPID/maps" || bad "daemon $DPID does not map the containerd module (?)"
+    m=$(maps_curl "$DPID")
+    [ -z "$m" ] && ok "daemon $DPID runs a container (module loaded, no pull): no libcurl mapped" ||
+        bad "daemon $DPID maps libcurl or its libraries before any pull: $m"
+else
+    bad "local: $(survey_field local state) $(survey_field local error)"
+fi
+o fell -f "$PROJ/Orchfile" local >/dev/null 2>&1 || bad "fell local"
 # an empty store: the harness imported the test image; pulls start from nothing
-$CTD_CTR images rm "$CTD_IMAGE" >/dev/null
+$CTD_CTR images rm --sync "$CTD_IMAGE" >/dev/null
 reg_start a
 R=127.0.0.1:$REG_a_PORT
 reg_push a "$CTD_DIR/image.tar" orchd-test:latest
@@ -90,6 +115,13 @@ has_content "$LAYER" && has_content "$CONFIG" && has_content "$TOP" &&
 $CTD_CTR content ls | grep "^$TOP" | grep -q "containerd.io/gc.ref.content.l.0=$LAYER" &&
     ok "the manifest blob carries the GC labels of its children" || bad "manifest labels"
 assert_no_leftovers "after the pull"
+if [ -n "$DPID" ] && [ "$(daemon_pid)" = "$DPID" ]; then
+    m=$(maps_curl "$DPID")
+    grep -q 'libcurl' <<<"$m" && ok "after the pull, the same daemon $DPID maps libcurl: $m" ||
+        bad "daemon $DPID pulled without mapping libcurl (?): $m"
+else
+    bad "the daemon changed between the local container and the pull: $DPID -> $(daemon_pid)"
+fi
 
 # ---- pull twice: no refetch
 gets0=$(blob_gets a)

@@ -8,11 +8,11 @@
  * write callback and must not call into curl. */
 #include "containerd/fetch/http.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/curl_dl.h"
 #include "common/xalloc.h"
 
 #define DEFAULT_MAX_BODY (64u << 10)
@@ -132,7 +132,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
         flags |= CURL_CSELECT_OUT;
     int running = 0;
     e->depth++;
-    curl_multi_socket_action(e->multi, s->fd, flags, &running);
+    orch_curl.curl_multi_socket_action(e->multi, s->fd, flags, &running);
     check_done(e);
     e->depth--;
     maybe_linger(e);
@@ -143,7 +143,7 @@ static void on_timeout(uv_timer_t *t)
     engine *e = t->data;
     int running = 0;
     e->depth++;
-    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    orch_curl.curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(e);
     e->depth--;
     maybe_linger(e);
@@ -158,7 +158,7 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *
             uv_poll_stop(&s->poll);
             uv_close((uv_handle_t *)&s->poll, on_handle_closed);
             if (!e->closing)
-                curl_multi_assign(e->multi, fd, NULL);
+                orch_curl.curl_multi_assign(e->multi, fd, NULL);
         }
         return 0;
     }
@@ -171,7 +171,7 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *
             return -1;
         }
         s->poll.data = s;
-        curl_multi_assign(e->multi, fd, s);
+        orch_curl.curl_multi_assign(e->multi, fd, s);
     }
     int events = 0;
     if (action == CURL_POLL_IN || action == CURL_POLL_INOUT)
@@ -198,7 +198,7 @@ static void engine_free(engine *e)
         eng = NULL;
     /* closes cached connections: curl removes their sockets (sock_cb) */
     e->closing = true;
-    curl_multi_cleanup(e->multi);
+    orch_curl.curl_multi_cleanup(e->multi);
     uv_timer_stop(e->timer);
     uv_close((uv_handle_t *)e->timer, on_handle_closed);
     uv_timer_stop(e->linger);
@@ -219,22 +219,30 @@ static void maybe_linger(engine *e)
         uv_timer_start(e->linger, on_linger, LINGER_MS, 0);
 }
 
+int http_load(orch_error **err)
+{
+    const char *why;
+    if (orch_curl_load(&why) == 0)
+        return 0;
+    /* Not transient: the failure is kept, a retry would meet it again. */
+    return orch_error_set(err, orch_error_new(ORCH_E_UNSUPPORTED,
+                                              "cannot load libcurl (%s): registry pulls need it "
+                                              "(Debian: libcurl4)",
+                                              why));
+}
+
 static engine *engine_get(uv_loop_t *loop, char **err)
 {
     if (eng)
         return eng;
-    static bool global_done;
-    if (!global_done) {
-        CURLcode c = curl_global_init(CURL_GLOBAL_DEFAULT);
-        if (c != CURLE_OK) {
-            *err = xasprintf("cannot initialise libcurl: %s", curl_easy_strerror(c));
-            return NULL;
-        }
-        global_done = true;
+    orch_error *lerr = NULL;
+    if (http_load(&lerr) != 0) {
+        *err = orch_error_take_msg(lerr);
+        return NULL;
     }
     engine *e = xcalloc(1, sizeof *e);
     e->loop = loop;
-    e->multi = curl_multi_init();
+    e->multi = orch_curl.curl_multi_init();
     if (!e->multi) {
         free(e);
         *err = xstrdup("cannot initialise libcurl's multi interface");
@@ -247,11 +255,11 @@ static engine *engine_get(uv_loop_t *loop, char **err)
     uv_timer_init(loop, e->linger);
     e->linger->data = e;
     uv_unref((uv_handle_t *)e->linger);
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+    orch_curl.curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    orch_curl.curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    orch_curl.curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    orch_curl.curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    orch_curl.curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
     eng = e;
     return e;
 }
@@ -277,7 +285,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
     http_req *r = userp;
     size_t len = size * nmemb;
     long status = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    orch_curl.curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status != r->cur_status) {
         /* a new answer (after a redirect or an auth round): drop the old body */
         r->cur_status = status;
@@ -304,15 +312,15 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 static char *header_value(CURL *easy, const char *name)
 {
     struct curl_header *h = NULL;
-    if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h && h->value)
+    if (orch_curl.curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h && h->value)
         return xstrdup(h->value);
     return NULL;
 }
 
 static void req_free(http_req *r)
 {
-    curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
+    orch_curl.curl_easy_cleanup(r->easy);
+    orch_curl.curl_slist_free_all(r->headers);
     free(r->body);
     free(r);
 }
@@ -321,16 +329,16 @@ static const char *curl_reason(http_req *r, CURLcode code)
 {
     if (code == CURLE_OK)
         return "";
-    return r->errbuf[0] ? r->errbuf : curl_easy_strerror(code);
+    return r->errbuf[0] ? r->errbuf : orch_curl.curl_easy_strerror(code);
 }
 
 static void finish(engine *e, http_req *r, CURLcode code)
 {
-    curl_multi_remove_handle(e->multi, r->easy);
+    orch_curl.curl_multi_remove_handle(e->multi, r->easy);
     e->pending--;
     http_result res;
     memset(&res, 0, sizeof res);
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    orch_curl.curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
     res.curl_code = code;
     size_t n = strlen(r->errbuf);
     while (n && r->errbuf[n - 1] == '\n')
@@ -365,11 +373,11 @@ static void check_done(engine *e)
 {
     CURLMsg *m;
     int left = 0;
-    while ((m = curl_multi_info_read(e->multi, &left))) {
+    while ((m = orch_curl.curl_multi_info_read(e->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         http_req *r = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        orch_curl.curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         if (r)
             finish(e, r, m->data.result);
     }
@@ -393,7 +401,7 @@ http_req *http_start(uv_loop_t *loop, const http_opts *o, http_done_cb done, voi
         return NULL;
     http_req *r = xcalloc(1, sizeof *r);
     r->e = e;
-    r->easy = curl_easy_init();
+    r->easy = orch_curl.curl_easy_init();
     if (!r->easy) {
         free(r);
         *err = xstrdup("cannot create a libcurl handle");
@@ -406,45 +414,45 @@ http_req *http_start(uv_loop_t *loop, const http_opts *o, http_done_cb done, voi
     r->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
     r->cur_status = -1;
     CURL *c = r->easy;
-    curl_easy_setopt(c, CURLOPT_URL, o->url);
-    curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)r);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "orchd/" ORCH_VERSION_STRING);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    orch_curl.curl_easy_setopt(c, CURLOPT_URL, o->url);
+    orch_curl.curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)r);
+    orch_curl.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+    orch_curl.curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    orch_curl.curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
+    orch_curl.curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    orch_curl.curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    orch_curl.curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    orch_curl.curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    orch_curl.curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    orch_curl.curl_easy_setopt(c, CURLOPT_USERAGENT, "orchd/" ORCH_VERSION_STRING);
+    orch_curl.curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    orch_curl.curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     long connect_ms = o->connect_timeout_ms ? o->connect_timeout_ms
                                             : env_long("ORCH_PULL_CONNECT_TIMEOUT", 15) * 1000;
     long stall_s = o->stall_timeout_s ? o->stall_timeout_s
                                       : env_long("ORCH_PULL_STALL_TIMEOUT", 30);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_s);
+    orch_curl.curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    orch_curl.curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    orch_curl.curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_s);
     if (o->total_timeout_ms > 0)
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
+        orch_curl.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
     if (o->head)
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        orch_curl.curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     if (o->range_from > 0) {
         char range[32];
         snprintf(range, sizeof range, "%lld-", (long long)o->range_from);
-        curl_easy_setopt(c, CURLOPT_RANGE, range);
+        orch_curl.curl_easy_setopt(c, CURLOPT_RANGE, range);
     }
     for (const char *const *h = o->headers; h && *h; h++) {
-        struct curl_slist *n = curl_slist_append(r->headers, *h);
+        struct curl_slist *n = orch_curl.curl_slist_append(r->headers, *h);
         if (n)
             r->headers = n;
     }
     if (r->headers)
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
-    CURLMcode mc = curl_multi_add_handle(e->multi, c);
+        orch_curl.curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
+    CURLMcode mc = orch_curl.curl_multi_add_handle(e->multi, c);
     if (mc != CURLM_OK) {
-        *err = xasprintf("cannot start an HTTP request: %s", curl_multi_strerror(mc));
+        *err = xasprintf("cannot start an HTTP request: %s", orch_curl.curl_multi_strerror(mc));
         req_free(r);
         maybe_linger(e);
         return NULL;
@@ -458,7 +466,7 @@ void http_resume(http_req *r)
 {
     engine *e = r->e;
     e->depth++;
-    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    orch_curl.curl_easy_pause(r->easy, CURLPAUSE_CONT);
     e->depth--;
 }
 
@@ -467,7 +475,7 @@ void http_cancel(http_req *r)
     if (!r)
         return;
     engine *e = r->e;
-    curl_multi_remove_handle(e->multi, r->easy);
+    orch_curl.curl_multi_remove_handle(e->multi, r->easy);
     e->pending--;
     req_free(r);
     maybe_linger(e);
@@ -482,6 +490,6 @@ void http_shutdown(void)
 long http_status(http_req *r)
 {
     long status = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    orch_curl.curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     return status;
 }

@@ -3,6 +3,8 @@
  * Everything runs on the loop thread; callbacks never run from inside the
  * call that caused them.
  *
+ * libcurl itself is dlopen()ed at the first pull (http_load), not linked.
+ *
  * The engine exists while requests do: it is made on the first request and
  * torn down (connections closed, handles closed) once none is left, so an
  * idle daemon holds no socket, timer or thread for it. */
@@ -13,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "common/error.h"
 
 typedef struct http_req http_req;
 
@@ -49,6 +53,12 @@ typedef struct http_result {
 } http_result;
 
 typedef void (*http_done_cb)(void *arg, const http_result *res);
+
+/* Loads libcurl (dlopen, curl_global_init), the first time it is called
+ * (common/curl_dl.h): a daemon that never pulls never maps it. 0, or -1
+ * with *err (ORCH_E_UNSUPPORTED, naming why) when it cannot be loaded; the
+ * failure is kept. Before any other call here that reaches curl. */
+int http_load(orch_error **err);
 
 /* Starts a request; done runs once, later, unless http_cancel comes first.
  * Returns NULL only when libcurl cannot be set up (with *err). */

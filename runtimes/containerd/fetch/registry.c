@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <yajl/yajl_tree.h>
 
+#include "common/curl_dl.h" /* before pull_internal.h: curl's names go through orch_curl */
 #include "containerd/fetch/auth.h"
 #include "containerd/fetch/pull_internal.h"
 #include "common/xalloc.h"
@@ -208,14 +208,14 @@ static void on_token(void *arg, const http_result *res)
 static char *url_host_port(CURLU *u)
 {
     char *host = NULL, *port = NULL;
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-        curl_free(host);
+    if (orch_curl.curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        orch_curl.curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        orch_curl.curl_free(host);
         return NULL;
     }
     char *hp = xasprintf("%s:%s", host, port);
-    curl_free(host);
-    curl_free(port);
+    orch_curl.curl_free(host);
+    orch_curl.curl_free(port);
     for (char *p = hp; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
@@ -229,19 +229,19 @@ static char *url_host_port(CURLU *u)
 static char *realm_refusal(reg *r, CURLU *u, const char *realm)
 {
     char *scheme = NULL;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+    if (orch_curl.curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
         return xasprintf("the realm %s has no scheme", realm);
     bool https = strcmp(scheme, "https") == 0, http = strcmp(scheme, "http") == 0;
-    curl_free(scheme);
+    orch_curl.curl_free(scheme);
     if (https)
         return NULL;
     if (!http)
         return xasprintf("the realm %s is neither https nor http", realm);
     char *hp = url_host_port(u), *reg_hp = NULL;
-    CURLU *b = curl_url();
-    if (curl_url_set(b, CURLUPART_URL, r->base, 0) == CURLUE_OK)
+    CURLU *b = orch_curl.curl_url();
+    if (orch_curl.curl_url_set(b, CURLUPART_URL, r->base, 0) == CURLUE_OK)
         reg_hp = url_host_port(b);
-    curl_url_cleanup(b);
+    orch_curl.curl_url_cleanup(b);
     bool own = hp && reg_hp && strcmp(hp, reg_hp) == 0 && strncmp(r->base, "http:", 5) == 0;
     bool listed = hp && http_insecure_listed(hp);
     char *why = own || listed ? NULL
@@ -258,27 +258,27 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
     img_job *j = rr->j;
     reg *r = j->src_state;
     load_creds(r, j);
-    CURLU *u = curl_url();
+    CURLU *u = orch_curl.curl_url();
     char *url = NULL;
-    if (curl_url_set(u, CURLUPART_URL, c->realm, 0) != CURLUE_OK) {
-        curl_url_cleanup(u);
+    if (orch_curl.curl_url_set(u, CURLUPART_URL, c->realm, 0) != CURLUE_OK) {
+        orch_curl.curl_url_cleanup(u);
         rr_fail(rr, orch_error_new(ORCH_E_PERMISSION, "the registry %s named a bad token realm '%s'", r->host, c->realm));
         return;
     }
     if (c->service) {
         char *q = xasprintf("service=%s", c->service);
-        curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
+        orch_curl.curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
         free(q);
     }
     char *scope = xasprintf("scope=repository:%s:pull", j->ref.path);
-    curl_url_set(u, CURLUPART_QUERY, scope, CURLU_APPENDQUERY | CURLU_URLENCODE);
+    orch_curl.curl_url_set(u, CURLUPART_QUERY, scope, CURLU_APPENDQUERY | CURLU_URLENCODE);
     free(scope);
     char *basic = NULL;
     char *why = r->have_creds ? realm_refusal(r, u, c->realm) : NULL;
     if (why) {
         /* the registry, or whoever answers for it, wants the secret sent
          * where it could be read on the way: fail, naming the realm */
-        curl_url_cleanup(u);
+        orch_curl.curl_url_cleanup(u);
         orch_error *e = orch_error_new(
             ORCH_E_PERMISSION,
             "the registry %s sent a token realm that does not get the credentials of user %s "
@@ -289,8 +289,8 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
         rr_fail(rr, e);
         return;
     }
-    curl_url_get(u, CURLUPART_URL, &url, 0);
-    curl_url_cleanup(u);
+    orch_curl.curl_url_get(u, CURLUPART_URL, &url, 0);
+    orch_curl.curl_url_cleanup(u);
     if (r->have_creds) {
         char *up = xasprintf("%s:%s", r->user, r->secret);
         char *b64 = auth_base64(up, strlen(up));
@@ -303,7 +303,7 @@ static void fetch_token(reg_req *rr, const auth_challenge *c)
     http_opts o = {.url = url, .headers = basic ? hdrs : NULL, .total_timeout_ms = 60000};
     char *err = NULL;
     rr->token = http_start(job_loop(j), &o, on_token, rr, &err);
-    curl_free(url);
+    orch_curl.curl_free(url);
     free(basic);
     if (!rr->token) {
         rr_fail(rr, orch_error_new(ORCH_E_IO, "%s", err ? err : "cannot start the request"));
@@ -619,6 +619,13 @@ static void fetch_manifest(img_job *j, const char *reference)
 
 static void reg_begin(img_job *j)
 {
+    /* libcurl is mapped from the first pull on, not before (http.h); the
+     * URL helpers below need it too. */
+    orch_error *err = NULL;
+    if (http_load(&err) != 0) {
+        job_fail(j, err);
+        return;
+    }
     reg *r = xcalloc(1, sizeof *r);
     j->src_state = r;
     const char *api = img_ref_api_host(j->ref.domain);
