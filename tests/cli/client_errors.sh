@@ -25,8 +25,9 @@ mkdir -m 700 -p "$ORCH_STATE_DIR"
 python3 - "$ORCH_STATE_DIR/orchd.sock" <<'PY' &
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX)
-s.bind(sys.argv[1])
+s.bind(sys.argv[1] + ".new")
 s.listen(1)
+os.rename(sys.argv[1] + ".new", sys.argv[1])  # appears only once it listens
 c, _ = s.accept()
 c.recv(65536)
 c.sendall(b'{"ok":false,"report":""}\n')

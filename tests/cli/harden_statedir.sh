@@ -35,10 +35,11 @@ grep -qF "cannot open the lock $T/locked/orchd.lock: is a symbolic link" err.txt
 # A fake server of another user: the client refuses it and sends nothing.
 mkdir -m 700 "$T/fake" && mkdir "$T/u" && chown "$U:" "$T/u"
 setpriv --reuid="$U" --regid="$U" --clear-groups "$PY" - "$T/u/orchd.sock" "$T/u/got" <<'PY' &
-import socket, sys
+import os, socket, sys
 s = socket.socket(socket.AF_UNIX)
-s.bind(sys.argv[1])
+s.bind(sys.argv[1] + ".new")
 s.listen(4)
+os.rename(sys.argv[1] + ".new", sys.argv[1])  # appears only once it listens
 data = b""
 for _ in range(2):  # grow, then survey
     c, _ = s.accept()

@@ -64,7 +64,7 @@ HEALTHCHECK https://127.0.0.1:$p200/health?probe=1
 SERVICE tls503
 RUN exec python3 tls_server.py $p503 503
 HEALTHCHECK https://127.0.0.1:$p503/health
-TIMEOUT_START 3s
+TIMEOUT_START 10s
 
 SERVICE after-tls
 RUN exec sleep 1000
@@ -103,7 +103,9 @@ for _ in 1 2 3 4 5; do
     sleep 0.3
 done
 echo "survey during a stalled https probe: worst ${worst} ms"
-[ "$worst" -lt 1000 ] || fail "the daemon answered in ${worst} ms while a probe stalled"
+# Not a speed check (that is bench/'s): a loop blocked in the handshake would
+# hold survey for the probe's whole 5 s timeout; 3 s leaves room for load/ASan.
+[ "$worst" -lt 3000 ] || fail "the daemon answered in ${worst} ms while a probe stalled"
 wait "$gpid" && fail "grow of a service whose probe never completes succeeded"
 sv "s['stall']['error']" | grep -q "ready within 8s" || fail "stall's error: $(sv "s['stall']['error']")"
 echo PASS

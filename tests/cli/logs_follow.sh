@@ -19,13 +19,15 @@ export ORCH_LOG_MAX_SIZE=16K ORCH_LOG_KEEP=50
 logs="$ORCH_STATE_DIR/logs"
 wait_for 10 sh -c "grep -q 'alpha 12' '$logs/$ORCH_NAMESPACE.alpha.log'" || fail "alpha did not log"
 "$ORCHD" logs --no-prefix -n 1000 alpha longname > /dev/null || fail "logs with two names"
-"$ORCHD" logs -n 20 > inter.txt || fail "orchd logs: $(cat inter.txt)"
+"$ORCHD" logs -n 60 > inter.txt || fail "orchd logs: $(cat inter.txt)"
 # prefixes aligned to the longest name
 grep -qx 'alpha    | alpha [0-9]*' inter.txt || fail "no aligned alpha prefix: $(cat inter.txt)"
 grep -qx 'longname | longname [0-9]*' inter.txt || fail "no longname prefix: $(cat inter.txt)"
-# interleaved by time: alpha and longname alternate (each writes every 0.1 s)
+# interleaved by time: alpha and longname alternate (each writes every 0.1 s);
+# one service after the other would be 2 runs. A loaded machine may put two
+# lines of one next to each other now and then: ask for 6 runs out of ~25+.
 seq_=$(grep -v burst inter.txt | cut -d' ' -f1 | uniq | wc -l)
-[ "$seq_" -ge 8 ] || fail "not interleaved: $(cat inter.txt)"
+[ "$seq_" -ge 6 ] || fail "not interleaved: $(cat inter.txt)"
 # and sorted by time
 "$ORCHD" logs -t -n 50 --no-prefix | cut -c1-27 > stamps.txt
 sort -c stamps.txt || fail "not in time order: $(cat stamps.txt)"

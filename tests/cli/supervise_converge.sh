@@ -44,7 +44,9 @@ new=$(sv "s['change']['pid']")
 [ "$new" != "$change" ] && [ "$(sv "s['change']['state']")" = running ] || fail "changed service not restarted"
 [ ! -d "/proc/$change" ] || fail "old instance of the changed service still runs"
 [ "$(sv "s['added']['state']")" = running ] || fail "added service not running"
-[ "$(sv "'remove' in s")" = False ] || fail "removed service still listed"
+# grow may return while the removed service is still being stopped
+remove_gone() { [ "$(sv "'remove' in s")" = False ]; }
+wait_for 10 remove_gone || fail "removed service still listed"
 [ ! -d "/proc/$remove" ] || fail "removed service still runs"
 
 "$ORCHD" grow optional || fail "grow optional"

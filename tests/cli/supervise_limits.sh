@@ -21,7 +21,8 @@ sed -i 's|ENV_FILE ../app.env|ENV_FILE ${ORCH_PROJECT}/app.env|' Orchfile
 
 "$ORCHD" grow || fail "grow"
 pid=$(sv "s['probe']['pid']")
-wait_for 5 test -s app/env.out || fail "the service wrote no env"
+# uid.out is the last file the service writes: env.out and pwd.out are complete
+wait_for 10 test -s app/uid.out || fail "the service did not write its env, pwd and uid"
 grep -qx "FROM_FILE=file" app/env.out || fail "ENV_FILE value missing"
 grep -qx "SHARED=env" app/env.out || fail "ENV does not override ENV_FILE"
 grep -qx "PLAIN=yes" app/env.out || fail "ENV missing"

@@ -4,10 +4,10 @@
 
 cat > Orchfile <<'OF'
 SERVICE base
-RUN trap 'echo "stop base" >> stop.log; exit 0' TERM; while :; do sleep 0.1; done
+RUN trap 'echo "stop base" >> stop.log; exit 0' TERM; : > base.up; while :; do sleep 0.1; done
 
 SERVICE middle
-RUN trap 'echo "stop middle" >> stop.log; exit 0' TERM; while :; do sleep 0.1; done
+RUN trap 'echo "stop middle" >> stop.log; exit 0' TERM; : > middle.up; while :; do sleep 0.1; done
 REQUIRES base
 
 SERVICE top
@@ -22,6 +22,10 @@ OF
 
 "$ORCHD" grow || fail "grow"
 deaf=$(sv "s['deaf']['pid']")
+# grow returns once the processes run; a TERM before a shell's trap is set
+# would kill it without its stop line. Each marks its trap as set.
+wait_for 10 test -e base.up -a -e middle.up -a -s top.pid -a -s deaf.pid ||
+    fail "the services did not set their traps: $(ls)"
 
 # Felling base alone stops what requires it first: top, middle, then base.
 "$ORCHD" fell base || fail "fell base"
@@ -41,5 +45,5 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$elapsed_ms" -lt 15000 ] || fail "deaf took ${elapsed_ms} ms to stop"
 
 "$ORCHD" fell || fail "fell"
-[ -z "$(leftovers)" ] || fail "processes left: $(leftovers)"
+wait_for 10 no_leftovers || fail "processes left: $(leftovers)"
 echo PASS

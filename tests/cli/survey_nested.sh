@@ -22,8 +22,9 @@ inner = [row("containerd", "ready", pid=31), row("image", "exited"),
 guest = row("guest", "running", inner, runtime="vm", pid=1234)
 reply = {"ok": True, "services": [row("host-side", "running", pid=99), guest]}
 s = socket.socket(socket.AF_UNIX)
-s.bind(sys.argv[1])
+s.bind(sys.argv[1] + ".new")
 s.listen(1)
+os.rename(sys.argv[1] + ".new", sys.argv[1])  # appears only once it listens
 c, _ = s.accept()
 c.recv(65536)
 c.sendall(json.dumps(reply).encode() + b"\n")

@@ -28,11 +28,15 @@ for round in 1 2 3; do
     o grow -f "$PROJ/Orchfile" >/dev/null 2>&1 &
     gp=$!
     sleep "0.$(( 10 + RANDOM % 10 ))"
-    d=$(daemon_pid)
+    # the daemon this grow started (not the last round's: gone, its pid
+    # maybe reused), once it runs and has written its pid
+    d=""
+    wait_cond 10 'd=$(daemon_pid); [ -n "$d" ] && [ "$d" != "${prev:-}" ]' || d=""
     [ -n "$d" ] && kill -9 "$d"
+    prev=$d
     wait "$gp" 2>/dev/null
-    wait_cond 5 '! kill -0 "$d" 2>/dev/null'
-    log "round $round: daemon $d killed mid-grow"
+    [ -n "$d" ] && wait_cond 5 '! kill -0 "$d" 2>/dev/null'
+    log "round $round: daemon ${d:-(none found)} killed mid-grow"
     o grow -f "$PROJ/Orchfile" >/tmp/ctdf_grow.$$ 2>&1 || { log "grow said: $(tail -3 /tmp/ctdf_grow.$$)"; }
     running=0
     for i in $(seq 1 10); do

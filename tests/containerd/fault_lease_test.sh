@@ -40,6 +40,8 @@ for i in 1 2 3; do
     wait_cond 15 '[ -z "$($CTD_CTR leases ls -q 2>/dev/null | grep "^orchd-")" ]' &&
         ok "kill $i: no orchd lease after the next daemon start" ||
         bad "kill $i: leases left: $($CTD_CTR leases ls 2>&1)"
+    # the start-up sweep is asynchronous: the ingests may go after the leases
+    wait_cond 15 '[ "$($CTD_CTR content active 2>/dev/null | grep -c "orchd-")" = 0 ]'
     ing=$($CTD_CTR content active 2>/dev/null | grep -c "orchd-")
     [ "$ing" = 0 ] && ok "kill $i: no orchd ingest left" || bad "kill $i: $ing ingests left"
 done

@@ -38,7 +38,17 @@ orchd_setup() {
 
 o() { "$ORCHD" "$@"; }
 
-daemon_pid() { cat "$ORCH_STATE_DIR/orchd.lock" 2>/dev/null; }
+# The pid in orchd.lock, only while it is a live daemon of this state dir:
+# the file is empty while a daemon starts (truncated, then written) and
+# names a dead daemon's pid, maybe reused by now, after it left.
+daemon_pid() {
+    local d
+    d=$(cat "$ORCH_STATE_DIR/orchd.lock" 2>/dev/null) || return 0
+    case "$d" in '' | *[!0-9]*) return 0 ;; esac
+    case "$(tr '\0' ' ' <"/proc/$d/cmdline" 2>/dev/null)" in
+    "orchd daemon --state-dir $ORCH_STATE_DIR "*) echo "$d" ;;
+    esac
+}
 
 # Stops the daemon (fell), or kills it if that does not work.
 orchd_teardown() {

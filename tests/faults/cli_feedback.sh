@@ -28,7 +28,11 @@ grep -q "waiting for" out.txt err.txt && fail "grow printed waiting lines withou
 script -qec "\"$ORCHD\" grow" tty.txt > /dev/null 2>&1 &
 grower=$!
 # meanwhile: the probe's failure shows at once, well before the 6 s deadline
-sleep 2.5
+# (after it, sick is no longer running: the wait then fails the checks below)
+sick_shows_probe() {
+    [ "$(sv "s['sick']['state'] == 'running' and 'healthcheck failing' in (s['sick']['error'] or '')")" = True ]
+}
+wait_for 10 sick_shows_probe || true
 [ "$(sv "s['sick']['state']")" = running ] || fail "sick is not running yet: $(survey)"
 err=$(sv "s['sick']['error']")
 case "$err" in

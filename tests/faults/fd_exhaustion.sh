@@ -25,20 +25,34 @@ daemon=$(cat "$ORCH_STATE_DIR/orchd.lock")
 python3 - "$SOCK" "$daemon" "$ORCHD" "$LOG" <<'PY' || fail "fd exhaustion (see above)"
 import os, resource, socket, subprocess, sys, time
 sock, pid, orchd, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def sockets():
+    n = 0
+    for x in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{x}").startswith("socket:")
+        except OSError:
+            pass
+    return n
+def wait(what, cond, secs=10):
+    end = time.monotonic() + secs
+    while not cond():
+        if time.monotonic() > end:
+            sys.exit("timed out after %d s waiting for %s" % (secs, what))
+        time.sleep(0.05)
+before = sockets()
 held = []
 for _ in range(20):
     s = socket.socket(socket.AF_UNIX); s.connect(sock); held.append(s)
-time.sleep(0.3)
+wait("the daemon to accept the 20 connections", lambda: sockets() >= before + 20)
 fds = {int(x) for x in os.listdir(f"/proc/{pid}/fd")}
 limit = next(n for n in range(3, 100000) if n not in fds)  # no free fd below it
 soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
 resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, hard))
-time.sleep(2.5)  # flappy restarts meanwhile, and cannot open its log
+# flappy restarts meanwhile, and cannot open its log
+wait("flappy's EMFILE retry line", lambda: "cannot open log file" in open(log).read(), 20)
 late = subprocess.Popen([orchd, "survey", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-time.sleep(0.7)
-text = open(log).read()
-if "cannot accept a connection: Too many open files" not in text:
-    sys.exit("no log line for the accept that hit EMFILE")
+wait("the log line for the accept that hit EMFILE",
+     lambda: "cannot accept a connection: Too many open files" in open(log).read())
 if late.poll() is not None:
     sys.exit("survey finished while the daemon had no fd: %r" % (late.communicate(),))
 resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
@@ -66,32 +80,33 @@ conns = []
 for _ in range(70):
     s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); conns.append(s)
 import select
-time.sleep(0.5)  # refusals are answered at once; idle ones only after 1.5 s
-ready, _, _ = select.select(conns, [], [], 0)
-refused, idle = 0, [s for s in conns if s not in ready]
-for s in ready:
-    data = s.recv(4096)
-    if b"too many connections" not in data:
-        sys.exit("unexpected early reply: %r" % data)
-    refused += 1
+# Each connection gets one reply, then EOF: a refusal ("too many
+# connections", at once) or the idle close (after 1.5 s). Read them all,
+# with a deadline, and classify them by their reply.
+pending = {s: b"" for s in conns}
+refused = closed = 0
+deadline = time.monotonic() + 20
+while pending:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        sys.exit("%d connections were neither refused nor closed as idle within 20 s" % len(pending))
+    ready, _, _ = select.select(list(pending), [], [], left)
+    for s in ready:
+        b = s.recv(4096)
+        if b:
+            pending[s] += b
+            continue
+        data = pending.pop(s)
+        if b"too many connections" in data:
+            refused += 1
+        elif b"no request within 1500 ms" in data:
+            closed += 1
+        else:
+            sys.exit("closed with an unexpected reply: %r" % data)
 if refused < 6:
     sys.exit("only %d of 70 connections were refused, want at least 6 (cap 64)" % refused)
-if len(idle) > 64:
-    sys.exit("%d connections accepted, cap is 64" % len(idle))
-closed = 0
-for s in idle:
-    s.settimeout(5)
-    data = b""
-    try:
-        while True:
-            b = s.recv(4096)
-            if not b: break
-            data += b
-    except socket.timeout:
-        sys.exit("an idle connection was not closed after the 1.5 s idle timeout")
-    if b"no request within 1500 ms" not in data:
-        sys.exit("idle close without the error reply: %r" % data)
-    closed += 1
+if closed > 64:
+    sys.exit("%d connections accepted, cap is 64" % closed)
 print("refused %d with a reply, closed %d idle after the timeout" % (refused, closed))
 PY
 n=$(grep -c "refused a connection: 64 connections are open" "$LOG" || true)

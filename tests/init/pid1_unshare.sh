@@ -197,14 +197,29 @@ ok "--no-mount mounts nothing"
 
 # Orphans of process 1 itself: processes nsenter'ed into the namespace whose
 # parent exits are re-parented to process 1, which must reap them.
-in_ns 'sleep 1.5 & sleep 1.6 & exit 0'
-sleep 0.3
-ppids=$(in_ns 'for f in /proc/[0-9]*/cmdline; do
-  c=$({ tr "\0" " " < $f; } 2>/dev/null); case "$c" in "sleep 1.5 "|"sleep 1.6 ")
-  d=${f%/cmdline}; set -- $(sed "s/.*) //" $d/stat); echo $2;; esac; done')
+# (long sleeps, polled until both have exec'd sleep, then killed: no race
+# with a child that is still a shell, nor with sleeps that end too early)
+in_ns 'sleep 61.5 & sleep 61.6 & exit 0'
+ORPHANS='for f in /proc/[0-9]*/cmdline; do
+  c=$({ tr "\0" " " < $f; } 2>/dev/null); case "$c" in "sleep 61.5 "|"sleep 61.6 ")
+  d=${f%/cmdline}; set -- $(sed "s/.*) //" $d/stat); echo "${d#/proc/} $2";; esac; done'
+for ((i = 0; i < 100; i++)); do
+    orphans=$(in_ns "$ORPHANS")
+    [ "$(echo "$orphans" | grep -c .)" = 2 ] && break
+    sleep 0.1
+done
+ppids=$(echo "$orphans" | awk '{print $2}')
 [ "$(echo $ppids)" = "1 1" ] || fail "the orphans' parent is '$ppids', want process 1 (1 1)"
 ok "orphans outside the daemon are re-parented to process 1"
-sleep 1.6
+opids=$(echo "$orphans" | awk '{print $1}')
+in_ns "kill $(echo $opids)"
+# a dead orphan that process 1 does not reap stays in /proc as a zombie
+for ((i = 0; i < 100; i++)); do
+    left=$(in_ns "for p in $(echo $opids); do [ -e /proc/\$p ] && echo \$p; done; true")
+    [ -z "$left" ] && break
+    sleep 0.1
+done
+[ -z "$left" ] || fail "the killed orphans $left were not reaped by process 1"
 no_zombies "orphans of process 1 and double-forking services"
 [ -n "$(in_ns 'ls /proc/1/stat')" ] || fail "process 1 is gone"
 
@@ -264,7 +279,13 @@ wait_for 'every service is up' 30
 wait_for 'starting it again, idle' 10
 wait_for 'started the daemon \(pid [0-9]+\), idle' 10
 ok "orchd fell: process 1 restarts the daemon idle"
-sleep 0.3
+# grow would start a daemon of its own if the restarted one did not listen
+# yet; survey never starts one: wait until it answers
+for ((i = 0; i < 100; i++)); do
+    "$ORCHD" survey --state-dir "$T/state" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+"$ORCHD" survey --state-dir "$T/state" >"$T/out" 2>&1 || fail "the restarted daemon does not answer: $(cat "$T/out")"
 "$ORCHD" grow --orchfile "$T/Orchfile2" --state-dir "$T/state" >"$T/out" 2>&1 ||
     fail "orchd grow after fell: $(cat "$T/out")"
 ok "orchd grow reaches the restarted daemon"

@@ -412,7 +412,7 @@ static pid_t read_pid(const char *name)
 {
     char *p = path_in(tmp, name);
     pid_t pid = 0;
-    for (int i = 0; i < 200 && pid <= 0; i++) {
+    for (int i = 0; i < 1000 && pid <= 0; i++) { /* 10 s */
         char *text = test_read(p);
         if (text && strchr(text, '\n'))
             pid = (pid_t)atoi(text);
@@ -793,9 +793,11 @@ static void test_run_command(void)
     char *pidfile = path_in(tmp, "cmd.pid");
     char *cmd = xasprintf("sleep 30 & echo $! >%s.tmp && mv %s.tmp %s; wait",
                           pidfile, pidfile, pidfile);
-    x = run_cmd(&s, cmd, 1000, &c, &err);
+    /* 3 s: long enough for the shell to write the pid file on a loaded machine
+     * under ASan before the timeout kills it */
+    x = run_cmd(&s, cmd, 3000, &c, &err);
     CHECK(x != NULL);
-    CHECK(test_run_until(&loop, &c.done, 10000));
+    CHECK(test_run_until(&loop, &c.done, 15000));
     CHECK(c.r.timed_out);
     pid_t child = read_pid_file(pidfile);
     CHECK(child > 0);

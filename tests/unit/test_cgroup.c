@@ -283,6 +283,16 @@ static bool procs_contain(const orch_cgroup *cg, size_t i, pid_t pid)
     return found;
 }
 
+static int procs_count(const orch_cgroup *cg, size_t i)
+{
+    char *text = test_read(cg->procs[i]);
+    int n = 0;
+    for (const char *p = text ? text : ""; *p; p++)
+        n += *p == '\n';
+    free(text);
+    return n;
+}
+
 /* A process joins every hierarchy, kill_all reaches it and its escaped
  * child, and the directories go away once they are dead. */
 static void test_join_kill_remove(void)
@@ -321,7 +331,9 @@ static void test_join_kill_remove(void)
     for (size_t i = 0; i < cg->n; i++)
         CHECK(procs_contain(cg, i, pid));
 
-    usleep(100000); /* let sh start its children */
+    /* let sh start its child: wait (at most 5 s) until the cgroup lists both */
+    for (int i = 0; i < 250 && procs_count(cg, 0) < 2; i++)
+        usleep(20000);
     CHECK(orch_cgroup_remove(cg) == -EBUSY);
     CHECK(orch_cgroup_kill_all(cg, SIGKILL) >= 2);
     CHECK(test_run_until(&loop, &r.done, 10000));

@@ -37,9 +37,9 @@ grep -q "service bad: failed: did not become ready within 45s: healthcheck exite
     fail "bad's failing check in the guest not reported: $(cat "$T/grow.out")"
 for _ in $(seq 1 240); do [ "$(sv "s['good']['state']")" = ready ] && break; sleep 0.5; done
 [ "$(sv "s['good']['state']")" = ready ] || fail "good never became ready: $(sv "s['good']")"
-grep -aq "^health-ran-in-guest" "$T/state/logs/orch.good.log" || fail "the check's output is not in the log"
+grep -aq "^health-ran-in-guest" "$T/state/logs/$ORCH_NAMESPACE.good.log" || fail "the check's output is not in the log"
 "$ORCHD" reload good >"$T/reload.out" 2>&1 || fail "reload: $(cat "$T/reload.out")"
-wait_log "$T/state/logs/orch.good.log" "^reload: .* uid=0 cwd=/tmp foo=bar" 30 ||
+wait_log "$T/state/logs/$ORCH_NAMESPACE.good.log" "^reload: .* uid=0 cwd=/tmp foo=bar" 30 ||
     fail "RELOAD did not run in the guest with the service's ENV and WORKDIR"
 [ -e /tmp/orchd-vm-reload-mark-$$ ] && { rm -f /tmp/orchd-vm-reload-mark-$$; fail "RELOAD ran on the host"; }
 t0=$(date +%s.%N)
@@ -47,5 +47,5 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 took=$(echo "$t1 - $t0" | bc)
 [ "$(echo "$took < 40" | bc)" = 1 ] || fail "fell took $took s"
-grep -aq "^stop-command-in-guest" "$T/state/logs/orch.good.log" || fail "the STOP command did not run in the guest"
+grep -aq "^stop-command-in-guest" "$T/state/logs/$ORCH_NAMESPACE.good.log" || fail "the STOP command did not run in the guest"
 echo PASS

@@ -46,7 +46,7 @@ RESTART always
 RESTART_DELAY 1s
 TIMEOUT_STOP 90s
 ORCH
-LOG=$T/state/logs/orch.guest.log
+LOG=$T/state/logs/$ORCH_NAMESPACE.guest.log
 # page SECONDS: waits for the container's page on the host port
 page() {
     local i

@@ -5,9 +5,15 @@
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
 T=$(mktemp -d /tmp/orchd-vm-test.XXXXXX)
 export ORCH_STATE_DIR=$T/state ORCH_DATA=$T/data ORCH_PROJECT=$T ORCH_VM_ACCEL=${ORCH_VM_ACCEL:-tcg}
+# a namespace of its own: the vm tests may run beside the containerd ones
+# (another ctest lock), whose services (web, hello) would share its cgroups
+export ORCH_NAMESPACE=vm$$
 vm_cleanup() {
     "$ORCHD" fell >/dev/null 2>&1
     for p in $(cat "$T"/qemu.pids 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    for d in /sys/fs/cgroup/*/orchd/"$ORCH_NAMESPACE" /sys/fs/cgroup/orchd/"$ORCH_NAMESPACE"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
     [ -n "${KEEP:-}" ] && cp -r "$T"/state/logs "$KEEP"; rm -rf "$T"
 }
 trap vm_cleanup EXIT

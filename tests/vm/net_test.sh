@@ -31,7 +31,7 @@ TIMEOUT_STOP 20s
 ORCH
 "$ORCHD" grow --runtime vm --vm-kernel "$K" >"$T/grow.out" 2>&1 || fail "grow: $(cat "$T/grow.out")"
 echo "$(sv "s['web']['pid']")" >>"$T/qemu.pids"
-LOG=$T/state/logs/orch.web.log
+LOG=$T/state/logs/$ORCH_NAMESPACE.web.log
 wait_log "$LOG" "network: eth0 10.0.2.15" 120 || fail "eth0 not configured"
 ok=
 for _ in $(seq 1 120); do

@@ -9,9 +9,15 @@ set -u
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
 T=$(mktemp -d /tmp/orchd-vm-test.XXXXXX)
 export ORCH_STATE_DIR=$T/state ORCH_DATA=$T/data ORCH_PROJECT=$T ORCH_VM_ACCEL=${ORCH_VM_ACCEL:-tcg}
+# a namespace of its own (as tests/vm/lib.sh): the containerd tests may run
+# meanwhile (another ctest lock) with services of the same names
+export ORCH_NAMESPACE=vm$$
 cleanup() {
     "$ORCHD" fell >/dev/null 2>&1
     for p in $(cat "$T"/qemu.pids 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    for d in /sys/fs/cgroup/*/orchd/"$ORCH_NAMESPACE" /sys/fs/cgroup/orchd/"$ORCH_NAMESPACE"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -37,7 +43,7 @@ t1=$(date +%s.%N)
 [ "$(sv "s['hello']['state']")" = exited ] || fail "state: $(cat "$T/grow.out")"
 [ "$(sv "s['hello']['exit_code']")" = 3 ] || fail "exit code $(sv "s['hello']['exit_code']")"
 [ "$(sv "s['hello']['runtime_info']['accel']")" = "$ORCH_VM_ACCEL" ] || fail "accel not shown"
-LOG=$T/state/logs/orch.hello.log
+LOG=$T/state/logs/$ORCH_NAMESPACE.hello.log
 grep -q "vm guest init: starting" "$LOG" || fail "no guest console in the log"
 grep -q "Linux version" "$LOG" || fail "no kernel boot messages in the log"
 grep -q "^hello-from-guest" "$LOG" || fail "no service output"
@@ -59,8 +65,8 @@ ORCH
 p1=$(sv "s['spin']['pid']")
 echo "$p1" >>"$T/qemu.pids"
 [ "$(cat /proc/"$p1"/comm 2>/dev/null)" = qemu-system-x86 ] || fail "pid $p1 is not qemu"
-for _ in $(seq 1 120); do grep -q "^spin-up" "$T/state/logs/orch.spin.log" && break; sleep 0.5; done
-grep -q "^spin-up" "$T/state/logs/orch.spin.log" || fail "spin never ran"
+for _ in $(seq 1 120); do grep -q "^spin-up" "$T/state/logs/$ORCH_NAMESPACE.spin.log" && break; sleep 0.5; done
+grep -q "^spin-up" "$T/state/logs/$ORCH_NAMESPACE.spin.log" || fail "spin never ran"
 kill -9 "$p1"
 for _ in $(seq 1 60); do
     p2=$(sv "s['spin']['pid']")
@@ -72,12 +78,12 @@ echo "$p2" >>"$T/qemu.pids"
 [ "$(sv "s['spin']['restarts']")" -ge 1 ] || fail "restarts not counted"
 rss=$(awk '/^VmRSS:/ {print $2}' /proc/"$p2"/status)
 # wait until the new guest runs the service, then stop it gracefully
-for _ in $(seq 1 120); do [ "$(grep -c "^spin-up" "$T/state/logs/orch.spin.log")" -ge 2 ] && break; sleep 0.5; done
+for _ in $(seq 1 120); do [ "$(grep -c "^spin-up" "$T/state/logs/$ORCH_NAMESPACE.spin.log")" -ge 2 ] && break; sleep 0.5; done
 t2=$(date +%s.%N)
 "$ORCHD" fell >/dev/null 2>&1 || fail "fell"
 t3=$(date +%s.%N)
 kill -0 "$p2" 2>/dev/null && fail "qemu $p2 outlived fell"
-grep -aq "stopping the service" "$T/state/logs/orch.spin.log" || fail "the guest did not log the stop request"
+grep -aq "stopping the service" "$T/state/logs/$ORCH_NAMESPACE.spin.log" || fail "the guest did not log the stop request"
 left=$(find "$T/state/vm" -mindepth 1 2>/dev/null)
 [ -z "$left" ] || fail "left after fell: $left"
 echo "restart: qemu RSS ${rss} kB for MEMORY 256M default; fell to qemu gone $(echo "$t3 - $t2" | bc) s"

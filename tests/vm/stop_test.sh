@@ -22,7 +22,7 @@ t0=$(date +%s.%N)
 "$ORCHD" grow --runtime vm --vm-kernel "$K" >"$T/grow.out" 2>&1 || fail "grow: $(cat "$T/grow.out")"
 p=$(sv "s['spin']['pid']")
 echo "$p" >>"$T/qemu.pids"
-LOG=$T/state/logs/orch.spin.log
+LOG=$T/state/logs/$ORCH_NAMESPACE.spin.log
 wait_log "$LOG" "vm guest init: starting" 120 || fail "the guest init never started"
 t1=$(date +%s.%N)
 wait_log "$LOG" "^spin-up" 120 || fail "spin never ran"

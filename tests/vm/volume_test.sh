@@ -21,7 +21,7 @@ VOLUME ./share:/in
 VOLUME results:/out
 ORCH
 "$ORCHD" grow --runtime vm --vm-kernel "$K" >"$T/grow.out" 2>&1
-LOG=$T/state/logs/orch.vol.log
+LOG=$T/state/logs/$ORCH_NAMESPACE.vol.log
 [ "$(sv "s['vol']['state']")" = exited ] || fail "state: $(cat "$T/grow.out")"
 [ "$(sv "s['vol']['exit_code']")" = 0 ] || fail "exit code $(sv "s['vol']['exit_code']")"
 grep -aq "mounted volume /in (9p orchd1)" "$LOG" || fail "/in not mounted"

@@ -41,6 +41,10 @@ leftovers() {
     done
 }
 
+# no_leftovers: true once nothing of this test runs (for wait_for: fell
+# returns when the daemon released its lock, it may still be exiting).
+no_leftovers() { [ -z "$(leftovers)" ]; }
+
 cleanup() {
     rc=$?
     timeout 30 "$ORCHD" fell >/dev/null 2>&1 || true
