@@ -160,6 +160,14 @@ class Bench:
 
     # -- host: start / memory / idle / stop ---------------------------------
 
+    def settle(self, what):
+        """Before a measurement: the kernel done with what the last one tore
+        down (tools.wait_settled); waits over a second are logged and kept."""
+        waited = tools.wait_settled()
+        if waited > 1.0:
+            self.log("settle before %s: waited %.1f s for the kernel" % (what, waited))
+            self.results.setdefault("settle_waits", []).append([what, round(waited, 1)])
+
     def host_n(self, n, reps, idle_s, reserve):
         runs = self.results.setdefault("host_runs", [])
         names = HOST_TOOLS + DIAG_TOOLS
@@ -173,6 +181,7 @@ class Bench:
             t_rep = time.time()
             k = rep % len(names)
             for name in names[k:] + names[:k]:
+                self.settle("N=%d rep %d %s" % (n, rep, name))
                 tool = self.make(name, n)
                 idle = idle_s if (rep == 0 and name in HOST_TOOLS) else 0
                 try:
@@ -318,7 +327,9 @@ class Bench:
             if n != big:
                 self.host_n(n, reps.get(n, 3), idle, reserve=0)
         if rounds:
+            self.settle("the restart phase")
             self.restarts(rn, rounds)
+        self.settle("the container phase")
         self.containers()
         self.scale()
         # The profile goes last: its grow creates and removes 1,000 cgroups,
@@ -327,6 +338,7 @@ class Bench:
         # N's repetitions.
         self.host_n(big, reps.get(big, 3), idle, reserve=45 if pn else 10)
         if pn:
+            self.settle("the profile")
             if self.left() < 40:
                 pn = min(pn, 300)
                 self.results["trimmed"].append("profile at N=%d instead of %d (time budget)"

@@ -20,6 +20,7 @@ import subprocess
 import time
 
 import procfs
+import tools
 
 PID_MAX = "/proc/sys/kernel/pid_max"
 WANT_PID_MAX = 131072
@@ -143,6 +144,7 @@ def run(orchd, work, ns_list, reps, mark, namespace, idle_s, log, left=lambda: 1
                     out["trimmed"].append("scale N=%d: %d of %d repetitions (time budget)"
                                           % (n, rep, want))
                     break
+                tools.wait_settled()  # the previous repetition's teardown
                 rows.append(one(orchd, work, n, mark + rep * 20000, "%s%d" % (namespace, rep),
                                 idle_s, log))
             out["rows"][str(n)] = rows

@@ -326,6 +326,46 @@ class Runit(Tool):
 TOOLS = {c.name: c for c in (Orchd, OrchdNoCgroup, Supervisord, S6, S6Ready, Runit)}
 
 
+def dying_cgroups():
+    """Removed cgroups the kernel has not freed yet (cgroup2's root
+    cgroup.stat); None without cgroup2."""
+    for stat in ("/sys/fs/cgroup/unified/cgroup.stat", "/sys/fs/cgroup/cgroup.stat"):
+        text = procfs.read(stat)
+        if text:
+            for line in text.splitlines():
+                if line.startswith("nr_dying_descendants "):
+                    return int(line.split()[1])
+    return None
+
+
+def runnable():
+    """Tasks runnable right now (/proc/loadavg's fourth field)."""
+    try:
+        return int((procfs.read("/proc/loadavg") or "0/0").split()[3].split("/")[0])
+    except (IndexError, ValueError):
+        return 0
+
+
+def wait_settled(timeout=30.0):
+    """Waits until what an earlier run tore down is gone: no removed cgroup
+    left for the kernel to free, and at most 2 runnable tasks (this process
+    and one more) in 3 samples in a row. Tearing down 10,000 services
+    leaves the kernel busy for seconds after the last process exited (RCU
+    frees of the cgroups, /proc dcache pruning), and whatever is measured
+    then pays for it: orchd, which makes a cgroup per service, most. Returns
+    the seconds waited (bounded by timeout: a shared machine may never be
+    quiet)."""
+    t0 = time.time()
+    calm = 0
+    while time.time() - t0 < timeout:
+        dying = dying_cgroups()
+        calm = calm + 1 if (not dying) and runnable() <= 2 else 0
+        if calm >= 3:
+            break
+        time.sleep(0.05)
+    return time.time() - t0
+
+
 def cleanup_cgroups(namespace):
     """Removes the per-service cgroups orchd may have left for our (unique)
     namespace: <hierarchy>/<own path>/orchd/<namespace>/..."""
