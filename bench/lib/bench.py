@@ -70,6 +70,18 @@ def dpkg_version(pkg):
     return cmd_out(["dpkg-query", "-W", "-f=${Version}", pkg])
 
 
+def fs_type(path):
+    """The filesystem type of the mount holding path (/proc/self/mounts)."""
+    best, kind = "", "?"
+    real = os.path.realpath(path)
+    for line in (procfs.read("/proc/self/mounts") or "").splitlines():
+        f = line.split()
+        if len(f) > 2 and (real == f[1] or real.startswith(f[1].rstrip("/") + "/")) \
+                and len(f[1]) >= len(best):
+            best, kind = f[1], f[2]
+    return kind
+
+
 def machine_info(orchd):
     cpu = ""
     for line in (procfs.read("/proc/cpuinfo") or "").splitlines():
@@ -311,6 +323,7 @@ class Bench:
     def run(self):
         a = self.results
         a["machine"] = machine_info(self.args.orchd)
+        a["machine"]["work_fs"] = fs_type(self.args.work)
         a["load_before"] = load_snapshot()
         a["nice"] = os.nice(0)
         ns = env_list("BENCH_NS", "10,100,1000")

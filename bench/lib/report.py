@@ -218,6 +218,10 @@ def main():
     w("| memory | %s GB |" % m["mem_gb"])
     w("| OS, kernel | %s, Linux %s |" % (m["os"], m["kernel"]))
     w("| cgroups | %s; v1 hierarchies: %s |" % (m["cgroups"], ", ".join(m["cgroup_v1_hierarchies"]) or "none"))
+    if m.get("work_fs"):
+        w("| work dir (configurations, logs, orchd's state dirs) | %s%s |" % (
+            m["work_fs"], " (as /run, where root's orchd keeps its state dir)" if m["work_fs"] == "tmpfs"
+            else " (BENCH_TMPFS=0 or no tmpfs: file creation depends on the disk's history)"))
     for k, v in m["versions"].items():
         w("| %s | %s |" % (k, v))
     lb, la = data.get("load_before", {}), data.get("load_after", {})
