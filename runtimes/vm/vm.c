@@ -107,7 +107,8 @@ struct orch_instance {
 
 #define NESTED_TIMEOUT_MS 10000 /* the guest's `orchd survey --json` */
 /* How long the guest's agent has to take a stop request before
- * ctrl-alt-delete is tried: process 1 answers at once once it serves the
+ * ctrl-alt-delete is tried: process 1 answers within milliseconds (its log
+ * line sent first) once it serves the
  * port; a guest still booting never does. */
 #define STOP_AGENT_MS 1500
 #define STOP_AGENT_MS_TEXT "1.5 s"
@@ -691,8 +692,8 @@ static orch_instance *vm_start_inner(uv_loop_t *loop, const orch_service *svc,
     return inst;
 }
 
-/* The answer to a stop request, into the service's log: the request may
- * outlive the instance, so it carries its own copy of the names. */
+/* A failed stop request, into the service's log: the request may outlive
+ * the instance, so it carries its own copy of the names. */
 typedef struct stop_note {
     char *log, *name;
 } stop_note;
@@ -700,12 +701,9 @@ typedef struct stop_note {
 static void stop_answered(void *arg, int ok, const char *why)
 {
     stop_note *n = arg;
-    int fd = open(n->log, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    int fd = ok ? -1 : open(n->log, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0) {
-        if (ok)
-            dprintf(fd, "orchd: vm %s: stop requested (ctrl-alt-delete)\n", n->name);
-        else
-            dprintf(fd, "orchd: vm %s: the stop request failed: %s\n", n->name, why ? why : "?");
+        dprintf(fd, "orchd: vm %s: the stop request failed: %s\n", n->name, why ? why : "?");
         close(fd);
     }
     free(n->log);
@@ -713,13 +711,18 @@ static void stop_answered(void *arg, int ok, const char *why)
     free(n);
 }
 
+static void log_line(orch_instance *inst, const char *text);
+
 /* The keyboard way: ctrl-alt-del, which the guest kernel turns into
- * SIGINT for process 1 (q35's i8042; microvm has none). */
+ * SIGINT for process 1 (q35's i8042; microvm has none). The note goes to
+ * the log before the key: qemu writes the console into the same file, and
+ * a note written on qemu's answer could land inside the guest's reply. */
 static void send_ctrl_alt_delete(orch_instance *inst)
 {
     stop_note *n = xcalloc(1, sizeof *n);
     n->log = xstrdup(inst->log);
     n->name = xstrdup(inst->name);
+    log_line(inst, "stop requested (ctrl-alt-delete)");
     vm_qmp_command(V.loop, inst->qmp,
                    "{\"execute\":\"send-key\",\"arguments\":{\"keys\":["
                    "{\"type\":\"qcode\",\"data\":\"ctrl\"},{\"type\":\"qcode\",\"data\":\"alt\"},"

@@ -97,6 +97,14 @@ static void say_long(orch_vm_agent *a, long long id, const char *text, size_t le
 
 /* The answer of a capture: status and the first ORCH_VM_AGENT_CAPTURE
  * bytes of its stdout, as a JSON string (invalid UTF-8: an error). */
+void orch_vm_agent_stop_taken(orch_vm_agent *a)
+{
+    if (!a->stop_unanswered)
+        return;
+    a->stop_unanswered = false;
+    say(a, a->stop_id, "\"stopping\":true");
+}
+
 static void say_capture(orch_vm_agent *a, long long id, int status, int fd)
 {
     char *out = xmalloc(ORCH_VM_AGENT_CAPTURE + 1);
@@ -145,9 +153,11 @@ static void request(orch_vm_agent *a, const char *line, int64_t now)
     long long n = YAJL_GET_INTEGER(id);
     const char *sp[] = {"stop", NULL};
     if (YAJL_IS_TRUE(yajl_tree_get(v, sp, yajl_t_any))) {
-        /* process 1 acts on it after this pass (orch_vm_agent.stop) */
+        /* process 1 acts on it after this pass (orch_vm_agent.stop) and
+         * answers then (orch_vm_agent_stop_taken) */
         a->stop = true;
-        say(a, n, "\"stopping\":true");
+        a->stop_id = n;
+        a->stop_unanswered = true;
         yajl_tree_free(v);
         return;
     }

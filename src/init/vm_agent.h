@@ -18,7 +18,11 @@
  *     {"id":N,"status":S,"output":"...","truncated":B}   for a capture
  *     {"id":N,"timed_out":true}
  *     {"id":N,"error":"..."}   it never ran
- *     {"id":N,"stopping":true} a stop taken (a->stop set)
+ *     {"id":N,"stopping":true} a stop taken: sent by process 1
+ *                              (orch_vm_agent_stop_taken) once it has
+ *                              logged the stop and the console has sent
+ *                              that line, so the host's note about the
+ *                              answer follows it in the shared log
  * Non-blocking: process 1 polls it next to its signalfd. */
 #ifndef ORCH_INIT_VM_AGENT_H
 #define ORCH_INIT_VM_AGENT_H
@@ -48,6 +52,8 @@ typedef struct orch_vm_agent {
     size_t in_len;
     bool discarding;     /* inside an overlong line */
     bool stop;           /* the host asked to stop: process 1 clears it */
+    long long stop_id;   /* the stop request to answer */
+    bool stop_unanswered;
     orch_vm_agent_cmd cmd[ORCH_VM_AGENT_MAX];
     /* forks the service's sh -c; stdout to out_fd (-1: the console) */
     pid_t (*spawn)(const char *command, int out_fd);
@@ -58,6 +64,8 @@ void orch_vm_agent_init(orch_vm_agent *a, pid_t (*spawn)(const char *command, in
 int orch_vm_agent_poll(orch_vm_agent *a, struct pollfd *pf, int64_t now);
 /* After poll: reads requests, runs them, kills the overdue. */
 void orch_vm_agent_work(orch_vm_agent *a, short revents, int64_t now);
+/* Answers the pending stop request (a->stop), if any. */
+void orch_vm_agent_stop_taken(orch_vm_agent *a);
 /* A child was reaped: answers for it if it was a command. */
 void orch_vm_agent_reaped(orch_vm_agent *a, pid_t pid, int status);
 

@@ -331,6 +331,10 @@ int orch_vm_guest_run(void)
         if (agent.stop) { /* the host's stop over the agent: as SIGINT */
             agent.stop = false;
             stop_service(child, "the host's stop request (agent)");
+            /* the host notes the answer in the same log qemu writes the
+             * console to: our line first, whole */
+            drain_console();
+            orch_vm_agent_stop_taken(&agent);
         }
         struct signalfd_siginfo si;
         while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {

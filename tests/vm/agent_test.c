@@ -150,14 +150,22 @@ int main(void)
     run(5000, "{\"id\":7,");
     CHECK(strstr(got, "{\"id\":7,\"error\":") != NULL);
 
-    /* stop: taken at once (a->stop for process 1), no command run */
+    /* stop: a->stop for process 1, no command run, and no answer until
+     * process 1 says it took it (its log line goes first) */
     got_len = 0;
     CHECK(!A.stop);
     send_text("{\"id\":8,\"stop\":true}\n");
+    run(300, NULL);
+    CHECK(A.stop);
+    CHECK(strstr(got, "\"id\":8") == NULL);
+    A.stop = false;
+    orch_vm_agent_stop_taken(&A);
     run(2000, "{\"id\":8,");
     CHECK(strstr(got, "{\"id\":8,\"stopping\":true}\n") != NULL);
-    CHECK(A.stop);
-    A.stop = false;
+    got_len = 0;
+    orch_vm_agent_stop_taken(&A); /* answered once only */
+    run(200, NULL);
+    CHECK(strstr(got, "\"id\":8") == NULL);
     for (int i = 0; i < ORCH_VM_AGENT_MAX; i++)
         CHECK(A.cmd[i].pid == 0);
 

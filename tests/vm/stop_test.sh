@@ -74,7 +74,8 @@ kill -0 "$p" 2>/dev/null && fail "qemu $p outlived fell (3)"
 grep -aq "orchd: vm spin: q35 tcg" "$LOG" || fail "grow 3 was not q35"
 grep -aq "the agent did not take the stop request (no answer in 1.5 s): trying ctrl-alt-delete" "$LOG" ||
     fail "no fallback to ctrl-alt-delete: $(grep -a 'orchd: vm' "$LOG")"
-grep -aq "orchd: vm spin: stop requested (ctrl-alt-delete)" "$LOG" || fail "the QMP request was not answered"
+grep -aq "orchd: vm spin: stop requested (ctrl-alt-delete)" "$LOG" || fail "ctrl-alt-delete was not sent"
+grep -a "orchd: vm spin: the stop request failed" "$LOG" && fail "qemu refused the key"
 grep -aqE "(the host's stop request \(agent\)|Interrupt): stopping the service|reboot: Restarting" "$LOG" ||
     fail "the booting guest was not stopped gracefully: $(tail -n 5 "$LOG")"
 took3=$(echo "$t9 - $t8" | bc)
