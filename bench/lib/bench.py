@@ -17,7 +17,7 @@ Environment (all optional):
                                are dropped first (RESULTS.md says so)
   BENCH_CONTAINERS=0           skip the container part
   BENCH_SCALE_NS=1000,10000    orchd alone at these N (scale.py); empty: none
-  BENCH_SCALE_REPS=1000:3,10000:1  its repetitions (the largest N first
+  BENCH_SCALE_REPS=1000:3,10000:3  its repetitions (the largest N first
                                loses repetitions to the deadline)
   BENCH_SCALE_IDLE=5           its idle window, seconds
 """
@@ -257,7 +257,7 @@ class Bench:
             self.results["scale"] = {"measured": False, "reason": "BENCH_SCALE_NS empty"}
             return
         reps = {}
-        for part in os.environ.get("BENCH_SCALE_REPS", "1000:3,10000:1").split(","):
+        for part in os.environ.get("BENCH_SCALE_REPS", "1000:3,10000:3").split(","):
             k, v = part.split(":")
             reps[int(k)] = int(v)
         idle = float(os.environ.get("BENCH_SCALE_IDLE", "5"))

@@ -523,7 +523,10 @@ def main():
           "For 10,000 services the run raised kernel.pid_max to %s (it was %s; restored "
           "after) and the bench's RLIMIT_NOFILE to %s, which orchd inherits. Medians (min - "
           "max); the last column is the largest N's median over the smallest N's, against "
-          "the target of at most %dx (linear: %dx)." % (
+          "the target of at most %dx (linear: %dx). The restart is timed from the kill -9 "
+          "until a process forked after it (pids above /proc/sys/kernel/ns_last_pid at the "
+          "kill) is the daemon's child running the service's command, so the poll costs the "
+          "same at every N." % (
               ", ".join("N=%d: %d" % (n, len(rows[n])) for n in nsc), lim.get("pid_max", "?"),
               sc.get("limits_before", {}).get("pid_max", "?"), lim.get("nofile", "?"),
               int(round(1.1 * nsc[-1] / nsc[0])), nsc[-1] // nsc[0]))

@@ -26,6 +26,11 @@ cleanup() {
     for p in $(pgrep -f "containerd-shim-runc-v2 .*$T" 2>/dev/null); do kill -9 "$p"; done
     grep " $T" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf "$T"
+    # the demo runs in the default namespace: its (empty) cgroup dirs
+    for d in /sys/fs/cgroup/*/orchd/orch /sys/fs/cgroup/orchd/orch; do
+        [ -d "$d" ] && find "$d" -depth -mindepth 1 -type d -exec rmdir {} + 2>/dev/null || true
+        rmdir "$d" 2>/dev/null || true
+    done
     exit $rc
 }
 trap cleanup EXIT INT TERM
