@@ -526,7 +526,8 @@ def main():
           "the target of at most %dx (linear: %dx). The restart is timed from the kill -9 "
           "until a process forked after it (pids above /proc/sys/kernel/ns_last_pid at the "
           "kill) is the daemon's child running the service's command, so the poll costs the "
-          "same at every N." % (
+          "same at every N. Each operation starts once the kernel has settled (no dying cgroups, "
+          "at most 2 runnable tasks), as every other measurement here does." % (
               ", ".join("N=%d: %d" % (n, len(rows[n])) for n in nsc), lim.get("pid_max", "?"),
               sc.get("limits_before", {}).get("pid_max", "?"), lim.get("nofile", "?"),
               int(round(1.1 * nsc[-1] / nsc[0])), nsc[-1] // nsc[0]))
