@@ -45,8 +45,7 @@ def timed(argv, env, cwd, log):
 
 
 def last_pid():
-    raw = procfs.read("/proc/sys/kernel/ns_last_pid")
-    return int(raw) if raw else None
+    return int(procfs.read("/proc/sys/kernel/ns_last_pid"))
 
 
 def kill_and_wait(parent, old, want, timeout=20):

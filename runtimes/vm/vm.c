@@ -107,9 +107,9 @@ struct orch_instance {
 
 #define NESTED_TIMEOUT_MS 10000 /* the guest's `orchd survey --json` */
 /* How long the guest's agent has to take a stop request before
- * ctrl-alt-delete is tried: process 1 answers within milliseconds (its log
- * line sent first) once it serves the
- * port; a guest still booting never does. */
+ * ctrl-alt-delete is tried: once process 1 serves the port it answers
+ * within milliseconds (after its log line); a guest still booting never
+ * does. */
 #define STOP_AGENT_MS 1500
 #define STOP_AGENT_MS_TEXT "1.5 s"
 
@@ -692,6 +692,22 @@ static orch_instance *vm_start_inner(uv_loop_t *loop, const orch_service *svc,
     return inst;
 }
 
+/* A line of the runtime's own into the service's log (qemu writes the
+ * guest's console into the same file). */
+static void log_note(const char *log, const char *name, const char *text)
+{
+    int fd = open(log, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        dprintf(fd, "orchd: vm %s: %s\n", name, text);
+        close(fd);
+    }
+}
+
+static void log_line(orch_instance *inst, const char *text)
+{
+    log_note(inst->log, inst->name, text);
+}
+
 /* A failed stop request, into the service's log: the request may outlive
  * the instance, so it carries its own copy of the names. */
 typedef struct stop_note {
@@ -701,22 +717,20 @@ typedef struct stop_note {
 static void stop_answered(void *arg, int ok, const char *why)
 {
     stop_note *n = arg;
-    int fd = ok ? -1 : open(n->log, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
-        dprintf(fd, "orchd: vm %s: the stop request failed: %s\n", n->name, why ? why : "?");
-        close(fd);
+    if (!ok) {
+        char *m = xasprintf("the stop request failed: %s", why ? why : "?");
+        log_note(n->log, n->name, m);
+        free(m);
     }
     free(n->log);
     free(n->name);
     free(n);
 }
 
-static void log_line(orch_instance *inst, const char *text);
-
 /* The keyboard way: ctrl-alt-del, which the guest kernel turns into
  * SIGINT for process 1 (q35's i8042; microvm has none). The note goes to
- * the log before the key: qemu writes the console into the same file, and
- * a note written on qemu's answer could land inside the guest's reply. */
+ * the log before the key: a note written on qemu's answer could land
+ * inside the guest's reply to the key. */
 static void send_ctrl_alt_delete(orch_instance *inst)
 {
     stop_note *n = xcalloc(1, sizeof *n);
@@ -728,15 +742,6 @@ static void send_ctrl_alt_delete(orch_instance *inst)
                    "{\"type\":\"qcode\",\"data\":\"ctrl\"},{\"type\":\"qcode\",\"data\":\"alt\"},"
                    "{\"type\":\"qcode\",\"data\":\"delete\"}]}}",
                    QMP_TIMEOUT_MS, stop_answered, n);
-}
-
-static void log_line(orch_instance *inst, const char *text)
-{
-    int fd = open(inst->log, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
-        dprintf(fd, "orchd: vm %s: %s\n", inst->name, text);
-        close(fd);
-    }
 }
 
 /* The guest's answer to the agent's stop request; without one (its agent

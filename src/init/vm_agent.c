@@ -95,16 +95,16 @@ static void say_long(orch_vm_agent *a, long long id, const char *text, size_t le
     }
 }
 
-/* The answer of a capture: status and the first ORCH_VM_AGENT_CAPTURE
- * bytes of its stdout, as a JSON string (invalid UTF-8: an error). */
 void orch_vm_agent_stop_taken(orch_vm_agent *a)
 {
-    if (!a->stop_unanswered)
+    if (!a->stop)
         return;
-    a->stop_unanswered = false;
+    a->stop = false;
     say(a, a->stop_id, "\"stopping\":true");
 }
 
+/* The answer of a capture: status and the first ORCH_VM_AGENT_CAPTURE
+ * bytes of its stdout, as a JSON string (invalid UTF-8: an error). */
 static void say_capture(orch_vm_agent *a, long long id, int status, int fd)
 {
     char *out = xmalloc(ORCH_VM_AGENT_CAPTURE + 1);
@@ -157,7 +157,6 @@ static void request(orch_vm_agent *a, const char *line, int64_t now)
          * answers then (orch_vm_agent_stop_taken) */
         a->stop = true;
         a->stop_id = n;
-        a->stop_unanswered = true;
         yajl_tree_free(v);
         return;
     }

@@ -51,9 +51,8 @@ typedef struct orch_vm_agent {
     char *in;
     size_t in_len;
     bool discarding;     /* inside an overlong line */
-    bool stop;           /* the host asked to stop: process 1 clears it */
-    long long stop_id;   /* the stop request to answer */
-    bool stop_unanswered;
+    bool stop;           /* the host asked to stop, not answered yet */
+    long long stop_id;   /* that request's id */
     orch_vm_agent_cmd cmd[ORCH_VM_AGENT_MAX];
     /* forks the service's sh -c; stdout to out_fd (-1: the console) */
     pid_t (*spawn)(const char *command, int out_fd);
@@ -64,7 +63,7 @@ void orch_vm_agent_init(orch_vm_agent *a, pid_t (*spawn)(const char *command, in
 int orch_vm_agent_poll(orch_vm_agent *a, struct pollfd *pf, int64_t now);
 /* After poll: reads requests, runs them, kills the overdue. */
 void orch_vm_agent_work(orch_vm_agent *a, short revents, int64_t now);
-/* Answers the pending stop request (a->stop), if any. */
+/* Answers the pending stop request (a->stop), if any, and clears it. */
 void orch_vm_agent_stop_taken(orch_vm_agent *a);
 /* A child was reaped: answers for it if it was a command. */
 void orch_vm_agent_reaped(orch_vm_agent *a, pid_t pid, int status);

@@ -329,7 +329,6 @@ int orch_vm_guest_run(void)
         poll(pf, 2, timeout);
         orch_vm_agent_work(&agent, pf[1].revents, now_ms());
         if (agent.stop) { /* the host's stop over the agent: as SIGINT */
-            agent.stop = false;
             stop_service(child, "the host's stop request (agent)");
             /* the host notes the answer in the same log qemu writes the
              * console to: our line first, whole */

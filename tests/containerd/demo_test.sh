@@ -28,8 +28,7 @@ cleanup() {
     rm -rf "$T"
     # the demo runs in the default namespace: its (empty) cgroup dirs
     for d in /sys/fs/cgroup/*/orchd/orch /sys/fs/cgroup/orchd/orch; do
-        [ -d "$d" ] && find "$d" -depth -mindepth 1 -type d -exec rmdir {} + 2>/dev/null || true
-        rmdir "$d" 2>/dev/null || true
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
     exit $rc
 }

@@ -158,8 +158,8 @@ int main(void)
     run(300, NULL);
     CHECK(A.stop);
     CHECK(strstr(got, "\"id\":8") == NULL);
-    A.stop = false;
     orch_vm_agent_stop_taken(&A);
+    CHECK(!A.stop);
     run(2000, "{\"id\":8,");
     CHECK(strstr(got, "{\"id\":8,\"stopping\":true}\n") != NULL);
     got_len = 0;
