@@ -11,7 +11,8 @@
  *   signal   the process group and, to reach processes that left it, every
  *            process in the cgroup
  *   release  SIGKILL whatever is left of the service, wait until the cgroup
- *            is empty, remove it, free. A new start of the same service
+ *            is empty, park it for the service's next start
+ *            (bare/cgroup_park.h), free. A new start of the same service
  *            while that is still going on takes the cgroup over: the old
  *            release kills its leftovers once more, then leaves the
  *            tracking cgroup alone (otherwise it would kill the new
@@ -34,6 +35,7 @@
 #include "bare/launch.h"
 #include "bare/log_relay.h"
 #include "bare/cgroup.h"
+#include "bare/cgroup_park.h"
 #include "bare/run_record.h"
 #include "runtime/reaper.h"
 #include "runtime/usage.h"
@@ -428,6 +430,8 @@ static orch_instance *bare_start(uv_loop_t *loop, const orch_service *svc,
         fprintf(stderr, "orchd: service %s: %s\n", svc->name, warning);
         free(warning);
     }
+    if (orch_cgroup_unpark(&inst->cg))
+        inst->cg.fresh = true; /* parked empty by the last release */
     orch_cgroup_spawn_targets(&inst->cg, &l.opts.cgroup_into, &l.opts.cgroup_procs);
     supersede_releases(&inst->cg);
     /* Whatever else is still in the cgroup was left by a previous orchd (a
@@ -589,20 +593,20 @@ static void on_release_tick(uv_timer_t *t)
         uv_close((uv_handle_t *)t, on_closed);
         return;
     }
-    /* Most services leave nothing behind: the rmdir alone ends it. When it
-     * is busy, what is left is killed and the removal retried. */
-    r = orch_cgroup_remove(&inst->cg);
-    if (r == -EBUSY) {
-        orch_cgroup_kill_all(&inst->cg, SIGKILL);
-        r = orch_cgroup_remove(&inst->cg);
-    }
-    if (r == -EBUSY && ++inst->release_tries < RELEASE_MAX_TRIES) {
+    /* Most services leave nothing behind: the cgroup is empty at once and is
+     * parked for the service's next start (bare/cgroup_park.h). What is left
+     * is killed, and the cgroup looked at again until it is empty. */
+    int left = orch_cgroup_kill_all(&inst->cg, SIGKILL);
+    if (left > 0 && ++inst->release_tries < RELEASE_MAX_TRIES) {
         uv_timer_start(t, on_release_tick, RELEASE_RETRY_MS, 0);
         return;
     }
-    if (r < 0)
+    if (left == 0) {
+        orch_cgroup_park(t->loop, &inst->cg);
+    } else if ((r = orch_cgroup_remove(&inst->cg)) < 0) { /* unreadable, or still busy */
         fprintf(stderr, "orchd: service %s: cannot remove cgroup %s: %s\n", inst->name,
                 inst->cg.dir[0], strerror(-r));
+    }
     end_relay(inst);
     close_pidfd(inst);
     uv_close((uv_handle_t *)t, on_closed);
@@ -639,4 +643,5 @@ const orch_runtime_ops orch_runtime_bare = {
     .describe = bare_describe,
     .log_path = bare_log_path,
     .identity = orch_bare_identity,
+    .shutdown = orch_cgroup_park_flush,
 };

@@ -93,10 +93,13 @@ static void finish_exit(void *arg)
     uv_close((uv_handle_t *)&d->sighup, NULL);
 }
 
-/* Every service is stopped: the containerd module (if loaded) closes its
- * channel first, then the daemon's own handles go and the loop ends. */
+/* Every service is stopped: the runtimes let go of what they kept (bare:
+ * parked cgroups), the containerd module (if loaded) closes its channel,
+ * then the daemon's own handles go and the loop ends. */
 static void on_all_stopped(void *arg)
 {
+    orch_daemon *d = arg;
+    orch_supervisor_shutdown_runtimes(d->sv);
     orch_runtime_modules_unload(finish_exit, arg);
 }
 

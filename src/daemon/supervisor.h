@@ -82,6 +82,9 @@ void orch_supervisor_when_settled(orch_supervisor *sv, const char *const *names,
  * longer wanted (they do not restart). done runs when all have stopped. */
 int orch_supervisor_stop(orch_supervisor *sv, const char *const *names, size_t n_names,
                          void (*done)(void *arg), void *arg, char **err);
+/* For the daemon's exit, after a stop of every service is done: each
+ * runtime lets go of what it kept for later starts (ops->shutdown). */
+void orch_supervisor_shutdown_runtimes(orch_supervisor *sv);
 /* Gives up waiting for the stop made with arg (its done never runs; the
  * services go on stopping). Returns the services not stopped yet, as
  * "web (stopping; containerd not reachable), db (stopping)" (malloc'ed), or

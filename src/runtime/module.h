@@ -33,8 +33,8 @@
  * errors are orch_error; 5: ops gained identity; 6: orch_service gained
  * written[] (the as-written values of typed directives); 7: image pulls and
  * imports report an orch_error; 8: orch_env_ctx gained log_max_size and
- * log_keep. */
-#define ORCH_MODULE_ABI_VERSION 8u
+ * log_keep; 9: ops gained shutdown. */
+#define ORCH_MODULE_ABI_VERSION 9u
 #define ORCH_MODULE_SYMBOL "orch_runtime_module"
 /* orchd-<name>.so */
 #define ORCH_MODULE_FILE_PREFIX "orchd-"

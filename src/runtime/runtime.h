@@ -150,6 +150,11 @@ typedef struct orch_runtime_ops {
      * table: the text alone decides. */
     int (*identity)(uv_loop_t *loop, const orch_service *svc, const orch_env_ctx *ctx,
                     orch_identity_cb cb, void *owner);
+    /* The daemon is about to exit and every instance has been released:
+     * let go now of what the runtime kept for later starts (bare: the
+     * cgroups it parked for a quick restart), and close its loop handles.
+     * Synchronous. NULL in the table: nothing is kept. */
+    void (*shutdown)(void);
 } orch_runtime_ops;
 
 /* The one runtime built into orchd (runtimes/bare); others are modules

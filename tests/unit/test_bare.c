@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bare/bare.h"
+#include "bare/cgroup_park.h"
 #include "check.h"
 #include "runtime/reaper.h"
 #include "proc_helpers.h"
@@ -669,7 +670,13 @@ static void test_signal(void)
     orch_service_free(&s);
 }
 
-/* release kills what the service left behind and removes its cgroup. */
+static bool dir_gone(void *arg)
+{
+    return access((const char *)arg, F_OK) < 0 && errno == ENOENT;
+}
+
+/* release kills what the service left behind and parks its (empty) cgroup,
+ * which goes once ORCH_CGROUP_PARK_MS have passed with no start of it. */
 static void test_release_leftovers(void)
 {
     orch_service s;
@@ -692,9 +699,54 @@ static void test_release_leftovers(void)
     CHECK(test_run_until(&loop, &r.released, 10000));
     if (dir) {
         CHECK(test_run_until_cond(&loop, pid_gone, &left, 5000));
-        CHECK(access(dir, F_OK) < 0 && errno == ENOENT);
+        CHECK(access(dir, F_OK) == 0 && orch_cgroup_parked() >= 1); /* parked, empty */
+        CHECK(test_run_until_cond(&loop, dir_gone, dir, ORCH_CGROUP_PARK_MS + 5000));
     } else {
         fprintf(stderr, "note: no cgroup; release of leftovers not tested\n");
+    }
+    free(dir);
+    orch_service_free(&s);
+}
+
+static ino_t dir_ino(const char *dir)
+{
+    struct stat st;
+    return dir && stat(dir, &st) == 0 ? st.st_ino : 0;
+}
+
+/* A restart after a release starts in the same cgroup directory (parked, not
+ * removed and made again); a parked one that is not started again goes at
+ * shutdown, and the timer with it (the loop closes in main). */
+static void test_restart_reuses_cgroup(void)
+{
+    orch_service s;
+    service(&s, "reusesvc", "echo $$ > \"$OUT/reuse.pid\"; sleep 0.2");
+    add_env(&s, "OUT", tmp);
+    ino_t ino[2] = {0, 0};
+    char *dir = NULL;
+    for (int round = 0; round < 2; round++) {
+        run r = {0};
+        unlink("reuse.pid");
+        orch_instance *inst = start(&s, &r);
+        if (!inst)
+            break;
+        CHECK(test_run_until(&loop, &r.started, 10000));
+        free(dir);
+        dir = our_cgroup_dir(r.pid);
+        ino[round] = dir_ino(dir);
+        CHECK(test_run_until(&loop, &r.exited, 10000));
+        orch_runtime_bare.release(inst, on_released, &r);
+        CHECK(test_run_until(&loop, &r.released, 10000));
+    }
+    if (dir) {
+        CHECK(ino[0] != 0 && ino[0] == ino[1]);
+        CHECK(access(dir, F_OK) == 0);
+        orch_runtime_bare.shutdown();
+        CHECK(dir_gone(dir));
+        CHECK(orch_cgroup_parked() == 0);
+    } else {
+        fprintf(stderr, "note: no cgroup; reuse not tested\n");
+        orch_runtime_bare.shutdown();
     }
     free(dir);
     orch_service_free(&s);
@@ -978,6 +1030,7 @@ int main(void)
     test_release_before_report();
 
     test_kill_tracked();
+    test_restart_reuses_cgroup(); /* last: it shuts the runtime down */
     orch_reaper_close();
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "bare/cgroup.h"
+#include "bare/cgroup_park.h"
 #include "runtime/reaper.h"
 #include "bare/spawn.h"
 #include "proc_helpers.h"
@@ -400,6 +401,88 @@ static void test_parents_go_with_last(void)
     orch_cgroup_free(&b);
 }
 
+/* Parked cgroups (bare/cgroup_park.h): beyond ORCH_CGROUP_PARK_MAX the
+ * oldest goes at once; a start that takes one back (unpark) keeps its
+ * tracking directory and drops limit directories its spec no longer uses;
+ * flush removes the rest with their parents, and a later park removes at
+ * once. */
+static void test_park(void)
+{
+    char ns3[sizeof ns + 8];
+    snprintf(ns3, sizeof ns3, "%s-k", ns);
+    size_t n = ORCH_CGROUP_PARK_MAX + 1;
+    char **dirs = xcalloc(n, sizeof *dirs);
+    for (size_t i = 0; i < n; i++) {
+        char name[32], *warning = NULL;
+        snprintf(name, sizeof name, "s%zu", i);
+        orch_cgroup cg;
+        if (orch_cgroup_prepare(ns3, name, NULL, &cg, &warning) < 0) {
+            free(warning);
+            break;
+        }
+        free(warning);
+        dirs[i] = xstrdup(cg.dir[0]);
+        orch_cgroup_park(&loop, &cg);
+        CHECK(cg.n == 0); /* taken over */
+    }
+    if (!dirs[n - 1]) {
+        fprintf(stderr, "note: cannot make %zu cgroups; park not tested\n", n);
+    } else {
+        CHECK(orch_cgroup_parked() == ORCH_CGROUP_PARK_MAX);
+        CHECK(access(dirs[0], F_OK) < 0 && errno == ENOENT); /* the oldest went */
+        CHECK(access(dirs[1], F_OK) == 0 && access(dirs[n - 1], F_OK) == 0);
+
+        /* s1 again, now with a limit in another hierarchy and without it */
+        orch_service s;
+        orch_service_defaults(&s);
+        s.name = xstrdup("s1");
+        s.set |= ORCH_BIT(ORCH_F_MEMORY);
+        s.memory = 64u << 20;
+        char *warning = NULL;
+        orch_cgroup with;
+        CHECK(orch_cgroup_prepare(ns3, "s1", &s, &with, &warning) == 0);
+        free(warning);
+        CHECK(orch_cgroup_unpark(&with));
+        CHECK(!orch_cgroup_unpark(&with)); /* once */
+        CHECK(strcmp(with.dir[0], dirs[1]) == 0);
+        char *limit_dir = with.n > 1 ? xstrdup(with.dir[1]) : NULL;
+        orch_cgroup_park(&loop, &with);
+        orch_cgroup without;
+        warning = NULL;
+        CHECK(orch_cgroup_prepare(ns3, "s1", NULL, &without, &warning) == 0);
+        free(warning);
+        CHECK(orch_cgroup_unpark(&without));
+        if (limit_dir) /* hybrid or v1: the memory directory is not needed now */
+            CHECK(access(limit_dir, F_OK) < 0 && errno == ENOENT);
+        CHECK(access(without.dir[0], F_OK) == 0);
+        orch_cgroup_park(&loop, &without);
+        free(limit_dir);
+        orch_service_free(&s);
+
+        char *nsdir = xstrdup(dirs[1]);
+        *strrchr(nsdir, '/') = '\0';
+        orch_cgroup_park_flush();
+        CHECK(orch_cgroup_parked() == 0);
+        CHECK(access(dirs[n - 1], F_OK) < 0 && errno == ENOENT);
+        CHECK(access(nsdir, F_OK) < 0 && errno == ENOENT); /* parents with the last */
+        free(nsdir);
+
+        char *warning2 = NULL;
+        orch_cgroup late;
+        CHECK(orch_cgroup_prepare(ns3, "late", NULL, &late, &warning2) == 0);
+        free(warning2);
+        char *late_dir = xstrdup(late.dir[0]);
+        orch_cgroup_park(&loop, &late); /* after the flush: removed at once */
+        CHECK(orch_cgroup_parked() == 0);
+        CHECK(access(late_dir, F_OK) < 0 && errno == ENOENT);
+        free(late_dir);
+    }
+    orch_cgroup_park_flush();
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
 static void cleanup(void)
 {
     test_kill_tracked();
@@ -436,6 +519,7 @@ int main(void)
     test_join_kill_remove();
     test_into_missing();
     test_parents_go_with_last();
+    test_park(); /* last: it flushes the park, for good */
     cleanup();
     orch_reaper_close();
     uv_run(&loop, UV_RUN_DEFAULT);

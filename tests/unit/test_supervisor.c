@@ -1533,6 +1533,7 @@ int main(void)
     }
 
     clear_events();
+    orch_runtime_bare.shutdown(); /* the cgroups it parked, and their timer */
     orch_reaper_close();
     uv_close((uv_handle_t *)&guard, NULL);
     uv_close((uv_handle_t *)&queue_idle, NULL);
