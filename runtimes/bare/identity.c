@@ -55,7 +55,7 @@ int orch_bare_identity(uv_loop_t *loop, const orch_service *svc, const orch_env_
     b->owner = owner;
     orch_bare_launch l;
     orch_error *err = NULL;
-    if (orch_bare_launch_prepare(svc, ctx, "true", false, &l, &err) == 0) {
+    if (orch_bare_launch_env(svc, ctx, &l, &err) == 0) {
         b->id = env_digest(l.envp);
         orch_bare_launch_free(&l);
     } else {

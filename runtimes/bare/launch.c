@@ -227,18 +227,9 @@ int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
                              const char *command, bool strict_logs, orch_bare_launch *l,
                              orch_error **err)
 {
-    memset(l, 0, sizeof *l);
-    l->out_fd = l->err_fd = -1;
-    *err = NULL;
-
-    char *why = NULL;
-    if (orch_bare_user_resolve(svc->user, &l->user, &why) < 0) {
-        orch_error_set(err, orch_error_new(ORCH_E_INVALID, "service %s: %s", svc->name, why));
-        free(why);
+    if (orch_bare_launch_env(svc, ctx, l, err) < 0)
         return -1;
-    }
-    if (build_env(svc, ctx, &l->user, &l->envp, err) < 0 ||
-        open_logs(svc, ctx, strict_logs, strict_logs ? "its" : "the command's", l, err) < 0) {
+    if (open_logs(svc, ctx, strict_logs, strict_logs ? "its" : "the command's", l, err) < 0) {
         orch_bare_launch_free(l);
         return -1;
     }
@@ -275,6 +266,25 @@ int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
     o->stdout_fd = l->out_fd;
     o->stderr_fd = l->err_fd;
     o->new_session = true;
+    return 0;
+}
+
+int orch_bare_launch_env(const orch_service *svc, const orch_env_ctx *ctx, orch_bare_launch *l,
+                         orch_error **err)
+{
+    memset(l, 0, sizeof *l);
+    l->out_fd = l->err_fd = -1;
+    *err = NULL;
+    char *why = NULL;
+    if (orch_bare_user_resolve(svc->user, &l->user, &why) < 0) {
+        orch_error_set(err, orch_error_new(ORCH_E_INVALID, "service %s: %s", svc->name, why));
+        free(why);
+        return -1;
+    }
+    if (build_env(svc, ctx, &l->user, &l->envp, err) < 0) {
+        orch_bare_launch_free(l);
+        return -1;
+    }
     return 0;
 }
 

@@ -38,6 +38,12 @@ int orch_bare_launch_prepare(const orch_service *svc, const orch_env_ctx *ctx,
                              orch_error **err);
 void orch_bare_launch_free(orch_bare_launch *l);
 
+/* Only the environment a start of svc would get now (l->envp, with the user
+ * it is resolved for in l->user): no log is opened and nothing else is
+ * resolved (ops->identity). Free with orch_bare_launch_free. */
+int orch_bare_launch_env(const orch_service *svc, const orch_env_ctx *ctx, orch_bare_launch *l,
+                         orch_error **err);
+
 /* Whether l writes to the service's own log (no STDOUT or no STDERR; not
  * one descriptor shared between it and a named file). */
 bool orch_bare_launch_writes_own_log(const orch_bare_launch *l, const orch_service *svc);

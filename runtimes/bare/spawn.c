@@ -68,7 +68,6 @@ typedef struct prepared {
     char *into_procs;  /* cgroup_into's cgroup.procs, when clone3 did not
                           start the child there; else NULL */
     int errfd;         /* write end of the error pipe */
-    long max_fd;       /* bound for the close loop when close_range is missing */
 } prepared;
 
 /* Everything a child reads, in memory of its own that outlives
@@ -314,7 +313,14 @@ static void close_other_fds(const prepared *p)
     if (r == -EINVAL && RAW(SYS_close_range, 3U, (unsigned)p->errfd - 1, 0U) == 0 &&
         RAW(SYS_close_range, (unsigned)p->errfd + 1, ~0U, 0U) == 0)
         return;
-    for (long fd = 3; fd < p->max_fd; fd++)
+    /* No close_range (before Linux 5.9): up to the fd limit, asked now (a
+     * raw syscall, safe here) rather than by the parent on every spawn. */
+    struct rlimit rl;
+    long max_fd = RAW(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                          rl.rlim_cur < 1048576
+                      ? (long)rl.rlim_cur
+                      : 1048576;
+    for (long fd = 3; fd < max_fd; fd++)
         if (fd != p->errfd)
             RAW(SYS_close, fd);
 }
@@ -656,7 +662,6 @@ pid_t orch_spawn_begin(const orch_spawn_opts *o, int *report_fd, const char **st
     im->p = (prepared){
         .candidates = exec_candidates(o->argv[0], o->envp),
         .errfd = fds[1],
-        .max_fd = sysconf(_SC_OPEN_MAX) > 0 ? sysconf(_SC_OPEN_MAX) : 1024,
     };
     int cgroup_fd = -1;
     if (o->cgroup_into)

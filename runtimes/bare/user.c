@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/gidset.h"
@@ -81,19 +82,68 @@ static int supplementary_groups(orch_bare_user *u, size_t max, char **why)
     return 0;
 }
 
+/* The daemon's own user (no USER), looked up once per version of
+ * /etc/passwd: every start of a service without USER asked NSS again (an
+ * open and read of /etc/passwd, ~7 syscalls), twice per start counting the
+ * identity check. The entry is kept while /etc/passwd has the same inode,
+ * size and mtime and the euid is the same; without a readable /etc/passwd
+ * nothing is kept and NSS is asked each time. */
+static struct {
+    bool valid;
+    uid_t euid;
+    struct stat st;
+    orch_bare_user u;
+} own;
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void copy_user(orch_bare_user *to, const orch_bare_user *from)
+{
+    *to = *from;
+    to->groups = NULL; /* the own user's supplementary groups are not switched to */
+    to->n_groups = 0;
+    to->name = from->name ? xstrdup(from->name) : NULL;
+    to->home = from->home ? xstrdup(from->home) : NULL;
+    to->shell = from->shell ? xstrdup(from->shell) : NULL;
+}
+
+static void resolve_own(orch_bare_user *u)
+{
+    struct stat st;
+    uid_t euid = geteuid();
+    bool cacheable = stat("/etc/passwd", &st) == 0;
+    if (cacheable && own.valid && own.euid == euid && same_file(&own.st, &st)) {
+        copy_user(u, &own.u);
+        return;
+    }
+    struct passwd *pw = getpwuid(euid);
+    if (pw) {
+        fill_from_passwd(u, pw);
+    } else { /* e.g. an initramfs without /etc/passwd */
+        u->uid = euid;
+        u->gid = getegid();
+        u->home = xstrdup("/");
+    }
+    if (own.valid)
+        orch_bare_user_free(&own.u);
+    own.valid = cacheable;
+    if (cacheable) {
+        own.euid = euid;
+        own.st = st;
+        copy_user(&own.u, u);
+    }
+}
+
 int orch_bare_user_resolve(const char *spec, orch_bare_user *u, char **why)
 {
     memset(u, 0, sizeof *u);
     *why = NULL;
     if (!spec) {
-        struct passwd *pw = getpwuid(geteuid());
-        if (pw) {
-            fill_from_passwd(u, pw);
-        } else { /* e.g. an initramfs without /etc/passwd */
-            u->uid = geteuid();
-            u->gid = getegid();
-            u->home = xstrdup("/");
-        }
+        resolve_own(u);
         return 0;
     }
 
