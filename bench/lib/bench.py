@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import containers  # noqa: E402
 import hostbench  # noqa: E402
+import ktrace  # noqa: E402
 import procfs  # noqa: E402
 import scale  # noqa: E402
 import profile as orchprofile  # noqa: E402
@@ -233,18 +234,18 @@ class Bench:
                                       self.args.floor, tools.MARK + 190000))
         self.log("restart phase: %d tools x %d services, %d kills each" % (len(lst), n, rounds))
         try:
-            out = hostbench.restart_phase(lst, rounds, self.log)
+            out, method = hostbench.restart_phase(lst, rounds, self.log)
         except Exception as e:
             self.log("ERROR restart phase: %s" % e)
             self.logf.write(traceback.format_exc())
             self.results["errors"].append("restart phase: %s" % e)
-            out = {}
+            out, method = {}, None
         finally:
             for t in lst:
                 procfs.kill_ours(t.dir, t.marks())
                 tools.rmtree(t.dir)
             tools.cleanup_cgroups(self.ns)
-        self.results["restart"] = {"n": n, "rounds": rounds, "ms": out}
+        self.results["restart"] = {"n": n, "rounds": rounds, "ms": out, "method": method}
         for name, xs in out.items():
             self.log("restart %-12s median %s ms" % (name, fmt(hostbench.median(xs))))
 
@@ -383,6 +384,7 @@ def main():
     if args.cleanup:
         work = os.path.abspath(args.cleanup)
         left = procfs.kill_ours(work, tools.MARKS_ALL)
+        ktrace.remove_stale("orchd-bench-")
         ns = (procfs.read(os.path.join(work, "namespace")) or "").strip()
         if ns:
             tools.cleanup_cgroups(ns)

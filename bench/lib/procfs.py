@@ -49,6 +49,15 @@ def starttime(pid):
     return int(f[19]) / CLK_TCK if f else None
 
 
+def busy_ticks():
+    """CPU time of the whole machine so far that was not idle or iowait, in
+    clock ticks, summed over CPUs (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+
+
 def cpu_ticks(pid):
     """utime + stime of the whole process (all threads)."""
     f = stat_fields(pid)

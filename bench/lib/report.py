@@ -412,20 +412,29 @@ def main():
     w("")
     rp = data.get("restart", {})
     if rp.get("ms"):
+        if rp.get("method") == "ktrace":
+            how = ("the time from the kill to the exec of the new `sleep` of the same service "
+                   "was taken from the kernel's own timestamps: a private tracefs instance "
+                   "recorded the SIGKILL (signal:signal_generate) and the exec "
+                   "(sched:sched_process_exec), and the bench read that buffer after each kill "
+                   "(bench/lib/ktrace.py). Earlier runs spun on /proc/PARENT/task/*/children "
+                   "instead: on two cores the spinner took one, and its reads of a new child's "
+                   "command line go, for orchd's CLONE_VM children, through the daemon's own "
+                   "address space while the child is still in it")
+        else:
+            how = ("the time until a new child of the same supervising process ran the "
+                   "service's `sleep` was taken by spinning on /proc/PARENT/task/*/children, "
+                   "reading the command line only of children that were not there before the "
+                   "kill (no tracefs here for the kernel's own timestamps)")
         w("All tools ran N=%d services at the same time; in each of %d rounds one "
           "service of every tool was killed with SIGKILL in turn (a different service each "
-          "round, each up for more than a second), and the time until a new child of the same "
-          "supervising process ran the service's `sleep` was taken by spinning on "
-          "/proc/PARENT/task/*/children, reading the command line only of children that were "
-          "not there before the kill (orchd is the direct parent of all N services, s6-supervise "
-          "and runsv of one each: reading every child's command line on each spin, as earlier "
-          "runs did, charged orchd ~N file reads per spin). Restart delay zero everywhere: "
+          "round, each up for more than a second), and %s. Restart delay zero everywhere: "
           "orchd `RESTART always`, "
           "`RESTART_DELAY 0s`; supervisord `autorestart=true`, `startsecs=0`; s6 and runit "
           "have no delay of their own except their one-second throttle for services that die "
           "within a second of starting, which these do not. *floor* is floor.c respawning one "
           "sleep in a tight fork/exec/waitpid loop: what this machine allows." % (
-              rp["n"], rp["rounds"]))
+              rp["n"], rp["rounds"], how))
         w("")
         w("| tool | median | min | max | orchd / tool, per round |")
         w("| --- | --- | --- | --- | --- |")
@@ -643,6 +652,18 @@ def main():
                   ("< 10 ms" if cpu == 0 else f_ms(cpu)) if cpu is not None else "-",
                   ("< 10 ms" if usr == 0 else f_ms(usr)) if usr is not None else "-",
                   ("< 10 ms" if sys_ == 0 else f_ms(sys_)) if sys_ is not None else "-"))
+            busy = med(r.vals("orchd", n, "busy_ms"))
+            rbusy = med(r.vals("runit", n, "busy_ms"))
+            ncpu = os.cpu_count() or 1
+            if busy and cpu is not None and rbusy:
+                w("  All %d CPUs together were busy for %s during orchd's start (%.0f%% of "
+                  "the %s they had), the daemon's own share %.0f%%; the rest is the "
+                  "services' exec and start-up and the kernel's work for them. A start of a "
+                  "daemon that cost nothing would still have kept them busy for %s; runit's "
+                  "start of the same services kept them busy for %s." % (
+                      ncpu, f_ms(busy), 100.0 * busy / (ncpu * o[0] * 1000.0),
+                      f_ms(ncpu * o[0] * 1000.0), 100.0 * cpu / busy, f_ms(busy - cpu),
+                      f_ms(rbusy)))
     w("")
     pr = data.get("profile")
     if pr and pr.get("by_category"):
