@@ -656,13 +656,14 @@ def main():
             rbusy = med(r.vals("runit", n, "busy_ms"))
             ncpu = os.cpu_count() or 1
             if busy and cpu is not None and rbusy:
+                share = ("under one clock tick" if cpu == 0 else "%.0f%%" % (100.0 * cpu / busy))
                 w("  All %d CPUs together were busy for %s during orchd's start (%.0f%% of "
-                  "the %s they had), the daemon's own share %.0f%%; the rest is the "
+                  "the %s they had), the daemon's own share %s; the rest is the "
                   "services' exec and start-up and the kernel's work for them. A start of a "
                   "daemon that cost nothing would still have kept them busy for %s; runit's "
                   "start of the same services kept them busy for %s." % (
                       ncpu, f_ms(busy), 100.0 * busy / (ncpu * o[0] * 1000.0),
-                      f_ms(ncpu * o[0] * 1000.0), 100.0 * cpu / busy, f_ms(busy - cpu),
+                      f_ms(ncpu * o[0] * 1000.0), share, f_ms(busy - cpu),
                       f_ms(rbusy)))
     w("")
     pr = data.get("profile")

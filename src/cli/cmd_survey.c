@@ -70,7 +70,7 @@ static void human(long long bytes, char *buf, size_t len)
     const char *units = "KMGT";
     double v = (double)bytes;
     if (v < 1024) {
-        snprintf(buf, len, "%lldB", bytes);
+        snprintf(buf, len, "%dB", (int)bytes); /* < 1024: an int, as the compiler can tell */
         return;
     }
     int u = -1;
@@ -156,8 +156,7 @@ static void print_rows(yajl_val services, const char *prefix, int depth)
             snprintf(tail, sizeof tail, "-");
         }
         const char *err = str_of(s, "error", b4, sizeof b4);
-        char name[96];
-        snprintf(name, sizeof name, "%s%s", prefix, str_of(s, "service", b1, sizeof b1));
+        char *name = xasprintf("%s%s", prefix, str_of(s, "service", b1, sizeof b1));
         yajl_val info = orch_reply_member(s, "runtime_info");
         char mem[48], cpu[48], pids[48];
         usage_columns(name, info, mem, cpu, pids, sizeof mem);
@@ -167,13 +166,14 @@ static void print_rows(yajl_val services, const char *prefix, int depth)
                pids, tail, strcmp(err, "-") ? "  " : "", strcmp(err, "-") ? err : "");
         print_warnings(info);
         putchar('\n');
+        free(name);
         yajl_val nested = info ? orch_reply_member(info, "nested") : NULL;
         if (nested && depth < 2) {
             /* the name as str_of gives it: b1 holds it only for a number
              * (a string is the reply's own), so b1 alone was garbage */
-            char sub[128];
-            snprintf(sub, sizeof sub, "%s%s/", prefix, str_of(s, "service", b1, sizeof b1));
+            char *sub = xasprintf("%s%s/", prefix, str_of(s, "service", b1, sizeof b1));
             print_rows(nested, sub, depth + 1);
+            free(sub);
         }
     }
 }
