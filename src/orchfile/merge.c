@@ -178,6 +178,21 @@ static void merge_service(orch_service *b, orch_service *o)
 
 void orch_merge_layer(orch_model *base, orch_typed_layer *overlay)
 {
+    if (base->n_services == 0) {
+        /* The first layer (most often the only one): its services become the
+         * model's as they are, distinct already (orch_layer_service refuses
+         * a duplicate name). Copying them cost a second array of every
+         * orch_service (1,160 bytes each) and, at 10,000 services, the page
+         * faults of 11 MB of fresh memory on every load. */
+        free(base->services);
+        base->services = overlay->services;
+        base->n_services = overlay->n_services;
+        for (size_t i = 0; i < base->n_services; i++)
+            base->services[i].cleared = 0; /* nothing below it to clear */
+        overlay->services = NULL;
+        overlay->n_services = 0;
+        return;
+    }
     orch_strmap index;
     orch_strmap_init(&index);
     for (size_t i = 0; i < base->n_services; i++)
