@@ -26,9 +26,7 @@ def remove_stale(prefix):
             continue
         for name in os.listdir(inst):
             if name.startswith(prefix):
-                t = ExecTrace.__new__(ExecTrace)
-                t.dir = os.path.join(inst, name)
-                t.close()
+                _remove_instance(os.path.join(inst, name))
 
 
 def available():
@@ -69,15 +67,22 @@ class ExecTrace:
         return out
 
     def close(self):
-        for rel in ("events/signal/signal_generate/enable", "events/sched/sched_process_exec/enable"):
-            try:
-                self._write(rel, "0")
-            except OSError:
-                pass
+        _remove_instance(self.dir)
+
+
+def _remove_instance(path):
+    """Turns the instance's events off and removes it; what is gone already
+    is fine."""
+    for rel in ("events/signal/signal_generate/enable", "events/sched/sched_process_exec/enable"):
         try:
-            os.rmdir(self.dir)
+            with open(os.path.join(path, rel), "w") as f:
+                f.write("0")
         except OSError:
             pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def restart_ms(events, killed_pid, is_service):

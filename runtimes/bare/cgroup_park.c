@@ -71,6 +71,15 @@ static int remove_parked(parked *p)
     return r;
 }
 
+/* Removes p's directories now, says so when they cannot go, frees p. */
+static void remove_and_drop(parked *p)
+{
+    int r = remove_parked(p);
+    if (r < 0)
+        fprintf(stderr, "orchd: cannot remove cgroup %s: %s\n", p->cg.dir[0], strerror(-r));
+    drop(p);
+}
+
 static void on_timer(uv_timer_t *t);
 
 static void arm(void)
@@ -108,13 +117,11 @@ void orch_cgroup_park(uv_loop_t *loop, orch_cgroup *cg)
 {
     if (cg->n == 0)
         return;
+    parked *p = xcalloc(1, sizeof *p);
+    p->cg = *cg;
+    memset(cg, 0, sizeof *cg);
     if (flushed) {
-        parked now = {.cg = *cg};
-        memset(cg, 0, sizeof *cg);
-        int r = remove_parked(&now);
-        if (r < 0)
-            fprintf(stderr, "orchd: cannot remove cgroup %s: %s\n", now.cg.dir[0], strerror(-r));
-        orch_cgroup_free(&now.cg);
+        remove_and_drop(p);
         return;
     }
     if (!timer) {
@@ -124,13 +131,8 @@ void orch_cgroup_park(uv_loop_t *loop, orch_cgroup *cg)
     if (n_parked >= ORCH_CGROUP_PARK_MAX) {
         parked *oldest = head;
         unlink_entry(oldest);
-        if (remove_parked(oldest) < 0)
-            fprintf(stderr, "orchd: cannot remove cgroup %s: busy\n", oldest->cg.dir[0]);
-        drop(oldest);
+        remove_and_drop(oldest);
     }
-    parked *p = xcalloc(1, sizeof *p);
-    p->cg = *cg;
-    memset(cg, 0, sizeof *cg);
     p->until = uv_now(timer->loop) + ORCH_CGROUP_PARK_MS;
     append(p);
     if (p == head)
@@ -181,10 +183,7 @@ void orch_cgroup_park_flush(void)
     while (head) {
         parked *p = head;
         unlink_entry(p);
-        int r = remove_parked(p);
-        if (r < 0)
-            fprintf(stderr, "orchd: cannot remove cgroup %s: %s\n", p->cg.dir[0], strerror(-r));
-        drop(p);
+        remove_and_drop(p);
     }
     if (timer) {
         uv_timer_stop(timer);

@@ -633,16 +633,20 @@ void orch_supervisor_set_host_runtime(orch_supervisor *sv, const orch_runtime_op
     sv->host_ops = ops ? ops : &orch_runtime_bare;
 }
 
+static void shutdown_runtime(const orch_runtime_ops *ops)
+{
+    if (ops && ops->shutdown)
+        ops->shutdown();
+}
+
+/* Each runtime once: the host runtime may be bare itself. */
 void orch_supervisor_shutdown_runtimes(orch_supervisor *sv)
 {
-    const orch_runtime_ops *all[] = {&orch_runtime_bare, sv->host_ops, sv->container_ops};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i; j++)
-            seen |= all[j] == all[i];
-        if (all[i] && all[i]->shutdown && !seen)
-            all[i]->shutdown();
-    }
+    shutdown_runtime(&orch_runtime_bare);
+    if (sv->host_ops != &orch_runtime_bare)
+        shutdown_runtime(sv->host_ops);
+    if (sv->container_ops != &orch_runtime_bare && sv->container_ops != sv->host_ops)
+        shutdown_runtime(sv->container_ops);
 }
 
 void orch_supervisor_observe(orch_supervisor *sv, orch_state_observer fn, void *arg)

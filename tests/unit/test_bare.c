@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +16,7 @@
 
 #include "bare/bare.h"
 #include "bare/cgroup_park.h"
+#include "bare/launch.h"
 #include "check.h"
 #include "runtime/reaper.h"
 #include "proc_helpers.h"
@@ -286,6 +289,106 @@ static void test_logs(void)
     free(text);
     free(out);
     orch_service_free(&s);
+}
+
+/* HOME of a service without USER, as a start would give it now. */
+static char *own_home(void)
+{
+    orch_service s;
+    service(&s, "ownsvc", "true");
+    orch_bare_launch l;
+    orch_error *err = NULL;
+    char *home = NULL;
+    if (orch_bare_launch_env(&s, &ctx, &l, &err) == 0) {
+        for (char **e = l.envp; *e && !home; e++)
+            if (strncmp(*e, "HOME=", 5) == 0)
+                home = xstrdup(*e + 5);
+        orch_bare_launch_free(&l);
+    }
+    orch_error_free(err);
+    orch_service_free(&s);
+    return home;
+}
+
+/* In a child with a mount namespace of its own: once /etc/passwd is another
+ * file (a bind mount of a copy that gives our user another home), a start
+ * sees the new entry, not the one kept from before; and the old one again
+ * once the mount is gone. Exit status: 0 passed, 77 cannot run, else the
+ * step that failed. */
+static int own_user_follows_passwd(const char *copy)
+{
+    char *before = own_home();
+    if (!before)
+        return 1;
+    char *again = own_home(); /* kept */
+    int rc = again && strcmp(again, before) == 0 ? 0 : 2;
+    free(again);
+    if (rc == 0 && (unshare(CLONE_NEWNS) != 0 ||
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+                    mount(copy, "/etc/passwd", NULL, MS_BIND, NULL) != 0))
+        rc = 77;
+    char *during = rc == 0 ? own_home() : NULL;
+    if (rc == 0 && !(during && strcmp(during, "/orchd-test-home") == 0))
+        rc = 3;
+    if (rc == 0 && umount("/etc/passwd") != 0)
+        rc = 4;
+    char *after = rc == 0 ? own_home() : NULL;
+    if (rc == 0 && !(after && strcmp(after, before) == 0))
+        rc = 5;
+    free(before);
+    free(during);
+    free(after);
+    return rc;
+}
+
+/* orchd's own passwd entry is kept between starts while /etc/passwd stays
+ * the same file (bare/user.c), and looked up again when it changes. */
+static void test_own_user_cache(void)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    if (geteuid() != 0 || !pw) {
+        fprintf(stderr, "note: not root or no passwd entry; own-user cache not tested\n");
+        return;
+    }
+    /* The copy: every line as it is, ours with the home field replaced. */
+    char *text = test_read("/etc/passwd");
+    char *copy = path_in(tmp, "passwd.copy");
+    FILE *f = text ? fopen(copy, "w") : NULL;
+    CHECK(f != NULL);
+    if (!f) {
+        free(text);
+        free(copy);
+        return;
+    }
+    size_t nl = strlen(pw->pw_name);
+    for (char *line = text, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        char *field[7];
+        int n = 0;
+        for (char *p = line; n < 7 && p < next; n++) {
+            field[n] = p;
+            p = memchr(p, ':', (size_t)(next - p));
+            p = p ? p + 1 : next;
+        }
+        if (n == 7 && strncmp(line, pw->pw_name, nl) == 0 && line[nl] == ':')
+            fprintf(f, "%.*s/orchd-test-home%.*s", (int)(field[5] - line), line,
+                    (int)(next - field[6] + 1), field[6] - 1);
+        else
+            fprintf(f, "%.*s", (int)(next - line), line);
+    }
+    fclose(f);
+    free(text);
+    pid_t child = fork();
+    if (child == 0)
+        _exit(own_user_follows_passwd(copy));
+    int status = 0;
+    CHECK(child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+        fprintf(stderr, "note: no private mount namespace; own-user cache not tested\n");
+    else
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(copy);
 }
 
 static void test_user(void)
@@ -1019,6 +1122,7 @@ int main(void)
     test_environment_and_workdir();
     test_logs();
     test_user();
+    test_own_user_cache();
     test_start_errors();
     test_signal();
     test_release_leftovers();

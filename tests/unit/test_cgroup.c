@@ -401,6 +401,43 @@ static void test_parents_go_with_last(void)
     orch_cgroup_free(&b);
 }
 
+static bool path_gone(void *arg)
+{
+    return access((const char *)arg, F_OK) < 0 && errno == ENOENT;
+}
+
+/* A parked cgroup someone put a process into (root can): when its time is
+ * up the process is killed and the cgroup still goes, once the process is
+ * dead (the timer looks again every 100 ms). */
+static void test_park_busy(void)
+{
+    char *warning = NULL;
+    orch_cgroup *cg = prepare("busy", NULL, &warning);
+    free(warning);
+    if (cg->n == 0)
+        return;
+    const char *argv[] = {"/bin/sleep", "60", NULL};
+    const char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    orch_spawn_opts o = {.argv = argv, .envp = envp, .stdin_fd = -1, .stdout_fd = -1,
+                         .stderr_fd = -1, .new_session = true};
+    orch_cgroup_spawn_targets(cg, &o.cgroup_into, &o.cgroup_procs);
+    const char *stage;
+    pid_t pid = orch_spawn(&o, &stage);
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return;
+    test_track_pid(pid);
+    exit_rec r = {0};
+    orch_reaper_watch(pid, on_exit_cb, &r);
+    CHECK(procs_contain(cg, 0, pid));
+    char *dir = xstrdup(cg->dir[0]);
+    orch_cgroup_park(&loop, cg); /* takes the paths: groups[] has nothing left to remove */
+    CHECK(test_run_until_cond(&loop, path_gone, dir, ORCH_CGROUP_PARK_MS + 5000));
+    CHECK(r.done && WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL);
+    CHECK(orch_cgroup_parked() == 0);
+    free(dir);
+}
+
 /* Parked cgroups (bare/cgroup_park.h): beyond ORCH_CGROUP_PARK_MAX the
  * oldest goes at once; a start that takes one back (unpark) keeps its
  * tracking directory and drops limit directories its spec no longer uses;
@@ -519,6 +556,7 @@ int main(void)
     test_join_kill_remove();
     test_into_missing();
     test_parents_go_with_last();
+    test_park_busy();
     test_park(); /* last: it flushes the park, for good */
     cleanup();
     orch_reaper_close();
